@@ -12,9 +12,10 @@ CFLAGS  ?= -O2 -g
 WERROR  ?= -Werror
 WARN     = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 $(WERROR)
+# Evaluated when a recipe runs, i.e. after deps-check installed them.
 PKGS     = nanomsg tokyocabinet popt libxxhash
-DEPCF   := $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
-DEPLIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+DEPCF    = $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
+DEPLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZER),)
 SANFLAGS = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
@@ -44,7 +45,7 @@ deps:
 deps-check:
 	@sh tools/deps install
 
-libds/%.o: libds/%.c $(LIB_HDR)
+libds/%.o: libds/%.c $(LIB_HDR) | deps-check
 	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 libds/libds.a: $(LIB_OBJ)

@@ -167,6 +167,8 @@ ds_frame_reader_next(struct ds_frame_reader *r, struct ds_frame *f)
 	}
 	avail = r->buf.len - r->pos;
 	if (avail < DS_FRAME_HDR) {
+		if (avail == 0)		/* buf.p may still be NULL */
+			return 0;
 		/* Reject garbage early, before a whole header arrives. */
 		p = r->buf.p + r->pos;
 		if ((avail >= 1 && p[0] != 0x00) ||

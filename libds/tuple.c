@@ -36,13 +36,13 @@ ds_bundle_decode(struct ds_bundle *b, const unsigned char *p, size_t len,
 	size_t need;
 
 	*why = NULL;
+	b->count = 0;
 	if (len < DS_BUNDLE_HDR)
 		return bad(why, "bundle header truncated");
 	b->producer = ds_get_le64(p);
 	b->epoch = ds_get_le32(p + 8);
 	count = ds_get_le32(p + 12);
 	p += DS_BUNDLE_HDR;
-	b->count = 0;
 	if (count > (len - DS_BUNDLE_HDR) / DS_TUPLE_FIXED)
 		return bad(why, "tuple count larger than the bundle");
 	if (count > b->cap) {

@@ -1,0 +1,324 @@
+/*
+ * ds-op: read BUNDLE frames on stdin, apply one operator -- a built-in, a
+ * C plugin (--plugin) or a program speaking the operator protocol
+ * (--exec) -- and write the tuples it emits as BUNDLE frames on stdout.
+ * Keyed state, timers, output bundles and the protocol live in libds
+ * (oprun, builtin, exec); this file is options, the event loop and the
+ * output policy: write in large chunks, and always before blocking on
+ * input, so an interactive pipeline sees every result at once.
+ */
+#define _GNU_SOURCE	/* F_SETPIPE_SZ */
+#include <sys/stat.h>
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <ev.h>
+#include <popt.h>
+
+#include "builtin.h"
+#include "ds.h"
+#include "exec.h"
+#include "oprun.h"
+
+#define USAGE \
+	"ds-op [-qv] [--bundle N] [--every MS] [--match REGEX] " \
+	"[--max-tuple SIZE] [--notify-fd FD] --builtin NAME [ARG ...]\n" \
+	"ds-op [-qv] [--bundle N] [--max-tuple SIZE] [--notify-fd FD] " \
+	"--plugin FILE [ARG ...]\n" \
+	"ds-op [-qv] [--bundle N] [--max-tuple SIZE] [--notify-fd FD] " \
+	"--exec COMMAND"
+
+#define OUT_HIGH	(256u << 10)	/* write output once this much waits */
+#define PIPE_SIZE	(1u << 20)	/* Linux's default pipe-max-size */
+#define BUNDLE_MAX	1000000
+#define EVERY_MAX	86400000	/* ms: a day */
+
+static struct ds_oprun	 run;
+static struct ds_exec	 ex;
+static int		 use_exec;
+static struct ds_input	 in;
+static ev_io		 in_w;
+static ev_timer		 timer_w;
+static uint64_t		 armed;		/* when timer_w was set for */
+static int		 stdin_flags = -1;	/* to restore at exit */
+
+/*
+ * Grow a pipe on fd to PIPE_SIZE, as ds-source and ds-sink do: with the
+ * default 64 KiB every hop costs two context switches per 64 KiB.  Not
+ * a pipe, or not allowed: nothing changes.
+ */
+static void
+grow_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+#else
+	(void)fd;
+#endif
+}
+
+/* A pipe's read end may be shared: leave it blocking, as it was. */
+static void
+restore_stdin(void)
+{
+	if (stdin_flags != -1)
+		(void)fcntl(0, F_SETFL, stdin_flags);
+}
+
+static void
+flush_out(void)
+{
+	if (run.out.len == 0)
+		return;
+	if (ds_write_all(1, run.out.p, run.out.len) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to write stdout");
+	ds_buf_reset(&run.out);
+}
+
+/* The operator failed: output of the failing bundle is not written. */
+static void __attribute__((noreturn))
+die_op(void)
+{
+	if (use_exec)
+		ds_exec_term(&ex);
+	ds_die(run.code, "%s", run.msg);
+}
+
+static void
+oplog(int level, const char *msg)
+{
+	ds_log((enum ds_log_level)level, 0, "%s", msg);
+}
+
+/* Point timer_w at the first pending timer, if it moved. */
+static void
+arm(struct ev_loop *loop)
+{
+	uint64_t when, now;
+
+	if (!ds_oprun_next_timer(&run, &when)) {
+		ev_timer_stop(loop, &timer_w);
+		return;
+	}
+	if (ev_is_active(&timer_w) && when == armed)
+		return;
+	ev_timer_stop(loop, &timer_w);
+	ev_now_update(loop);
+	now = ds_oprun_now();
+	ev_timer_set(&timer_w, when > now ? (ev_tstamp)(when - now) / 1e9 :
+	    0., 0.);
+	ev_timer_start(loop, &timer_w);
+	armed = when;
+}
+
+static void
+fire_due(void)
+{
+	if (ds_oprun_fire(&run, ds_oprun_now()) == -1)
+		die_op();
+}
+
+static void
+timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	fire_due();
+	flush_out();
+	arm(loop);
+}
+
+static void
+finish(struct ev_loop *loop)
+{
+	if ((use_exec ? ds_exec_end(&ex) : ds_oprun_end(&run)) == -1)
+		die_op();
+	flush_out();
+	ev_io_stop(loop, &in_w);
+	ev_timer_stop(loop, &timer_w);
+	ev_break(loop, EVBREAK_ALL);
+}
+
+static void __attribute__((noreturn))
+die_input(void)
+{
+	flush_out();	/* whole bundles of the good input before it */
+	if (use_exec)
+		ds_exec_term(&ex);
+	if (in.code == DS_EX_DATAERR && strstr(in.msg, "maximum tuple size"))
+		ds_die(in.code, "%s (--max-tuple %zu)", in.msg, in.maxtuple);
+	ds_die(in.code, "%s", in.msg);
+}
+
+/* Take every bundle that is ready; flush, then let the loop block. */
+static void
+input_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct ds_bundle *b;
+	uint64_t when;
+	int rc;
+
+	(void)w;
+	(void)revents;
+	for (;;) {
+		rc = ds_input_next(&in, 0, &b);
+		if (rc == DS_INPUT_AGAIN)
+			break;
+		if (rc == 0) {
+			finish(loop);
+			return;
+		}
+		if (rc == -1)
+			die_input();
+		if ((use_exec ? ds_exec_bundle(&ex, b) :
+		    ds_oprun_bundle(&run, b)) == -1)
+			die_op();
+		if (run.out.len >= OUT_HIGH)
+			flush_out();
+		if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
+			fire_due();
+	}
+	flush_out();
+	arm(loop);
+}
+
+/* argv for an operator's init: name, then the operands (caller frees). */
+static char **
+op_argv(const char *name, const char **args, int *argc)
+{
+	char **av;
+	int n = 0, i;
+
+	while (args != NULL && args[n] != NULL)
+		n++;
+	if ((av = calloc((size_t)n + 2, sizeof(*av))) == NULL ||
+	    (av[0] = strdup(name)) == NULL)
+		ds_diesys(DS_EX_OSERR, "unable to allocate memory");
+	for (i = 0; i < n; i++)
+		if ((av[i + 1] = strdup(args[i])) == NULL)
+			ds_diesys(DS_EX_OSERR, "unable to allocate memory");
+	*argc = n + 1;
+	return av;
+}
+
+int
+main(int argc, const char *argv[])
+{
+	struct ds_common co = DS_COMMON_INIT;
+	char *builtin = NULL, *plugin = NULL, *command = NULL, *match = NULL;
+	char *every_s = NULL, *bundle_s = NULL, *maxtuple_s = NULL;
+	char **av = NULL;
+	uint64_t maxtuple = DS_TUPLE_MAX, bundle = 64, every = 0;
+	const struct ds_op_plugin *op;
+	struct poptOption opts[] = {
+		{ "builtin", 0, POPT_ARG_STRING, &builtin, 0,
+		    "run the built-in operator NAME", "NAME" },
+		{ "bundle", 0, POPT_ARG_STRING, &bundle_s, 0,
+		    "at most N tuples per output bundle (64)", "N" },
+		{ "every", 0, POPT_ARG_STRING, &every_s, 0,
+		    "topk: also emit the top N every MS milliseconds", "MS" },
+		{ "exec", 0, POPT_ARG_STRING, &command, 0,
+		    "run COMMAND as an operator program", "COMMAND" },
+		{ "match", 0, POPT_ARG_STRING, &match, 0,
+		    "filter: pass tuples whose payload matches REGEX", "REGEX" },
+		{ "max-tuple", 0, POPT_ARG_STRING, &maxtuple_s, 0,
+		    "largest key+payload of a tuple (1M)", "SIZE" },
+		{ "plugin", 0, POPT_ARG_STRING, &plugin, 0,
+		    "load the C plugin FILE", "FILE" },
+		DS_POPT_COMMON,
+		POPT_TABLEEND
+	};
+	struct ev_loop *loop;
+	struct stat sb;
+	poptContext pc;
+	int ac = 0, i;
+
+	ds_progname = "ds-op";
+	co.usage = USAGE;
+	pc = poptGetContext(ds_progname, argc, argv, opts, 0);
+	while (ds_opt_next(&co, pc) != -1)
+		;
+
+	if (!!builtin + !!plugin + !!command != 1)
+		ds_dieusage(&co, "exactly one of --builtin, --plugin and --exec "
+		    "is required");
+	if (maxtuple_s != NULL)
+		maxtuple = ds_opt_size(&co, "--max-tuple", maxtuple_s, 1,
+		    DS_FRAME_MAX - 1024);
+	if (bundle_s != NULL)
+		bundle = ds_opt_u64(&co, "--bundle", bundle_s, 1, BUNDLE_MAX);
+	if (every_s != NULL)
+		every = ds_opt_u64(&co, "--every", every_s, 1, EVERY_MAX);
+	if ((match != NULL || every_s != NULL) && builtin == NULL)
+		ds_dieusage(&co, "--match and --every are only valid with "
+		    "--builtin");
+	if (command != NULL && poptPeekArg(pc) != NULL)
+		ds_dieusage(&co, "--exec takes no operands: quote COMMAND");
+	op = NULL;
+	if (builtin != NULL && (op = ds_builtin_find(builtin)) == NULL)
+		ds_dieusage(&co, "unknown built-in '%s' (built-ins: %s)",
+		    builtin, ds_builtin_names);
+
+	signal(SIGPIPE, SIG_IGN);
+	if (co.notify_fd >= 0)
+		fcntl(co.notify_fd, F_SETFD, FD_CLOEXEC);
+	loop = EV_DEFAULT;
+	ds_oprun_init(&run, maxtuple, (uint32_t)bundle);
+	run.log = oplog;
+	run.match = match;
+	run.every = every * 1000000;
+	if (command != NULL) {
+		use_exec = 1;
+		if (ds_exec_start(&ex, &run, command, loop) == -1)
+			die_op();
+	} else {
+		if (builtin != NULL)
+			ds_oprun_use(&run, op, "built-in", builtin);
+		else if (ds_oprun_load(&run, plugin) == -1)
+			die_op();
+		av = op_argv(builtin ? builtin : plugin, poptGetArgs(pc), &ac);
+		if (ds_oprun_start(&run, ac, av) == -1) {
+			if (run.code == DS_EX_USAGE)
+				ds_dieusage(&co, "%s", run.msg);
+			die_op();
+		}
+	}
+	flush_out();	/* what init emitted */
+	if (fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
+	    S_ISSOCK(sb.st_mode)) && (stdin_flags = fcntl(0, F_GETFL)) != -1) {
+		atexit(restore_stdin);
+		(void)fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK);
+	}
+	grow_pipe(0);
+	grow_pipe(1);
+	ds_input_init(&in, "stdin", maxtuple);
+	ev_io_init(&in_w, input_cb, 0, EV_READ);
+	ev_io_start(loop, &in_w);
+	ev_init(&timer_w, timer_cb);
+	arm(loop);
+
+	(void)ds_notify_ready(&co, "running");
+	ev_run(loop, 0);
+
+	(void)ds_notify_send("STOPPING=1");
+	if (use_exec)
+		ds_exec_term(&ex);
+	ds_oprun_term(&run);
+	ds_input_term(&in);
+	for (i = 0; i < ac; i++)
+		free(av[i]);
+	free(av);
+	free(builtin);
+	free(plugin);
+	free(command);
+	free(match);
+	free(every_s);
+	free(bundle_s);
+	free(maxtuple_s);
+	poptFreeContext(pc);
+	return DS_EX_OK;
+}

@@ -1,0 +1,434 @@
+/*
+ * ds-sink: BUNDLE frames in, text out, one line per tuple.  --format is
+ * compiled once into a list of ops; each tuple reserves its worst-case
+ * size in the output buffer once and the ops write straight into it.  A
+ * bundle is decoded and validated whole by ds_input before any of its
+ * tuples is printed, so a bad frame never leaves half a bundle behind.
+ * Output goes out in big writes: when the buffer passes FLUSH_AT, and
+ * before any read that could block, so interactive pipelines see every
+ * result at once.
+ */
+#define _GNU_SOURCE	/* F_SETPIPE_SZ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <popt.h>
+
+#include "ds.h"
+#include "timefmt.h"
+
+#define USAGE \
+	"ds-sink [-qv] [--append] [--file PATH] [--format FMT]\n" \
+	"        [--max-tuple SIZE] [--notify-fd FD]"
+
+#define FLUSH_AT	(256 * 1024)
+#define PIPE_SIZE	(1024 * 1024)	/* Linux's default pipe-max-size */
+#define DEFAULT_FORMAT	"%k\\t%p"
+
+enum {
+	OPT_APPEND = 1,
+	OPT_FILE,
+	OPT_FORMAT,
+	OPT_MAXTUPLE
+};
+
+/* One step of a compiled --format. */
+enum fmt_op {
+	F_LIT,		/* literal bytes lit[off..off+len) */
+	F_KEY,
+	F_PAYLOAD,
+	F_SEQ,
+	F_PRODUCER,
+	F_EPOCH,
+	F_ID,		/* producer:seq */
+	F_TIME,		/* ns */
+	F_ISO,		/* ISO 8601 UTC, ns */
+	F_TRACE		/* 16 hex digits or "-" */
+};
+
+struct fmt_step {
+	enum fmt_op	 op;
+	size_t		 off;
+	size_t		 len;
+};
+
+struct fmt {
+	struct fmt_step	*steps;		/* owned */
+	size_t		 n;
+	struct ds_buf	 lit;		/* literal bytes of every F_LIT */
+	size_t		 fixed;		/* most bytes one tuple takes, */
+	size_t		 nkey;		/* plus nkey keys */
+	size_t		 npayload;	/* and npayload payloads */
+};
+
+struct sink {
+	int		 fd;
+	const char	*name;		/* "stdout" or the --file path */
+	struct ds_buf	 out;
+	struct fmt	 fmt;
+};
+
+static void
+nomem(void)
+{
+	ds_die(DS_EX_OSERR, "out of memory");
+}
+
+static void
+fmt_lit(struct fmt *f, const char *p, size_t n)
+{
+	struct fmt_step *st;
+
+	if (n == 0)
+		return;
+	/* Extend the previous literal rather than start a new step. */
+	st = f->n > 0 ? &f->steps[f->n - 1] : NULL;
+	if (st == NULL || st->op != F_LIT) {
+		st = &f->steps[f->n++];
+		st->op = F_LIT;
+		st->off = f->lit.len;
+		st->len = 0;
+	}
+	if (ds_buf_add(&f->lit, p, n) == -1)
+		nomem();
+	st->len += n;
+	f->fixed += n;
+}
+
+static void
+fmt_op(struct fmt *f, enum fmt_op op)
+{
+	/* Widest text of each conversion (u64: 20 digits, u32: 10). */
+	static const size_t width[] = {
+		[F_SEQ] = 20, [F_PRODUCER] = 20, [F_EPOCH] = 10,
+		[F_ID] = 41, [F_TIME] = 20, [F_ISO] = DS_TIMEFMT_ISO_LEN,
+		[F_TRACE] = 16
+	};
+
+	f->steps[f->n].op = op;
+	f->steps[f->n].off = f->steps[f->n].len = 0;
+	f->n++;
+	if (op == F_KEY)
+		f->nkey++;
+	else if (op == F_PAYLOAD)
+		f->npayload++;
+	else
+		f->fixed += width[op];
+}
+
+/* Compile s into f; a newline ends every tuple's text. */
+static void
+fmt_compile(const struct ds_common *co, struct fmt *f, const char *s)
+{
+	const char *p;
+	char c;
+
+	memset(f, 0, sizeof(*f));
+	/* Each byte makes at most one step, plus the final newline. */
+	if ((f->steps = calloc(strlen(s) + 1, sizeof(*f->steps))) == NULL)
+		nomem();
+	for (p = s; *p != '\0'; p++) {
+		if (*p == '\\') {
+			switch (p[1]) {
+			case 't': c = '\t'; break;
+			case 'n': c = '\n'; break;
+			case '\\': c = '\\'; break;
+			case '\0':
+				ds_dieusage(co, "--format: trailing lone '\\'");
+			default:
+				ds_dieusage(co, "--format: unknown escape "
+				    "'\\%c'", p[1]);
+			}
+			fmt_lit(f, &c, 1);
+			p++;
+			continue;
+		}
+		if (*p != '%') {
+			fmt_lit(f, p, 1);
+			continue;
+		}
+		switch (*++p) {
+		case 'k': fmt_op(f, F_KEY); break;
+		case 'p': fmt_op(f, F_PAYLOAD); break;
+		case 's': fmt_op(f, F_SEQ); break;
+		case 'P': fmt_op(f, F_PRODUCER); break;
+		case 'e': fmt_op(f, F_EPOCH); break;
+		case 'i': fmt_op(f, F_ID); break;
+		case 't': fmt_op(f, F_TIME); break;
+		case 'T': fmt_op(f, F_ISO); break;
+		case 'r': fmt_op(f, F_TRACE); break;
+		case '%': fmt_lit(f, "%", 1); break;
+		case '\0':
+			ds_dieusage(co, "--format: trailing lone '%%'");
+		default:
+			ds_dieusage(co, "--format: unknown conversion '%%%c'",
+			    *p);
+		}
+	}
+	fmt_lit(f, "\n", 1);
+}
+
+static void
+fmt_free(struct fmt *f)
+{
+	free(f->steps);
+	f->steps = NULL;
+	ds_buf_free(&f->lit);
+}
+
+static char *
+put_u64(char *p, uint64_t v)
+{
+	char tmp[20];
+	int i = sizeof(tmp);
+
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	memcpy(p, tmp + i, sizeof(tmp) - i);
+	return p + sizeof(tmp) - i;
+}
+
+static void
+render(struct sink *k, const struct ds_bundle *b, const struct ds_tuple *t)
+{
+	static const char hex[] = "0123456789abcdef";
+	const struct fmt *f = &k->fmt;
+	const struct fmt_step *st, *end = f->steps + f->n;
+	char *p;
+	int i;
+
+	if (ds_buf_grow(&k->out, f->fixed + f->nkey * t->keylen +
+	    f->npayload * t->paylen) == -1)
+		nomem();
+	p = (char *)k->out.p + k->out.len;
+	for (st = f->steps; st < end; st++) {
+		switch (st->op) {
+		case F_LIT:
+			memcpy(p, f->lit.p + st->off, st->len);
+			p += st->len;
+			break;
+		case F_KEY:
+			memcpy(p, t->key, t->keylen);
+			p += t->keylen;
+			break;
+		case F_PAYLOAD:
+			memcpy(p, t->payload, t->paylen);
+			p += t->paylen;
+			break;
+		case F_SEQ:
+			p = put_u64(p, t->seq);
+			break;
+		case F_PRODUCER:
+			p = put_u64(p, b->producer);
+			break;
+		case F_EPOCH:
+			p = put_u64(p, b->epoch);
+			break;
+		case F_ID:
+			p = put_u64(p, b->producer);
+			*p++ = ':';
+			p = put_u64(p, t->seq);
+			break;
+		case F_TIME:
+			p = put_u64(p, t->time);
+			break;
+		case F_ISO:
+			ds_timefmt_iso(t->time, p);
+			p += DS_TIMEFMT_ISO_LEN;
+			break;
+		case F_TRACE:
+			if (!(t->flags & DS_TUPLE_TRACE)) {
+				*p++ = '-';
+				break;
+			}
+			for (i = 60; i >= 0; i -= 4)
+				*p++ = hex[(t->trace >> i) & 0xf];
+			break;
+		}
+	}
+	k->out.len = (size_t)(p - (char *)k->out.p);
+}
+
+/*
+ * Grow a pipe on fd to PIPE_SIZE: with the default 64 KiB, a big write
+ * wakes the reader again and again and each hop costs two context
+ * switches per 64 KiB.  Not a pipe, or not allowed: nothing changes.
+ */
+static void
+grow_pipe(int fd)
+{
+#ifdef F_SETPIPE_SZ
+	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
+#else
+	(void)fd;
+#endif
+}
+
+static void
+flush(struct sink *k)
+{
+	if (k->out.len == 0)
+		return;
+	if (ds_write_all(k->fd, k->out.p, k->out.len) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to write %s", k->name);
+	k->out.len = 0;
+}
+
+/* Whether the reader holds a whole frame, so the next call won't read. */
+static int
+frame_buffered(const struct ds_input *in)
+{
+	const struct ds_frame_reader *r = &in->rd;
+	size_t avail = r->buf.len - r->pos;
+
+	if (r->why != NULL)
+		return 1;
+	if (avail < DS_FRAME_HDR)
+		return 0;
+	return avail - DS_FRAME_HDR >= ds_get_le32(r->buf.p + r->pos + 8);
+}
+
+/* Wait for fd to be readable; timeout 0 just asks.  1 if it is. */
+static int
+wait_input(int fd, int timeout)
+{
+	struct pollfd pfd;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, timeout) != 0;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static struct sink k;
+	struct ds_common co = DS_COMMON_INIT;
+	struct ds_input in;
+	struct ds_bundle *b;
+	char *file = NULL, *format = NULL, *arg;
+	size_t maxtuple = DS_TUPLE_MAX;
+	uint64_t ntuples = 0;
+	uint32_t i;
+	poptContext pc;
+	int rc, append = 0, flags;
+	struct poptOption opts[] = {
+		{ "append", 0, POPT_ARG_NONE, NULL, OPT_APPEND,
+		    "append to the --file instead of truncating it", NULL },
+		{ "file", 0, POPT_ARG_STRING, NULL, OPT_FILE,
+		    "write to PATH instead of stdout", "PATH" },
+		{ "format", 0, POPT_ARG_STRING, NULL, OPT_FORMAT,
+		    "line template: %k %p %s %P %e %i %t %T %r %% "
+		    "(default %k\\t%p)", "FMT" },
+		{ "max-tuple", 0, POPT_ARG_STRING, NULL, OPT_MAXTUPLE,
+		    "largest key+payload in bytes, K/M/G (default 1M)",
+		    "SIZE" },
+		DS_POPT_COMMON,
+		POPT_TABLEEND
+	};
+
+	ds_progname = "ds-sink";
+	co.usage = USAGE;
+	k.fd = STDOUT_FILENO;
+	k.name = "stdout";
+
+	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
+	while ((rc = ds_opt_next(&co, pc)) != -1) {
+		arg = poptGetOptArg(pc);
+		switch (rc) {
+		case OPT_APPEND:
+			append = 1;
+			break;
+		case OPT_FILE:
+			free(file);
+			file = arg;
+			arg = NULL;
+			break;
+		case OPT_FORMAT:
+			free(format);
+			format = arg;
+			arg = NULL;
+			break;
+		case OPT_MAXTUPLE:
+			maxtuple = ds_opt_size(&co, "--max-tuple", arg, 1,
+			    DS_FRAME_MAX - 1024);
+			break;
+		}
+		free(arg);
+	}
+	if (poptPeekArg(pc) != NULL)
+		ds_dieusage(&co, "unexpected operand '%s'", poptPeekArg(pc));
+	poptFreeContext(pc);
+
+	/* validate */
+	if (append && file == NULL)
+		ds_dieusage(&co, "--append needs --file");
+	fmt_compile(&co, &k.fmt, format != NULL ? format : DEFAULT_FORMAT);
+
+	/* acquire */
+	signal(SIGPIPE, SIG_IGN);
+	grow_pipe(STDIN_FILENO);
+	if (file != NULL) {
+		k.name = file;
+		flags = O_WRONLY | O_CREAT | O_CLOEXEC |
+		    (append ? O_APPEND : O_TRUNC);
+		if ((k.fd = open(file, flags, 0666)) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to open %s", file);
+	}
+	if (file == NULL)
+		grow_pipe(STDOUT_FILENO);
+	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
+		nomem();
+	ds_input_init(&in, "stdin", maxtuple);
+	if (ds_notify_ready(&co, NULL) == -1)
+		ds_warnsys("unable to signal readiness");
+
+	/* run */
+	for (;;) {
+		if (k.out.len > 0 && !frame_buffered(&in) &&
+		    !wait_input(STDIN_FILENO, 0))
+			flush(&k);
+		rc = ds_input_next(&in, STDIN_FILENO, &b);
+		if (rc == 0)
+			break;
+		if (rc == DS_INPUT_AGAIN) {
+			/* stdin was left non-blocking by someone else. */
+			flush(&k);
+			(void)wait_input(STDIN_FILENO, -1);
+			continue;
+		}
+		if (rc == -1) {
+			/* Whole bundles before the bad frame still count. */
+			flush(&k);
+			if (in.code == DS_EX_DATAERR &&
+			    strstr(in.msg, "maximum tuple size") != NULL)
+				ds_die(in.code, "%s (--max-tuple %zu)", in.msg,
+				    maxtuple);
+			ds_die(in.code, "%s", in.msg);
+		}
+		for (i = 0; i < b->count; i++)
+			render(&k, b, &b->t[i]);
+		ntuples += b->count;
+		if (k.out.len >= FLUSH_AT)
+			flush(&k);
+	}
+	flush(&k);
+	ds_info("end of input: %llu tuples", (unsigned long long)ntuples);
+	if (close(k.fd) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to close %s", k.name);
+	ds_input_term(&in);
+	fmt_free(&k.fmt);
+	ds_buf_free(&k.out);
+	free(file);
+	free(format);
+	return DS_EX_OK;
+}

@@ -1,0 +1,36 @@
+/*
+ * timefmt.h: event times as text.  Parses the time formats ds-source reads
+ * from a field of a line (seconds or milliseconds since the epoch, ISO 8601
+ * with a zone) into ns since the epoch, UTC, and prints ns as ISO 8601 UTC
+ * with nanoseconds, as ds-sink's %T does.  Pure functions: no time zone
+ * database, no locale, no allocation.
+ */
+#ifndef DS_TIMEFMT_H
+#define DS_TIMEFMT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum ds_timefmt {
+	DS_TIMEFMT_EPOCH = 0,	/* "1700000000" or "1700000000.123456789" */
+	DS_TIMEFMT_EPOCH_MS,	/* "1700000000123" */
+	DS_TIMEFMT_ISO8601	/* "2026-11-24T15:16:32.5Z", "...+01:00" */
+};
+
+/* Length of ds_timefmt_iso's text: "YYYY-MM-DDTHH:MM:SS.nnnnnnnnnZ". */
+#define DS_TIMEFMT_ISO_LEN	30
+
+/* The format called name ("epoch", "epoch-ms", "iso8601"), or -1. */
+int	ds_timefmt_byname(const char *name);
+
+/*
+ * Parse s[0..n) in format fmt into *ns.  Digits past nanoseconds are
+ * dropped.  Returns 0, or -1 with errno EINVAL (not in the format) or
+ * ERANGE (before 1970 or past the u64 range).
+ */
+int	ds_timefmt_parse(int fmt, const char *s, size_t n, uint64_t *ns);
+
+/* Write ns as DS_TIMEFMT_ISO_LEN bytes of ISO 8601 UTC at buf (no NUL). */
+void	ds_timefmt_iso(uint64_t ns, char *buf);
+
+#endif

@@ -1,0 +1,688 @@
+#!/usr/bin/env bats
+# t/ds-op.bats: ds-op, one @test per documented option, built-in, plugin
+# rule, protocol rule and exit code.  Frames are made and read by a small
+# Python codec below (gen/dump), so these tests do not depend on ds-source
+# or ds-sink; the end-to-end equivalences use them as a user would.
+
+load helper
+
+# gen: lines "key<TAB>payload[<TAB>time[<TAB>trace]]" (Python escapes such
+# as \t \n \x00 allowed in fields) -> BUNDLE frames; a line "--" ends a
+# bundle.  dump: frames -> "bundle N" and "seq time trace key payload".
+PYCODEC='
+import struct, sys
+T = []
+for i in range(256):
+    c = i
+    for _ in range(8):
+        c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+    T.append(c)
+def crc(b):
+    c = 0xffffffff
+    for x in b:
+        c = T[(c ^ x) & 0xff] ^ (c >> 8)
+    return c ^ 0xffffffff
+def frame(tuples):
+    p = struct.pack("<QII", 0, 0, len(tuples))
+    for seq, tm, tr, k, v in tuples:
+        p += struct.pack("<BQQ", 1 if tr is not None else 0, seq, tm)
+        if tr is not None:
+            p += struct.pack("<Q", tr)
+        p += struct.pack("<I", len(k)) + k + struct.pack("<I", len(v)) + v
+    h = b"\0DS\x01" + struct.pack("<HHI", 1, 0, len(p))
+    return h + struct.pack("<I", crc(h + p)) + p
+def unesc(s):
+    return s.encode().decode("unicode_escape").encode("latin-1")
+def esc(b):
+    return b.replace(b"\\", b"\\\\").replace(b"\t", b"\\t").replace(
+        b"\n", b"\\n").replace(b"\r", b"\\r").replace(b"\0", b"\\0").decode(
+        "latin-1")
+out = sys.stdout.buffer
+if sys.argv[1] == "gen":
+    cur, seq = [], 0
+    for line in sys.stdin.read().split("\n"):
+        if line == "--" or line == "":
+            if cur:
+                out.write(frame(cur))
+            cur = []
+            continue
+        f = line.split("\t")
+        seq += 1
+        tm = int(f[2]) if len(f) > 2 else 1000 + seq
+        tr = int(f[3]) if len(f) > 3 else None
+        cur.append((seq, tm, tr, unesc(f[0]), unesc(f[1])))
+    if cur:
+        out.write(frame(cur))
+else:
+    b = sys.stdin.buffer.read()
+    while b:
+        n = struct.unpack("<I", b[8:12])[0]
+        p, b = b[16:16 + n], b[16 + n:]
+        cnt = struct.unpack("<I", p[12:16])[0]
+        print("bundle", cnt)
+        p = p[16:]
+        for _ in range(cnt):
+            fl, seq, tm = struct.unpack("<BQQ", p[:17])
+            p = p[17:]
+            tr = "-"
+            if fl & 1:
+                tr, p = struct.unpack("<Q", p[:8])[0], p[8:]
+            kl = struct.unpack("<I", p[:4])[0]
+            k, p = p[4:4 + kl], p[4 + kl:]
+            vl = struct.unpack("<I", p[:4])[0]
+            v, p = p[4:4 + vl], p[4 + vl:]
+            print(seq, tm, tr, esc(k), esc(v), sep="\t")
+'
+export PYCODEC
+gen() { python3 -c "$PYCODEC" gen; }
+dump() { python3 -c "$PYCODEC" dump; }
+# Just "key<TAB>payload" of every output tuple.
+kp() { dump | awk -F '\t' 'NF == 5 { print $4 "\t" $5 }'; }
+# ds-op "$@" | kp, with ds-op's exit status.
+opkp() { set -o pipefail; ds-op "$@" | kp; }
+
+setup() {
+	T=$BATS_TEST_TMPDIR
+	bg=
+}
+
+teardown() {
+	if [ -n "$bg" ]; then
+		kill "$bg" 2>/dev/null || true
+		wait "$bg" 2>/dev/null || true
+	fi
+}
+
+# Build a plugin from C source on stdin into $T/$1.so.
+plugin() {
+	cc -std=c11 -Wall -Werror -fPIC -shared -I"$TOP/libds" -x c \
+	    -o "$T/$1.so" -
+}
+
+# --- options and usage ---------------------------------------------------
+
+@test "ds-op: --help prints the usage, equal to the man page SYNOPSIS" {
+	run -0 --separate-stderr ds-op --help
+	[[ ${lines[0]} == "usage: ds-op [-qv] "* ]]
+	[[ $output == *"--builtin=NAME"* ]]
+	assert_help_matches_synopsis ds-op ds-op.1
+}
+
+@test "ds-op: --version prints the version" {
+	run -0 ds-op --version
+	[[ $output == "ds-op "[0-9]* ]]
+}
+
+@test "ds-op: no operator is a usage error (64)" {
+	run -64 --separate-stderr ds-op
+	[[ $stderr == *"exactly one of --builtin, --plugin and --exec"* ]]
+	[[ $stderr == *"usage: ds-op "* ]]
+}
+
+@test "ds-op: two operators are a usage error (64)" {
+	run -64 --separate-stderr ds-op --builtin count --exec cat
+	[[ $stderr == *"exactly one of"* ]]
+}
+
+@test "ds-op: an unknown option is a usage error (64)" {
+	run -64 --separate-stderr ds-op --bogus --builtin count
+	[[ $stderr == *"--bogus"* ]]
+}
+
+@test "ds-op: --builtin with an unknown name is a usage error (64)" {
+	run -64 --separate-stderr ds-op --builtin frobnicate
+	[[ $stderr == *"unknown built-in 'frobnicate'"*"count distinct filter identity sum topk"* ]]
+}
+
+@test "ds-op: bad built-in operands are usage errors (64)" {
+	run -64 --separate-stderr ds-op --builtin count extra
+	[[ $stderr == *"count takes no operands"* ]]
+	run -64 --separate-stderr ds-op --builtin topk
+	[[ $stderr == *"topk needs one operand N"* ]]
+	run -64 --separate-stderr ds-op --builtin topk 0
+	run -64 --separate-stderr ds-op --builtin topk 1000001
+	run -64 --separate-stderr ds-op --builtin topk 3x
+	run -64 --separate-stderr ds-op --builtin sum 0
+	[[ $stderr == *"sum: FIELD must be a number"* ]]
+	run -64 --separate-stderr ds-op --builtin sum 1 2
+	run -64 --separate-stderr ds-op --builtin identity x
+}
+
+@test "ds-op: --bundle N caps the tuples per output bundle" {
+	printf 'k\t%s\n' $(seq 1 10) | gen > "$T/in"
+	ds-op --bundle 3 --builtin identity < "$T/in" | dump > "$T/out"
+	run -0 grep '^bundle' "$T/out"
+	[ "$(echo $output)" = "bundle 3 bundle 3 bundle 3 bundle 1" ]
+	run -64 --separate-stderr ds-op --bundle 0 --builtin identity
+	[[ $stderr == *"--bundle: 0 out of range 1..1000000"* ]]
+}
+
+@test "ds-op: the outputs of one input bundle never share a bundle with the next" {
+	printf 'a\t1\nb\t2\n--\nc\t3\nd\t4\n--\ne\t5\n' | gen > "$T/in"
+	ds-op --builtin count < "$T/in" | dump > "$T/out"
+	run -0 grep -c '^bundle' "$T/out"
+	[ "$output" = 3 ]
+	run -0 awk '$1 != "bundle" { print $1 }' "$T/out"
+	[ "$(echo $output)" = "1 2 3 4 5" ]
+}
+
+@test "ds-op: --every is only valid with topk (64)" {
+	run -64 --separate-stderr ds-op --every 100 --builtin count
+	[[ $stderr == *"--every is only valid with topk"* ]]
+	run -64 --separate-stderr ds-op --every 100 --exec cat
+	run -64 --separate-stderr ds-op --every 0 --builtin topk 3
+}
+
+@test "ds-op: --exec takes no operands (64)" {
+	run -64 --separate-stderr ds-op --exec awk x.awk
+	[[ $stderr == *"--exec takes no operands"* ]]
+}
+
+@test "ds-op: --match is only valid with filter (64), and must compile (64)" {
+	run -64 --separate-stderr ds-op --match x --builtin count
+	[[ $stderr == *"--match is only valid with filter"* ]]
+	run -64 --separate-stderr ds-op --builtin filter
+	[[ $stderr == *"filter needs --match REGEX"* ]]
+	run -64 --separate-stderr ds-op --builtin filter --match 'a('
+	[[ $stderr == *"--match: "*"'a('"* ]]
+}
+
+@test "ds-op: --max-tuple refuses a bigger input tuple (65) naming the limit" {
+	printf 'key\t12345\n' | gen > "$T/in"
+	run -0 sh -c 'ds-op --max-tuple 8 --builtin identity < "$1" | wc -c' _ "$T/in"
+	[ "$output" -gt 0 ]
+	run -65 --separate-stderr ds-op --max-tuple 7 --builtin identity < "$T/in"
+	[[ $stderr == "ds-op: fatal: stdin: bad frame at offset 0: tuple larger than the maximum tuple size (--max-tuple 7)" ]]
+	run -65 --separate-stderr ds-op --max-tuple 7 --exec cat < "$T/in"
+	run -64 --separate-stderr ds-op --max-tuple 0 --builtin identity
+	run -64 --separate-stderr ds-op --max-tuple 64M --builtin identity
+	run -0 ds-op --max-tuple 2K --builtin identity < /dev/null
+}
+
+@test "ds-op: --max-tuple refuses a bigger emitted tuple (65)" {
+	printf 'key\tv\n' | gen > "$T/in"
+	run -65 --separate-stderr ds-op --max-tuple 10 \
+	    --exec 'awk '\''NF { print "E\tkey\t0123456789"; print "D"; fflush() }'\''' < "$T/in"
+	[[ $stderr == *"emitted a tuple of 13 bytes, over --max-tuple 10"* ]]
+}
+
+@test "ds-op: --notify-fd writes a newline once ready, before any input" {
+	mkfifo "$T/fifo"
+	ds-op --notify-fd 3 --builtin count < "$T/fifo" > "$T/out" 3> "$T/ready" &
+	bg=$!
+	exec 5> "$T/fifo"
+	wait_for '[ -s "$T/ready" ]'
+	[ "$(od -An -c "$T/ready" | tr -d ' ')" = '\n' ]
+	exec 5>&-
+	wait "$bg"
+	bg=
+	run -64 --separate-stderr ds-op --notify-fd 2 --builtin count
+	run -64 --separate-stderr ds-op --notify-fd 9 --builtin count 9>&-
+	[[ $stderr == *"--notify-fd: 9 is not open"* ]]
+}
+
+@test "ds-op: NOTIFY_SOCKET gets READY=1 when ready and STOPPING=1 at the end" {
+	cat > "$T/listen.py" <<-'EOF'
+	import socket, sys
+	s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+	s.bind(sys.argv[1]); s.settimeout(20)
+	open(sys.argv[1] + ".up", "w").close()
+	while True:
+	    m = s.recv(4096).decode()
+	    print(m.replace("\n", " "), flush=True)
+	    if "STOPPING=1" in m:
+	        break
+	EOF
+	python3 "$T/listen.py" "$T/sock" > "$T/msgs" 3>&- &
+	bg=$!
+	wait_for '[ -e "$T/sock.up" ]'
+	printf 'k\tv\n' | gen > "$T/in"
+	NOTIFY_SOCKET="$T/sock" run -0 ds-op --builtin count < "$T/in"
+	wait "$bg"
+	bg=
+	run -0 cat "$T/msgs"
+	[[ ${lines[0]} == "READY=1 STATUS=running" ]]
+	[[ ${lines[1]} == "STOPPING=1" ]]
+}
+
+@test "ds-op: -q silences warnings, -v adds info lines" {
+	printf 'k\t1\nk\tx\nk\t2\n' | gen > "$T/in"
+	run -0 --separate-stderr ds-op --builtin sum < "$T/in"
+	[ "$stderr" = "ds-op: warning: sum: skipped tuple seq 2: field is not a number" ]
+	run -0 --separate-stderr ds-op -q --builtin sum < "$T/in"
+	[ -z "$stderr" ]
+	run -0 --separate-stderr ds-op -v --builtin sum < "$T/in"
+	[[ $stderr == *"ds-op: info: sum: 1 tuples skipped"* ]]
+}
+
+# --- built-ins -----------------------------------------------------------
+
+@test "ds-op: identity keeps key, payload, time and trace; seq is a running count" {
+	printf 'a\tone\t5\nb\ttwo\t7\t99\n--\nc\tth\\x00ree\t3\n' | gen > "$T/in"
+	ds-op --builtin identity < "$T/in" | dump > "$T/out"
+	printf 'bundle 2\n1\t5\t-\ta\tone\n2\t7\t99\tb\ttwo\nbundle 1\n3\t3\t-\tc\tth\\0ree\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+}
+
+@test "ds-op: count emits each key's running count, with the input's time" {
+	printf 'a\tx\t10\nb\tx\t20\na\tx\t30\na\tx\t40\t7\n' | gen > "$T/in"
+	ds-op --builtin count < "$T/in" | dump > "$T/out"
+	printf 'bundle 4\n1\t10\t-\ta\t1\n2\t20\t-\tb\t1\n3\t30\t-\ta\t2\n4\t40\t7\ta\t3\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+}
+
+@test "ds-op: distinct passes the first tuple of each key only" {
+	printf 'a\t1\nb\t2\na\t3\nc\t4\nb\t5\n\t6\n\t7\n' | gen > "$T/in"
+	run -0 opkp --builtin distinct < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t2\nc\t4\n\t6')" ]
+}
+
+@test "ds-op: filter --match passes payloads matching an extended regex" {
+	printf 'a\tGET /x 200\nb\tGET /y 500\nc\tPOST /z 503\nd\tnul\\x00 500\n' | gen > "$T/in"
+	run -0 opkp --builtin filter --match ' 5[0-9]{2}$' < "$T/in"
+	[ "$output" = "$(printf 'b\tGET /y 500\nc\tPOST /z 503\nd\tnul\\0 500')" ]
+}
+
+@test "ds-op: sum adds the last field, or FIELD; integers stay exact" {
+	printf 'a\tx 1 10\nb\ty 2 20\na\tz 3 -5\na\tz 4 9223372036854775000\n' | gen > "$T/in"
+	run -0 opkp --builtin sum < "$T/in"
+	[ "$output" = "$(printf 'a\t10\nb\t20\na\t5\na\t9223372036854775005')" ]
+	run -0 opkp --builtin sum 2 < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t2\na\t4\na\t8')" ]
+}
+
+@test "ds-op: sum switches a key to %.17g once it sees a fraction or overflows" {
+	printf 'a\t1\nb\t0.1\na\t2.5\nb\t+.2\nc\t9223372036854775807\nc\t1\n' | gen > "$T/in"
+	run -0 opkp --builtin sum < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t0.10000000000000001\na\t3.5\nb\t0.30000000000000004\nc\t9223372036854775807\nc\t9.2233720368547758e+18')" ]
+}
+
+@test "ds-op: sum skips a missing or non-numeric field with a warning naming its seq" {
+	printf 'a\t1 2\na\t5\na\t1 x\na\t  \na\t1 -\na\t3 1e5\na\t1 7\n' | gen > "$T/in"
+	run -0 --separate-stderr opkp --builtin sum 2 < "$T/in"
+	[ "$output" = "$(printf 'a\t2\na\t9')" ]
+	[ "${#stderr_lines[@]}" -eq 5 ]
+	[ "${stderr_lines[0]}" = "ds-op: warning: sum: skipped tuple seq 2: field missing" ]
+	[ "${stderr_lines[1]}" = "ds-op: warning: sum: skipped tuple seq 3: field is not a number" ]
+	[ "${stderr_lines[4]}" = "ds-op: warning: sum: skipped tuple seq 6: field is not a number" ]
+}
+
+@test "ds-op: topk N emits the N biggest counts at the end, ties by key" {
+	printf 'b\t1\na\t1\nc\t1\nb\t1\nd\t1\nd\t1\nc\t1\ne\t1\nd\t1\n' | gen > "$T/in"
+	ds-op --builtin topk 3 < "$T/in" | dump > "$T/out"
+	printf 'bundle 3\n1\t1009\t-\td\t3\n2\t1009\t-\tb\t2\n3\t1009\t-\tc\t2\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+	run -0 opkp --builtin topk 100 < "$T/in"
+	[ "$output" = "$(printf 'd\t3\nb\t2\nc\t2\na\t1\ne\t1')" ]
+	run -0 sh -c 'ds-op --builtin topk 3 < /dev/null | wc -c'
+	[ "$output" = 0 ]
+}
+
+@test "ds-op: topk --every emits the current top N while input keeps coming" {
+	mkfifo "$T/fifo"
+	ds-op --builtin topk 2 --every 50 < "$T/fifo" > "$T/out" 3>&- &
+	bg=$!
+	exec 5> "$T/fifo"
+	printf 'a\t1\nb\t1\nb\t1\n' | gen >&5
+	wait_for '[ "$(kp < "$T/out" | head -2 | tr "\n" " ")" = "b	2 a	1 " ]'
+	exec 5>&-
+	wait "$bg"
+	bg=
+}
+
+@test "ds-op: results are written before ds-op waits for more input" {
+	mkfifo "$T/fifo"
+	ds-op --builtin count < "$T/fifo" > "$T/out" 3>&- &
+	bg=$!
+	exec 5> "$T/fifo"
+	printf 'k\tv\n' | gen >&5
+	wait_for '[ "$(kp < "$T/out")" = "k	1" ]'
+	exec 5>&-
+	wait "$bg"
+	bg=
+}
+
+@test "ds-op: empty input gives empty output and exit 0" {
+	run -0 sh -c 'ds-op --builtin count < /dev/null | wc -c'
+	[ "$output" = 0 ]
+}
+
+# --- plugins -------------------------------------------------------------
+
+@test "ds-op: --plugin count.so equals --builtin count" {
+	seq 1 3000 | awk '{ print "k" $1 % 7 "\t" $1 }' | gen > "$T/in"
+	ds-op --builtin count < "$T/in" | dump > "$T/a"
+	ds-op --plugin "$TOP/examples/plugins/count.so" < "$T/in" | dump > "$T/b"
+	run -0 cmp "$T/a" "$T/b"
+}
+
+@test "ds-op: a plugin gets FILE and the operands, and a name without / is local" {
+	plugin args <<-'EOF'
+	#include <string.h>
+	#include "ds_op.h"
+	static int
+	init(struct ds_op_ctx *c, int argc, char *const argv[])
+	{
+		static char buf[256];
+		int i;
+		buf[0] = 0;
+		for (i = 0; i < argc; i++) {
+			strcat(buf, argv[i]);
+			strcat(buf, "|");
+		}
+		return ds_emit(c, "args", 4, buf, strlen(buf), 0);
+	}
+	static int
+	tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+	{
+		return ds_emit(c, t->key, t->keylen, t->payload, t->paylen, 0);
+	}
+	DS_OP_PLUGIN("args", init, tuple, NULL, NULL, NULL);
+	EOF
+	cd "$T"
+	run -0 opkp --plugin args.so one -- -two < /dev/null
+	[ "$output" = "$(printf 'args\targs.so|one|-two|')" ]
+}
+
+@test "ds-op: a plugin that cannot be loaded is a configuration error (78)" {
+	run -78 --separate-stderr ds-op --plugin "$T/none.so"
+	[[ $stderr == "ds-op: fatal: $T/none.so: cannot open shared object file"* ]]
+	echo 'int nothing = 1;' | plugin empty
+	run -78 --separate-stderr ds-op --plugin "$T/empty.so"
+	[[ $stderr == *"undefined symbol: ds_op_plugin"* ]]
+	plugin abi <<-'EOF'
+	#include "ds_op.h"
+	const struct ds_op_plugin ds_op_plugin = { 99, "abi", 0, 0, 0, 0, 0 };
+	EOF
+	run -78 --separate-stderr ds-op --plugin "$T/abi.so"
+	[[ $stderr == *"plugin ABI 99, ds-op supports ABI 1" ]]
+	plugin notuple <<-'EOF'
+	#include "ds_op.h"
+	DS_OP_PLUGIN("notuple", NULL, NULL, NULL, NULL, NULL);
+	EOF
+	run -78 --separate-stderr ds-op --plugin "$T/notuple.so"
+	[[ $stderr == *"plugin has no on_tuple callback" ]]
+}
+
+@test "ds-op: a plugin callback that fails stops ds-op (70) naming it" {
+	plugin fail <<-'EOF'
+	#include <stdlib.h>
+	#include <string.h>
+	#include "ds_op.h"
+	static int
+	init(struct ds_op_ctx *c, int argc, char *const argv[])
+	{
+		(void)c;
+		return argc > 1 && strcmp(argv[1], "init") == 0 ? 3 : 0;
+	}
+	static int
+	tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+	{
+		(void)c;
+		return t->paylen == 4 ? -1 : 0;
+	}
+	static int
+	end(struct ds_op_ctx *c)
+	{
+		(void)c;
+		return getenv("FAIL_END") != NULL;
+	}
+	DS_OP_PLUGIN("failer", init, tuple, NULL, end, NULL);
+	EOF
+	run -70 --separate-stderr ds-op --plugin "$T/fail.so" init < /dev/null
+	[ "$stderr" = "ds-op: fatal: plugin failer: init failed (returned 3)" ]
+	printf 'k\tok\nk\tfail\n' | gen > "$T/in"
+	run -70 --separate-stderr ds-op --plugin "$T/fail.so" < "$T/in"
+	[ "$stderr" = "ds-op: fatal: plugin failer: on_tuple failed (returned -1)" ]
+	FAIL_END=1 run -70 --separate-stderr ds-op --plugin "$T/fail.so" < /dev/null
+	[ "$stderr" = "ds-op: fatal: plugin failer: on_end failed (returned 1)" ]
+}
+
+@test "ds-op: plugin state is per key; over --max-tuple it stops ds-op (65)" {
+	plugin st <<-'EOF'
+	#include <errno.h>
+	#include <string.h>
+	#include "ds_op.h"
+	static int
+	init(struct ds_op_ctx *c, int argc, char *const argv[])
+	{
+		const void *v;
+		size_t l;
+		(void)argc; (void)argv;
+		/* no current key outside on_tuple and on_timer */
+		if (ds_state_get(c, &v, &l) != -1 || errno != EINVAL)
+			return 1;
+		return ds_timer_set(c, 1) != -1;
+	}
+	static int
+	tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+	{
+		const void *v = "";
+		size_t l = 0;
+		static const char big[100];
+		if (t->paylen == 3 && memcmp(t->payload, "del", 3) == 0)
+			return ds_state_del(c);
+		if (t->paylen == 3 && memcmp(t->payload, "big", 3) == 0)
+			return ds_state_put(c, big, sizeof(big)) == -1 ? 0 : 0;
+		ds_state_get(c, &v, &l);
+		if (ds_emit(c, t->key, t->keylen, v, l, 0) == -1)
+			return 1;
+		return ds_state_put(c, t->payload, t->paylen) == -1 ? 0 : 0;
+	}
+	DS_OP_PLUGIN("st", init, tuple, NULL, NULL, NULL);
+	EOF
+	printf 'a\t1\nb\t2\na\t3\na\tdel\na\t4\nb\t5\n' | gen > "$T/in"
+	run -0 opkp --plugin "$T/st.so" < "$T/in"
+	[ "$output" = "$(printf 'a\t\nb\t\na\t1\na\t\nb\t2')" ]
+	printf 'a\tbig\n' | gen > "$T/in"
+	run -65 --separate-stderr ds-op --max-tuple 50 --plugin "$T/st.so" < "$T/in"
+	[ "$stderr" = "ds-op: fatal: plugin st stored a state of 100 bytes, over --max-tuple 50" ]
+}
+
+@test "ds-op: plugin timers fire per key with that key current" {
+	mkfifo "$T/fifo"
+	ds-op --plugin "$TOP/examples/plugins/idle.so" 100 < "$T/fifo" > "$T/out" 3>&- &
+	bg=$!
+	exec 5> "$T/fifo"
+	printf 'a\t1\na\t1\nb\t1\na\t1\n' | gen >&5
+	wait_for '[ "$(kp < "$T/out" | sort | tr "\n" " ")" = "a	3 b	1 " ]'
+	printf 'a\t1\n' | gen >&5
+	wait_for '[ "$(kp < "$T/out" | tail -1)" = "a	1" ]'
+	exec 5>&-
+	wait "$bg"
+	bg=
+}
+
+@test "ds-op: pending timers are dropped at the end of input" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -0 sh -c 'ds-op --plugin "$1" 60000 < "$2" | wc -c' _ "$TOP/examples/plugins/idle.so" "$T/in"
+	[ "$output" = 0 ]
+}
+
+# --- the operator protocol ----------------------------------------------
+
+@test "ds-op: --exec count in awk, Python and sh equals --builtin count" {
+	cd "$TOP"
+	seq 1 2000 | awk '{ print "k" $1 % 13 "\t" $1 }' | gen > "$T/in"
+	ds-op --builtin count < "$T/in" | dump > "$T/want"
+	for p in 'awk -f examples/exec/count.awk' 'python3 examples/exec/count.py' \
+	    'sh examples/exec/count.sh'; do
+		ds-op --exec "$p" < "$T/in" | dump > "$T/got"
+		run -0 cmp "$T/want" "$T/got"
+	done
+}
+
+@test "ds-op: --exec keeps a key's requests in order, one in flight (single key)" {
+	cd "$TOP"
+	seq 1 1000 | awk '{ print "only\t" $1 }' | gen > "$T/in"
+	ds-op --exec 'awk -f examples/exec/count.awk' < "$T/in" | kp > "$T/out"
+	run -0 cut -f2 "$T/out"
+	[ "$(echo $output)" = "$(echo $(seq 1 1000))" ]
+}
+
+@test "ds-op: the acceptance pipeline gives the same counts for all five operators" {
+	cd "$TOP"
+	seq 1 100000 | awk '{print "k" $1 % 97, $1}' > "$T/lines"
+	ds-source --key-field 1 < "$T/lines" | ds-op --builtin count | ds-sink | sort > "$T/want"
+	[ "$(wc -l < "$T/want")" -eq 100000 ]
+	for op in "--plugin examples/plugins/count.so" \
+	    "--exec 'awk -f examples/exec/count.awk'" \
+	    "--exec 'python3 examples/exec/count.py'" \
+	    "--exec 'sh examples/exec/count.sh'"; do
+		eval "ds-source --key-field 1 < '$T/lines' | ds-op $op | ds-sink" |
+		    sort > "$T/got"
+		run -0 cmp "$T/want" "$T/got"
+	done
+}
+
+@test "ds-op: fields are escaped both ways: TAB, newline, CR, backslash; NUL is raw" {
+	cat > "$T/echo.py" <<-'EOF'
+	import sys
+	log = open(sys.argv[1], "ab")
+	for l in sys.stdin.buffer:
+	    if l == b"\n":
+	        continue
+	    log.write(l)
+	    log.flush()
+	    f = l.rstrip(b"\n").split(b"\t")
+	    sys.stdout.buffer.write(b"E\t" + f[1] + b"\t" + f[3] + b"\nD\n")
+	    sys.stdout.buffer.flush()
+	EOF
+	printf '%s\t%s\n' 'k\ty' 'p\\q\tr\ns\rt\x00u' | gen > "$T/in"
+	ds-op --exec "python3 '$T/echo.py' '$T/req'" < "$T/in" | dump > "$T/out"
+	printf 'bundle 1\n1\t1001\t-\tk\\ty\tp\\\\q\\tr\\ns\\rt\\0u\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+	printf 'T\tk\\ty\t\tp\\\\q\\tr\\ns\\rt\0u\n' > "$T/want"
+	run -0 cmp "$T/want" "$T/req"
+}
+
+@test "ds-op: S replaces the key's state, an empty S deletes it, and state is escaped" {
+	printf 'a\t1\na\t2\na\t3\nb\t4\n' | gen > "$T/in"
+	cat > "$T/p.sh" <<-'EOF'
+	tab=$(printf '\t')
+	while IFS= read -r l; do
+		[ -z "$l" ] && continue
+		printf '%s\n' "$l" >> "$0.req"
+		case $l in
+		*"${tab}3") printf 'S\t\nD\n' ;;
+		*) printf 'S\tx\\ty\\\\\nD\n' ;;
+		esac
+	done
+	EOF
+	run -0 ds-op --exec "sh $T/p.sh" < "$T/in"
+	[ "$(cat "$T/p.sh.req")" = "$(printf 'T\ta\t\t1\nT\ta\tx\\ty\\\\\t2\nT\ta\tx\\ty\\\\\t3\nT\tb\t\t4')" ]
+}
+
+@test "ds-op: E lines after the end of input are taken, with the largest input time" {
+	printf 'a\t1\t50\nb\t2\t70\nc\t3\t60\n' | gen > "$T/in"
+	ds-op --exec 'awk '\''$1 == "T" { n++; print "D"; fflush() } END { print "E\ttotal\t" n }'\''' < "$T/in" | dump > "$T/out"
+	printf 'bundle 1\n1\t70\t-\ttotal\t3\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+}
+
+@test "ds-op: the program gets DS_EXEC_PROTOCOL=1 and no NOTIFY_SOCKET" {
+	NOTIFY_SOCKET=/nonexistent/sock run -0 ds-op --exec \
+	    "env > '$T/env'; cat > /dev/null" < /dev/null
+	run -1 grep NOTIFY_SOCKET "$T/env"
+	run -0 grep -x DS_EXEC_PROTOCOL=1 "$T/env"
+}
+
+@test "ds-op: a program writing much more than it reads does not deadlock" {
+	# 1.6 MB of requests at once, and 50 KB of answers to each one
+	cat > "$T/much.awk" <<-'EOF'
+	BEGIN { pad = sprintf("%1000s", "") }
+	$1 == "T" { for (i = 0; i < 50; i++) print "E\tk\t" pad; print "D"; fflush() }
+	EOF
+	python3 -c 'for i in range(200): print("k%d\t%s" % (i, "x" * 8000))' | gen > "$T/in"
+	ds-op --exec "awk -f '$T/much.awk'" < "$T/in" | dump > "$T/out"
+	run -0 grep -vc '^bundle' "$T/out"
+	[ "$output" -eq 10000 ]
+}
+
+@test "ds-op: a program that exits non-zero at the end stops ds-op (70)" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -70 --separate-stderr ds-op --exec 'awk -f '"$TOP"'/examples/exec/count.awk; exit 3' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program exited with status 3" ]
+	run -70 --separate-stderr ds-op --exec 'exit 4' < /dev/null
+	[ "$stderr" = "ds-op: fatal: operator program exited with status 4" ]
+}
+
+@test "ds-op: a program that dies before answering stops ds-op (70)" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -70 --separate-stderr ds-op --exec 'read l; exit 5' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program exited with status 5" ]
+	run -70 --separate-stderr ds-op --exec 'read l; kill -9 $$' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program killed by signal 9" ]
+	run -70 --separate-stderr ds-op --exec 'read l' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program exited with status 0 before answering all tuples" ]
+}
+
+@test "ds-op: a broken answer stops ds-op (76) naming the line, and kills the program" {
+	printf 'a\t1\nb\t2\n' | gen > "$T/in"
+	run -76 --separate-stderr ds-op --exec 'read l; echo D; echo "X	y"; exec sleep 30' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 2: unknown line type 'X'" ]
+	run -76 --separate-stderr ds-op --exec 'read l; printf "E\tk\nD\n"; exec sleep 30' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: E line has 2 fields, want 3" ]
+	run -76 --separate-stderr ds-op --exec 'read l; printf "D\textra\n"' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: D line has 2 fields, want 1" ]
+	run -76 --separate-stderr ds-op --exec 'read l; printf "S\tbad\\\\q\nD\n"' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: bad escape in a field of an S line" ]
+	run -76 --separate-stderr ds-op --exec 'read l; printf "E\tk\tv\n"' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 2: output ended where D was expected (missing D)" ]
+}
+
+@test "ds-op: S or D after the end of input, or a last line without newline, is a protocol error (76)" {
+	run -76 --separate-stderr ds-op --exec 'printf "S\tx\n"' < /dev/null
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: S line after the end of input" ]
+	run -76 --separate-stderr ds-op --exec 'printf "D\n"' < /dev/null
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: D line after the end of input" ]
+	run -76 --separate-stderr ds-op --exec 'printf "E\tk\tv"' < /dev/null
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: last line has no newline" ]
+}
+
+@test "ds-op: an answer line over twice --max-tuple is refused (65)" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -65 --separate-stderr ds-op --max-tuple 100 --exec \
+	    'read l; head -c 100000 /dev/zero | tr "\0" x; exec sleep 30' < "$T/in"
+	[[ $stderr == "ds-op: fatal: operator program: line 1 is over 264 bytes" ]]
+}
+
+@test "ds-op: a program that reads in blocks (mawk) gets padding and finishes" {
+	command -v mawk > /dev/null || skip "no mawk"
+	printf 'a\t1\nb\t1\na\t1\n' | gen > "$T/in"
+	run -0 opkp --exec "mawk -f '$TOP/examples/exec/count.awk'" < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t1\na\t2')" ]
+}
+
+# --- bad input and output ------------------------------------------------
+
+@test "ds-op: input that is not a frame stream is refused (76)" {
+	run -76 --separate-stderr sh -c 'echo hello | ds-op --builtin identity'
+	[ "$stderr" = "ds-op: fatal: stdin: bad frame at offset 0: bad magic (not a dstream frame stream)" ]
+}
+
+@test "ds-op: a truncated or corrupt frame is refused (65) after the good bundles" {
+	printf 'a\t1\n--\nb\t2\n' | gen > "$T/in"
+	head -c -3 "$T/in" > "$T/trunc"
+	run -65 --separate-stderr opkp --builtin identity < "$T/trunc"
+	[ "$output" = "$(printf 'a\t1')" ]
+	[[ $stderr == "ds-op: fatal: stdin: bad frame at offset "*": truncated frame payload" ]]
+	python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; sys.stdout.buffer.write(b)' "$T/in" > "$T/bad"
+	run -65 --separate-stderr ds-op --builtin identity < "$T/bad"
+	[[ $stderr == *"checksum mismatch"* ]]
+}
+
+@test "ds-op: running out of memory is a system error (71)" {
+	if grep -q __asan_init "$TOP/bin/ds-op"; then
+		skip "address-space limits do not work under ASan"
+	fi
+	seq 1 500000 | ds-source --key-field 1 > "$T/in"
+	run -71 --separate-stderr sh -c 'ulimit -v 40000 && exec ds-op --builtin count < "$1" > /dev/null' _ "$T/in"
+	[[ $stderr == "ds-op: fatal: out of memory"* ]]
+}
+
+@test "ds-op: a closed stdout is an I/O error (74)" {
+	seq 1 300000 | ds-source > "$T/in"
+	run -74 --separate-stderr sh -c '(ds-op --builtin identity < "$1"; echo $? > "$1.rc") | head -c 10 > /dev/null; exit $(cat "$1.rc")' _ "$T/in"
+	[ "$stderr" = "ds-op: fatal: unable to write stdout: Broken pipe" ]
+}

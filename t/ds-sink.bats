@@ -1,0 +1,374 @@
+#!/usr/bin/env bats
+# t/ds-sink.bats: ds-sink, frames in and text out.  Input comes from
+# ds-source, from the golden frames in t/data, and from streams damaged on
+# purpose (cut with head -c, a byte flipped with Python, plain text).
+# Every option, every exit status; background processes are recorded in
+# PIDS and killed in teardown.
+
+load helper
+
+setup() {
+	cd "$BATS_TEST_TMPDIR"
+	PIDS=()
+}
+
+teardown() {
+	exec 7>&- 2>/dev/null || true
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}
+
+# "end:count" for each frame of file $1: its end offset and tuple count.
+frame_ends() {
+	python3 - "$1" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+i, out = 0, []
+while i < len(d):
+    n = struct.unpack_from("<I", d, i + 8)[0]
+    c = struct.unpack_from("<I", d, i + 16 + 12)[0]
+    i += 16 + n
+    out.append("%d:%d" % (i, c))
+print(" ".join(out))
+EOF
+}
+
+# Copy file $1 to stdout with byte $2 XORed with $3.
+flip() {
+	python3 -c 'import sys
+b = bytearray(open(sys.argv[1], "rb").read())
+b[int(sys.argv[2])] ^= int(sys.argv[3], 0)
+sys.stdout.buffer.write(b)' "$@"
+}
+
+@test "ds-sink: --help usage equals the SYNOPSIS of ds-sink(1)" {
+	assert_help_matches_synopsis ds-sink ds-sink.1
+}
+
+@test "ds-sink: --help prints the options and exits 0" {
+	run -0 --separate-stderr ds-sink --help
+	[[ ${lines[0]} == "usage: ds-sink [-qv] "* ]]
+	[[ $output == *"--format=FMT"* ]]
+	[ -z "$stderr" ]
+}
+
+@test "ds-sink: --version prints the name and version" {
+	run -0 --separate-stderr ds-sink --version
+	[[ $output =~ ^ds-sink\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+}
+
+@test "ds-sink: an unknown option is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --bogus < /dev/null
+	[[ $stderr == *"--bogus"* ]]
+	[[ $stderr == *"usage: ds-sink "* ]]
+}
+
+@test "ds-sink: an operand is a usage error (64)" {
+	run -64 --separate-stderr ds-sink out.txt < /dev/null
+	[[ $stderr == "ds-sink: unexpected operand 'out.txt'"* ]]
+}
+
+@test "ds-sink: prints key TAB payload per tuple of the golden frames" {
+	run -0 --separate-stderr ds-sink < "$T_DATA/three.frames"
+	[ "$output" = "$(printf 'apple\tred\nbanana\tyellow\napple\tgreen\n\tno key\ncherry\t')" ]
+	[ -z "$stderr" ]
+}
+
+@test "ds-sink: round trip with ds-source keeps every byte" {
+	awk 'BEGIN { for (i = 1; i <= 5000; i++) printf "k%d\tv%d %c\r\n", i % 7, i, 128 + i % 100 }' > in
+	printf 'a\0b\n\n' >> in
+	ds-source --key-field 1 --delimiter '\t' < in | ds-sink > got
+	awk -F '\t' '{ print $1 "\t" $0 }' in > want
+	run -0 cmp want got
+}
+
+@test "ds-sink: empty input prints nothing and exits 0" {
+	run -0 --separate-stderr ds-sink < /dev/null
+	[ -z "$output" ]
+	[ -z "$stderr" ]
+}
+
+@test "ds-sink: --format %k %p %s %P %e %i" {
+	run -0 --separate-stderr ds-sink --format '%k|%p|%s|%P|%e|%i' < "$T_DATA/three.frames"
+	[ "${lines[0]}" = "apple|red|1|0|0|0:1" ]
+	[ "${lines[3]}" = "|no key|4|0|0|0:4" ]
+	[ "${lines[4]}" = "cherry||5|0|0|0:5" ]
+}
+
+@test "ds-sink: --format %s is the line number of ds-source's input" {
+	seq 101 1100 > in
+	ds-source --bundle 13 < in | ds-sink --format '%s' > got
+	run -0 diff <(seq 1 1000) got
+}
+
+@test "ds-sink: --format %t and %T print the event time" {
+	run -0 ds-sink --format '%t %T' < "$T_DATA/three.frames"
+	[ "${lines[0]}" = "1700000000000000000 2023-11-14T22:13:20.000000000Z" ]
+	[ "${lines[4]}" = "1700000000004000000 2023-11-14T22:13:20.004000000Z" ]
+}
+
+@test "ds-sink: --format %T of an epoch time field is ISO 8601 UTC with ns" {
+	printf 'x 1795533392.123456789\n' | ds-source --time-field 2 |
+	    ds-sink --format '%T' > got
+	run -0 cat got
+	[ "$output" = "2026-11-24T15:16:32.123456789Z" ]
+}
+
+@test "ds-sink: --format %r prints the trace id or -" {
+	run -0 ds-sink --format '%r %k %p' < "$T_DATA/three.frames"
+	[ "${lines[0]}" = "- apple red" ]
+	[ "${lines[2]}" = "0123456789abcdef apple green" ]
+}
+
+@test "ds-sink: --format %% and the escapes \\t \\n \\\\" {
+	printf 'a\n' | ds-source | ds-sink --format '100%%\t%p\n\\end' > got
+	run -0 cat got
+	[ "${lines[0]}" = "$(printf '100%%\ta')" ]
+	[ "${lines[1]}" = '\end' ]
+	[ "${#lines[@]}" = 2 ]
+}
+
+@test "ds-sink: --format bytes other than % and \\ stand for themselves" {
+	printf 'v\n' | ds-source | ds-sink --format '<%p> é $x' > got
+	run -0 cat got
+	[ "$output" = '<v> é $x' ]
+}
+
+@test "ds-sink: an unknown --format conversion is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --format '%k %x' < /dev/null
+	[[ $stderr == "ds-sink: --format: unknown conversion '%x'"* ]]
+	[ -z "$output" ]
+}
+
+@test "ds-sink: a trailing lone % in --format is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --format '%k %' < /dev/null
+	[[ $stderr == "ds-sink: --format: trailing lone '%'"* ]]
+}
+
+@test "ds-sink: a trailing lone \\ in --format is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --format '%k \' < /dev/null
+	[[ $stderr == "ds-sink: --format: trailing lone '\\'"* ]]
+}
+
+@test "ds-sink: an unknown escape in --format is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --format '%k\q' < /dev/null
+	[[ $stderr == "ds-sink: --format: unknown escape '\\q'"* ]]
+}
+
+@test "ds-sink: --file creates the file with mode 0666 less the umask" {
+	umask 027
+	ds-sink --file out < "$T_DATA/one.frames"
+	run -0 cat out
+	[ "$output" = "$(printf 'k1\thello')" ]
+	run -0 stat -c %a out
+	[ "$output" = 640 ]
+}
+
+@test "ds-sink: --file truncates an existing file" {
+	seq 1 100 > out
+	run -0 ds-sink --file out < "$T_DATA/one.frames"
+	[ -z "$output" ]
+	run -0 cat out
+	[ "$output" = "$(printf 'k1\thello')" ]
+}
+
+@test "ds-sink: --append adds to the --file" {
+	echo first > out
+	ds-sink --append --file out < "$T_DATA/one.frames"
+	ds-sink --append --file out < "$T_DATA/one.frames"
+	run -0 cat out
+	[ "$output" = "$(printf 'first\nk1\thello\nk1\thello')" ]
+}
+
+@test "ds-sink: --append without --file is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --append < /dev/null
+	[[ $stderr == "ds-sink: --append needs --file"* ]]
+}
+
+@test "ds-sink: a --file that cannot be opened exits 74 naming it" {
+	run -74 --separate-stderr ds-sink --file "$BATS_TEST_TMPDIR/no/such" < "$T_DATA/one.frames"
+	[ "$stderr" = "ds-sink: fatal: unable to open $BATS_TEST_TMPDIR/no/such: No such file or directory" ]
+}
+
+@test "ds-sink: a --file that cannot be written exits 74 naming it" {
+	run -74 --separate-stderr ds-sink --file /dev/full < "$T_DATA/one.frames"
+	[ "$stderr" = "ds-sink: fatal: unable to write /dev/full: No space left on device" ]
+}
+
+@test "ds-sink: a full disk on stdout exits 74" {
+	run -74 --separate-stderr bash -c 'ds-sink > /dev/full < "$T_DATA/three.frames"'
+	[ "$stderr" = "ds-sink: fatal: unable to write stdout: No space left on device" ]
+}
+
+@test "ds-sink: a closed stdout (EPIPE) exits 74 with one line" {
+	seq 1 400000 > in
+	run -0 bash -c 'ds-source --file in 2> /dev/null | ds-sink 2> err |
+	    head -c 10 > /dev/null
+	    echo "${PIPESTATUS[1]}"'
+	[ "$output" = 74 ]
+	run -0 cat err
+	[ "$output" = "ds-sink: fatal: unable to write stdout: Broken pipe" ]
+}
+
+@test "ds-sink: a read error exits 74" {
+	run -74 --separate-stderr ds-sink < /
+	[ "$stderr" = "ds-sink: fatal: unable to read stdin: Is a directory" ]
+}
+
+@test "ds-sink: text instead of frames is refused with 76" {
+	run -76 --separate-stderr ds-sink <<< 'hello world'
+	[ "$stderr" = "ds-sink: fatal: stdin: bad frame at offset 0: bad magic (not a dstream frame stream)" ]
+	[ -z "$output" ]
+}
+
+@test "ds-sink: a wrong frame version is refused with 76" {
+	flip "$T_DATA/one.frames" 3 0x03 > bad
+	run -76 --separate-stderr ds-sink < bad
+	[[ $stderr == *"stdin: bad frame at offset 0: unsupported frame version" ]]
+}
+
+@test "ds-sink: a flipped payload byte is a checksum error (65) after the bundles before it" {
+	printf 'l%s\n' 1 2 3 4 5 > in
+	ds-source --bundle 2 --file in > frames
+	ends=($(frame_ends frames))
+	first=${ends[0]%%:*}
+	flip frames $((first + 30)) 0x40 > bad
+	run -65 --separate-stderr ds-sink --format %p < bad
+	[ "$stderr" = "ds-sink: fatal: stdin: bad frame at offset $first: checksum mismatch" ]
+	[ "$output" = "$(printf 'l1\nl2')" ]
+}
+
+@test "ds-sink: any flipped byte of a frame is refused (65 or 76) with no output" {
+	size=$(stat -c %s "$T_DATA/one.frames")
+	for ((i = 0; i < size; i++)); do
+		flip "$T_DATA/one.frames" $i 0x40 > bad
+		rc=0
+		ds-sink < bad > got 2> err || rc=$?
+		if [ $i -lt 4 ]; then want=76; else want=65; fi
+		[ "$rc" = "$want" ] || { echo "byte $i: exit $rc"; false; }
+		[ ! -s got ] || { echo "byte $i: printed output"; false; }
+		grep -q '^ds-sink: fatal: stdin: bad frame at offset 0: ' err
+	done
+}
+
+@test "ds-sink: a stream cut at any byte prints whole bundles only (65)" {
+	printf 'l%s\n' 1 2 3 4 5 > in
+	ds-source --bundle 2 --file in > frames
+	ends=($(frame_ends frames))
+	[ "${#ends[@]}" = 3 ]
+	total=$(stat -c %s frames)
+	for ((n = 1; n < total; n++)); do
+		head -c $n frames > cut
+		rc=0
+		ds-sink --format %p < cut > got 2> err || rc=$?
+		want=0 boundary=0 start=0
+		for e in "${ends[@]}"; do
+			if [ "${e%%:*}" -le $n ]; then
+				want=$((want + ${e##*:}))
+				start=${e%%:*}
+				[ "${e%%:*}" -ne $n ] || boundary=1
+			fi
+		done
+		[ "$(wc -l < got)" = $want ] || { echo "cut $n: $(wc -l < got) lines"; false; }
+		if [ $boundary = 1 ]; then
+			[ $rc = 0 ] || { echo "cut $n: exit $rc"; false; }
+		else
+			[ $rc = 65 ] || { echo "cut $n: exit $rc"; false; }
+			grep -Eq "^ds-sink: fatal: stdin: bad frame at offset $start: truncated frame (header|payload)$" err ||
+			    { echo "cut $n: $(cat err)"; false; }
+		fi
+	done
+}
+
+@test "ds-sink: a frame length over the limit is refused with 65" {
+	python3 -c 'import sys, struct
+sys.stdout.buffer.write(b"\0DS\x01" + struct.pack("<HHII", 1, 0, 0x7fffffff, 0))' > bad
+	run -65 --separate-stderr ds-sink < bad
+	[ "$stderr" = "ds-sink: fatal: stdin: bad frame at offset 0: frame length over the limit" ]
+}
+
+@test "ds-sink: --max-tuple refuses a larger tuple with 65 naming the limit" {
+	printf 'short\n%s\n' "$(printf 'y%.0s' $(seq 100))" |
+	    ds-source --bundle 1 > frames
+	run -65 --separate-stderr ds-sink --format %p --max-tuple 50 < frames
+	[[ $stderr == "ds-sink: fatal: stdin: bad frame at offset "*": tuple larger than the maximum tuple size (--max-tuple 50)" ]]
+	[ "$output" = short ]
+	run -0 ds-sink --format %p --max-tuple 100 < frames
+	[ "${#lines[@]}" = 2 ]
+}
+
+@test "ds-sink: --max-tuple accepts suffixes and refuses 0 (64)" {
+	run -0 ds-sink --max-tuple 1K < "$T_DATA/one.frames"
+	run -64 --separate-stderr ds-sink --max-tuple 0 < /dev/null
+	[[ $stderr == *"--max-tuple: 0 out of range"* ]]
+}
+
+@test "ds-sink: output is flushed before waiting for input" {
+	mkfifo in mid
+	ds-source --linger 0 < in > mid 3>&- &
+	PIDS+=("$!")
+	ds-sink --format '%s %p' < mid > out 3>&- &
+	PIDS+=("$!")
+	exec 7> in
+	printf 'first\n' >&7
+	wait_for '[ "$(cat out)" = "1 first" ]' 10
+	printf 'second\n' >&7
+	wait_for '[ "$(tail -1 out)" = "2 second" ]' 10
+	exec 7>&-
+	wait "${PIDS[0]}"
+	wait "${PIDS[1]}"
+}
+
+@test "ds-sink: --notify-fd writes a newline once the output is open" {
+	ds-sink --notify-fd 5 --file out 5> ready < /dev/null
+	run -0 od -An -c ready
+	[ "$(echo $output)" = '\n' ]
+	[ -e out ]
+}
+
+@test "ds-sink: --notify-fd must be an open descriptor (64)" {
+	run -64 --separate-stderr ds-sink --notify-fd 9 9>&- < /dev/null
+	[[ $stderr == *"--notify-fd: 9 is not open"* ]]
+}
+
+@test "ds-sink: NOTIFY_SOCKET receives READY=1" {
+	python3 -c '
+import socket
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind("sock"); s.settimeout(30)
+open("bound", "w").close()
+open("msg", "w").write(s.recv(512).decode())
+' 3>&- &
+	PIDS+=("$!")
+	wait_for '[ -e bound ]' 10
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/sock" ds-sink < /dev/null
+	wait "${PIDS[0]}"
+	run -0 cat msg
+	[[ $output == READY=1* ]]
+}
+
+@test "ds-sink: -q prints fatal errors only" {
+	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink < /dev/null
+	[[ $stderr == "ds-sink: warning: unable to signal readiness"* ]]
+	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink -q < /dev/null
+	[ -z "$stderr" ]
+	run -76 --separate-stderr ds-sink -q <<< text
+	[[ $stderr == "ds-sink: fatal: "* ]]
+}
+
+@test "ds-sink: -v reports the end of input" {
+	run -0 --separate-stderr ds-sink -v < "$T_DATA/three.frames"
+	[ "$stderr" = "ds-sink: info: end of input: 5 tuples" ]
+}
+
+@test "ds-sink: out of memory exits 71" {
+	bash -c 'ulimit -v 40000 && ds-sink --version' > /dev/null 2>&1 ||
+	    skip "cannot run under ulimit -v (sanitizer build?)"
+	# A frame header announcing 60 MiB: the reader must hold it whole.
+	python3 -c 'import sys, struct
+sys.stdout.buffer.write(b"\0DS\x01" + struct.pack("<HHII", 1, 0, 60 << 20, 0))' > big
+	run -71 --separate-stderr bash -c 'ulimit -v 40000 && exec ds-sink < big'
+	[ "$stderr" = "ds-sink: fatal: out of memory reading stdin" ]
+}
