@@ -7,7 +7,6 @@
  * output policy: write in large chunks, and always before blocking on
  * input, so an interactive pipeline sees every result at once.
  */
-#define _GNU_SOURCE	/* F_SETPIPE_SZ */
 #include <sys/stat.h>
 
 #include <fcntl.h>
@@ -33,7 +32,6 @@
 	"--exec COMMAND"
 
 #define OUT_HIGH	(256u << 10)	/* write output once this much waits */
-#define PIPE_SIZE	(1u << 20)	/* Linux's default pipe-max-size */
 #define BUNDLE_MAX	1000000
 #define EVERY_MAX	86400000	/* ms: a day */
 
@@ -45,21 +43,6 @@ static ev_io		 in_w;
 static ev_timer		 timer_w;
 static uint64_t		 armed;		/* when timer_w was set for */
 static int		 stdin_flags = -1;	/* to restore at exit */
-
-/*
- * Grow a pipe on fd to PIPE_SIZE, as ds-source and ds-sink do: with the
- * default 64 KiB every hop costs two context switches per 64 KiB.  Not
- * a pipe, or not allowed: nothing changes.
- */
-static void
-grow_pipe(int fd)
-{
-#ifdef F_SETPIPE_SZ
-	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
-#else
-	(void)fd;
-#endif
-}
 
 /* A pipe's read end may be shared: leave it blocking, as it was. */
 static void
@@ -149,8 +132,6 @@ die_input(void)
 	flush_out();	/* whole bundles of the good input before it */
 	if (use_exec)
 		ds_exec_term(&ex);
-	if (in.code == DS_EX_DATAERR && strstr(in.msg, "maximum tuple size"))
-		ds_die(in.code, "%s (--max-tuple %zu)", in.msg, in.maxtuple);
 	ds_die(in.code, "%s", in.msg);
 }
 
@@ -293,8 +274,8 @@ main(int argc, const char *argv[])
 		atexit(restore_stdin);
 		(void)fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK);
 	}
-	grow_pipe(0);
-	grow_pipe(1);
+	ds_grow_pipe(0);
+	ds_grow_pipe(1);
 	ds_input_init(&in, "stdin", maxtuple);
 	ev_io_init(&in_w, input_cb, 0, EV_READ);
 	ev_io_start(loop, &in_w);

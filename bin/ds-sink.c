@@ -8,7 +8,6 @@
  * before any read that could block, so interactive pipelines see every
  * result at once.
  */
-#define _GNU_SOURCE	/* F_SETPIPE_SZ */
 
 #include <errno.h>
 #include <fcntl.h>
@@ -28,7 +27,6 @@
 	"        [--max-tuple SIZE] [--notify-fd FD]"
 
 #define FLUSH_AT	(256 * 1024)
-#define PIPE_SIZE	(1024 * 1024)	/* Linux's default pipe-max-size */
 #define DEFAULT_FORMAT	"%k\\t%p"
 
 enum {
@@ -257,21 +255,6 @@ render(struct sink *k, const struct ds_bundle *b, const struct ds_tuple *t)
 	k->out.len = (size_t)(p - (char *)k->out.p);
 }
 
-/*
- * Grow a pipe on fd to PIPE_SIZE: with the default 64 KiB, a big write
- * wakes the reader again and again and each hop costs two context
- * switches per 64 KiB.  Not a pipe, or not allowed: nothing changes.
- */
-static void
-grow_pipe(int fd)
-{
-#ifdef F_SETPIPE_SZ
-	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
-#else
-	(void)fd;
-#endif
-}
-
 static void
 flush(struct sink *k)
 {
@@ -280,20 +263,6 @@ flush(struct sink *k)
 	if (ds_write_all(k->fd, k->out.p, k->out.len) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to write %s", k->name);
 	k->out.len = 0;
-}
-
-/* Whether the reader holds a whole frame, so the next call won't read. */
-static int
-frame_buffered(const struct ds_input *in)
-{
-	const struct ds_frame_reader *r = &in->rd;
-	size_t avail = r->buf.len - r->pos;
-
-	if (r->why != NULL)
-		return 1;
-	if (avail < DS_FRAME_HDR)
-		return 0;
-	return avail - DS_FRAME_HDR >= ds_get_le32(r->buf.p + r->pos + 8);
 }
 
 /* Wait for fd to be readable; timeout 0 just asks.  1 if it is. */
@@ -376,7 +345,7 @@ main(int argc, char *argv[])
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	grow_pipe(STDIN_FILENO);
+	ds_grow_pipe(STDIN_FILENO);
 	if (file != NULL) {
 		k.name = file;
 		flags = O_WRONLY | O_CREAT | O_CLOEXEC |
@@ -385,7 +354,7 @@ main(int argc, char *argv[])
 			ds_diesys(DS_EX_IOERR, "unable to open %s", file);
 	}
 	if (file == NULL)
-		grow_pipe(STDOUT_FILENO);
+		ds_grow_pipe(STDOUT_FILENO);
 	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
 		nomem();
 	ds_input_init(&in, "stdin", maxtuple);
@@ -394,7 +363,7 @@ main(int argc, char *argv[])
 
 	/* run */
 	for (;;) {
-		if (k.out.len > 0 && !frame_buffered(&in) &&
+		if (k.out.len > 0 && !ds_frame_reader_ready(&in.rd) &&
 		    !wait_input(STDIN_FILENO, 0))
 			flush(&k);
 		rc = ds_input_next(&in, STDIN_FILENO, &b);
@@ -409,10 +378,6 @@ main(int argc, char *argv[])
 		if (rc == -1) {
 			/* Whole bundles before the bad frame still count. */
 			flush(&k);
-			if (in.code == DS_EX_DATAERR &&
-			    strstr(in.msg, "maximum tuple size") != NULL)
-				ds_die(in.code, "%s (--max-tuple %zu)", in.msg,
-				    maxtuple);
 			ds_die(in.code, "%s", in.msg);
 		}
 		for (i = 0; i < b->count; i++)

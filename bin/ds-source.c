@@ -9,7 +9,6 @@
  * --linger ms, and at end of input.  One libev loop: ev_io on a pipe or
  * terminal, ev_idle (read as fast as possible) on a regular file.
  */
-#define _GNU_SOURCE	/* F_SETPIPE_SZ */
 
 #include <sys/stat.h>
 
@@ -20,7 +19,6 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <ev.h>
@@ -38,7 +36,6 @@
 #define READ_CHUNK	(256 * 1024)	/* least room for one read(2) */
 #define FLUSH_AT	(256 * 1024)	/* write out once this much is ready */
 #define SHOW_MAX	128		/* bytes of a bad field quoted */
-#define PIPE_SIZE	(1024 * 1024)	/* Linux's default pipe-max-size */
 
 enum {
 	OPT_BUNDLE = 1,
@@ -87,30 +84,6 @@ static void
 nomem(void)
 {
 	ds_die(DS_EX_OSERR, "out of memory");
-}
-
-static uint64_t
-now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-/*
- * Grow a pipe on fd to PIPE_SIZE: with the default 64 KiB, a big write
- * wakes the reader again and again and each hop costs two context
- * switches per 64 KiB.  Not a pipe, or not allowed: nothing changes.
- */
-static void
-grow_pipe(int fd)
-{
-#ifdef F_SETPIPE_SZ
-	(void)fcntl(fd, F_SETPIPE_SZ, PIPE_SIZE);
-#else
-	(void)fd;
-#endif
 }
 
 /* Whether fd has input (or EOF, or an error) ready right now. */
@@ -284,7 +257,7 @@ read_chunk(struct source *s)
 		return 0;
 	}
 	if (s->timefield == 0)
-		s->now = now_ns();
+		s->now = ds_now_ns();
 	s->rlen += (size_t)n;
 	split(s, 0);
 	return 1;
@@ -439,7 +412,7 @@ main(int argc, char *argv[])
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	grow_pipe(STDOUT_FILENO);
+	ds_grow_pipe(STDOUT_FILENO);
 	if (file != NULL) {
 		s.name = file;
 		if ((s.fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
@@ -452,7 +425,7 @@ main(int argc, char *argv[])
 		}
 		s.regular = S_ISREG(st.st_mode);
 		if (S_ISFIFO(st.st_mode))
-			grow_pipe(s.fd);
+			ds_grow_pipe(s.fd);
 	}
 	if (s.regular)
 		s.linger = 0;	/* a file is always ready: no waiting */

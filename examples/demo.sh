@@ -32,7 +32,7 @@ ds-source --file "$tmp/access.log" --key-field 2 |
     ds-sink | awk -F '\t' '{ last[$1] = $2 } END { for (k in last) print k "\t" last[k] }' |
     sort
 
-echo "== bytes served per user, summed by a Python operator vs the built-in sum"
+echo "== bytes served per user (built-in sum), first three users"
 ds-source --file "$tmp/access.log" --key-field 1 |
     ds-op --builtin sum 4 | ds-sink | sort -t "$(printf '\t')" -k1,1 -s |
     awk -F '\t' '{ last[$1] = $2 } END { for (k in last) print k, last[k] }' |

@@ -216,3 +216,15 @@ ds_frame_reader_offset(const struct ds_frame_reader *r)
 {
 	return r->base + r->pos;
 }
+
+int
+ds_frame_reader_ready(const struct ds_frame_reader *r)
+{
+	size_t avail = r->buf.len - r->pos;
+
+	if (r->why != NULL)
+		return 1;
+	if (avail < DS_FRAME_HDR)
+		return 0;
+	return avail - DS_FRAME_HDR >= ds_get_le32(r->buf.p + r->pos + 8);
+}

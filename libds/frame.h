@@ -79,5 +79,11 @@ int	ds_frame_reader_next(struct ds_frame_reader *, struct ds_frame *);
 int	ds_frame_reader_eof(struct ds_frame_reader *);
 /* Stream offset of the next unconsumed byte. */
 uint64_t ds_frame_reader_offset(const struct ds_frame_reader *);
+/*
+ * Whether the next ds_frame_reader_next can answer without more bytes:
+ * 1 if a whole frame (by its header's length) is buffered or the reader
+ * is stuck on an error, else 0.
+ */
+int	ds_frame_reader_ready(const struct ds_frame_reader *);
 
 #endif

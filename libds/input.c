@@ -85,6 +85,14 @@ ds_input_next(struct ds_input *in, int fd, struct ds_bundle **bp)
 	    &why) == -1) {
 		if (errno == ENOMEM)
 			goto nomem;
+		if (errno == EMSGSIZE) {
+			in->code = DS_EX_DATAERR;
+			snprintf(in->msg, sizeof(in->msg),
+			    "%s: bad frame at offset %llu: %s (--max-tuple %zu)",
+			    in->name, (unsigned long long)off, why,
+			    in->maxtuple);
+			return -1;
+		}
 		return err(in, DS_EX_DATAERR, off, why);
 	}
 	*bp = &in->b;

@@ -10,4 +10,11 @@
 /* Write all n bytes.  0, or -1 with errno (EPIPE when the reader left). */
 int	ds_write_all(int fd, const void *, size_t);
 
+/*
+ * Grow the pipe on fd to 1 MiB (Linux's default pipe-max-size), so big
+ * writes don't wake the reader every 64 KiB.  Best effort: not a pipe,
+ * not Linux, or not allowed, and nothing changes.
+ */
+void	ds_grow_pipe(int fd);
+
 #endif

@@ -13,20 +13,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "exit.h"
 #include "oprun.h"
+#include "timefmt.h"
 
 static const struct ds_op_api api;
 
 uint64_t
 ds_oprun_now(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	return ds_now_ns();
 }
 
 void

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include "timefmt.h"
 
@@ -263,4 +264,13 @@ ds_timefmt_iso(uint64_t ns, char *buf)
 		frac /= 10;
 	}
 	buf[29] = 'Z';
+}
+
+uint64_t
+ds_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NS + (uint64_t)ts.tv_nsec;
 }

@@ -2,8 +2,8 @@
  * timefmt.h: event times as text.  Parses the time formats ds-source reads
  * from a field of a line (seconds or milliseconds since the epoch, ISO 8601
  * with a zone) into ns since the epoch, UTC, and prints ns as ISO 8601 UTC
- * with nanoseconds, as ds-sink's %T does.  Pure functions: no time zone
- * database, no locale, no allocation.
+ * with nanoseconds, as ds-sink's %T does.  Pure functions but ds_now_ns:
+ * no time zone database, no locale, no allocation.
  */
 #ifndef DS_TIMEFMT_H
 #define DS_TIMEFMT_H
@@ -32,5 +32,8 @@ int	ds_timefmt_parse(int fmt, const char *s, size_t n, uint64_t *ns);
 
 /* Write ns as DS_TIMEFMT_ISO_LEN bytes of ISO 8601 UTC at buf (no NUL). */
 void	ds_timefmt_iso(uint64_t ns, char *buf);
+
+/* The current time, CLOCK_REALTIME, in ns since the epoch. */
+uint64_t ds_now_ns(void);
 
 #endif

@@ -7,18 +7,8 @@
 
 load helper
 
-setup() {
-	cd "$BATS_TEST_TMPDIR"
-	PIDS=()
-}
-
-teardown() {
-	exec 7>&- 2>/dev/null || true
-	local p
-	for p in "${PIDS[@]}"; do
-		kill "$p" 2>/dev/null || true
-	done
-}
+setup() { pids_setup; }
+teardown() { pids_teardown; }
 
 # Tuple count of each bundle in frame file $1, space-separated.
 bundle_counts() {

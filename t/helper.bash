@@ -42,3 +42,19 @@ wait_for() {
 		sleep 0.05
 	done
 }
+
+# setup/teardown for suites that start processes in the background: run
+# each test in its own directory, record background pids in PIDS; kill
+# them afterwards and close fd 7 (the writer of a test's fifo).
+pids_setup() {
+	cd "$BATS_TEST_TMPDIR"
+	PIDS=()
+}
+
+pids_teardown() {
+	exec 7>&- 2>/dev/null || true
+	local p
+	for p in "${PIDS[@]}"; do
+		kill "$p" 2>/dev/null || true
+	done
+}

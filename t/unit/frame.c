@@ -966,7 +966,7 @@ input(void)
 	    0, 1, NULL);
 	input_expect("maxtuple 6", one_vec, 64, 6, DS_EX_DATAERR, 0,
 	    "stdin: bad frame at offset 0: tuple larger than the maximum "
-	    "tuple size");
+	    "tuple size (--max-tuple 6)");
 
 	/* Valid CRCs, but not a bundle this version reads. */
 	ds_buf_reset(&b);
