@@ -1,0 +1,86 @@
+/*
+ * outq.h: the server side of one producer's output stream in a topology
+ * (ds-source, ds-op): retention of encoded bundles until every consumer
+ * has acked them, answers to PULL requests, consumer fencing, and the end
+ * of a finite stream.  Pure bookkeeping over bytes: the owner puts it
+ * behind a ds_pull_srv (pull.h) and calls ds_outq_serve from its serve
+ * callback.  Never prints, never exits.
+ *
+ * Seqs: the owner appends whole BUNDLE frames whose tuples carry strictly
+ * increasing seqs (first..last); bundles never straddle a free point.
+ * A consumer's ack frees; the queue frees a bundle once every consumer in
+ * the set given at init has ack >= its last seq.  A consumer unknown to
+ * the queue gets DS_PULL_UNKNOWN.  Fencing: the highest epoch seen per
+ * consumer is kept; a request with a lower one gets DS_PULL_FENCED and
+ * counts in fenced.
+ *
+ * from: a request's from for this producer picks where the answer starts:
+ * from in [oldest retained first seq, next seq] serves from there; 0 or a
+ * from below the oldest retained serves from the oldest retained; a from
+ * above the next seq (the consumer saw seqs of an earlier epoch that this
+ * one has not regenerated yet, or DS_FROM_NEW) serves from the oldest
+ * retained after a restart (at-least-once replay) -- except DS_FROM_NEW,
+ * which skips everything retained now (at-most-once after a restart) and
+ * counts the skipped tuples in skipped.
+ */
+#ifndef DS_OUTQ_H
+#define DS_OUTQ_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "msg.h"
+
+#define DS_FROM_NEW	UINT64_MAX
+
+struct ds_outq_item;			/* one retained bundle */
+
+struct ds_outq_cons {
+	uint64_t	 id;
+	uint32_t	 epoch;		/* highest seen */
+	uint64_t	 ack;		/* highest ack seen */
+	int		 told_end;	/* was sent a reply with ENDED */
+};
+
+struct ds_outq {
+	uint64_t		 producer;
+	uint32_t		 epoch;
+	struct ds_outq_item	*head, *tail;
+	size_t			 bytes;		/* retained frame bytes */
+	uint64_t		 tuples;	/* retained tuples */
+	uint64_t		 next;		/* next seq to be appended */
+	uint64_t		 first;		/* first seq of this epoch's stream */
+	int			 ended;
+	struct ds_outq_cons	*cons;
+	size_t			 ncons;
+	uint64_t		 fenced, skipped;
+};
+
+/*
+ * first: the seq the first bundle appended will start at (after a
+ * recovery: the recovered output seq + 1; else 1).
+ */
+int	ds_outq_init(struct ds_outq *, uint64_t producer, uint32_t epoch,
+	    uint64_t first, const uint64_t *consumers, size_t n);
+void	ds_outq_term(struct ds_outq *);
+/* Retain one BUNDLE frame (copied) holding seqs first..last.  0 or -1. */
+int	ds_outq_append(struct ds_outq *, const void *frame, size_t len,
+	    uint64_t first, uint64_t last);
+/* No more appends: the stream ends at next - 1. */
+void	ds_outq_end(struct ds_outq *);
+/*
+ * Answer a decoded PULL: append a REPLY frame and up to max_tuples /
+ * max_bytes worth of whole bundles (at least one bundle if any is ready)
+ * to reply.  Returns 1 when answered, 0 when there is nothing to send and
+ * the request may be parked (never when final is set, then an empty reply
+ * is made), -1 on ENOMEM.  Applies the request's ack first.
+ */
+int	ds_outq_serve(struct ds_outq *, const struct ds_pull_msg *, int final,
+	    struct ds_buf *reply);
+/* Every consumer acked the whole ended stream and was told it ended. */
+int	ds_outq_done(const struct ds_outq *);
+/* The lowest ack over all consumers (what may be forgotten upstream). */
+uint64_t ds_outq_minack(const struct ds_outq *);
+
+#endif
