@@ -6,6 +6,13 @@
  * (oprun, builtin, exec); this file is options, the event loop and the
  * output policy: write in large chunks, and always before blocking on
  * input, so an interactive pipeline sees every result at once.
+ *
+ * Topology mode (--listen and --pull, see inst.h): input comes from the
+ * inlets, output goes to the retained output stream.  Per input bundle
+ * the changed keys (DELTAs) and a MARK (output seq, input frontier) go to
+ * the state log before the outputs become pullable; a mark whose outputs
+ * every consumer acked is acked upstream and becomes ACKED.  Recovery
+ * loads the state at the last (most) or last ACKED (least) mark.
  */
 #include <sys/stat.h>
 
@@ -21,15 +28,17 @@
 #include "builtin.h"
 #include "ds.h"
 #include "exec.h"
+#include "inst.h"
 #include "oprun.h"
 
 #define USAGE \
 	"ds-op [-qv] [--bundle N] [--every MS] [--match REGEX] " \
-	"[--max-tuple SIZE] [--notify-fd FD] --builtin NAME [ARG ...]\n" \
+	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
+	"--builtin NAME [ARG ...]\n" \
 	"ds-op [-qv] [--bundle N] [--max-tuple SIZE] [--notify-fd FD] " \
-	"--plugin FILE [ARG ...]\n" \
+	"[topology options] --plugin FILE [ARG ...]\n" \
 	"ds-op [-qv] [--bundle N] [--max-tuple SIZE] [--notify-fd FD] " \
-	"--exec COMMAND"
+	"[topology options] --exec COMMAND"
 
 #define OUT_HIGH	(256u << 10)	/* write output once this much waits */
 #define BUNDLE_MAX	1000000
@@ -43,6 +52,21 @@ static ev_io		 in_w;
 static ev_timer		 timer_w;
 static uint64_t		 armed;		/* when timer_w was set for */
 static int		 stdin_flags = -1;	/* to restore at exit */
+
+/* Topology mode. */
+struct pend {				/* a mark not acked downstream yet */
+	uint64_t		 mark;
+	uint64_t		 outseq;
+};
+static struct ds_inst	 ti;
+static struct ds_slog	 sl;
+static int		 use_slog;
+static struct ds_slog_mark lastm;	/* newest mark written; pos owned */
+static struct pend	*fifo;		/* ring of fcap marks, FIFO */
+static struct ds_slog_pos *fpos;	/* their frontiers, ti.nfront each */
+static size_t		 fhead, flen, fcap;
+static int		 op_ended;	/* on_end ran (now or before a restart) */
+static int		 stream_ended;
 
 /* A pipe's read end may be shared: leave it blocking, as it was. */
 static void
@@ -105,13 +129,18 @@ fire_due(void)
 		die_op();
 }
 
+static void commit(const struct ds_bundle *, int);
+
 static void
 timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)w;
 	(void)revents;
 	fire_due();
-	flush_out();
+	if (ti.on)
+		commit(NULL, 0);
+	else
+		flush_out();
 	arm(loop);
 }
 
@@ -167,6 +196,257 @@ input_cb(struct ev_loop *loop, ev_io *w, int revents)
 	arm(loop);
 }
 
+static void
+nomem(void)
+{
+	ds_die(DS_EX_OSERR, "out of memory");
+}
+
+static int
+put_delta(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	(void)arg;
+	return ds_slog_delta(&sl, key, klen, val, vlen);
+}
+
+static int
+load_delta(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	(void)arg;
+	if (val == NULL) {
+		ds_state_remove(&run.st, key, klen);
+		return 0;
+	}
+	return ds_state_store(&run.st, key, klen, val, vlen);
+}
+
+/* Every key with a value, for compaction. */
+static int
+next_key(void *arg, const void **key, size_t *klen, const void **val,
+    size_t *vlen)
+{
+	size_t *it = arg;
+	struct ds_state_rec *rec;
+
+	while ((rec = ds_state_next(&run.st, it)) != NULL) {
+		if (!rec->hasval)
+			continue;
+		*key = rec->key;
+		*klen = rec->klen;
+		*val = rec->val;
+		*vlen = rec->vlen;
+		return 1;
+	}
+	return 0;
+}
+
+static void
+copy_pos(struct ds_slog_pos **dst, const struct ds_slog_pos *src, size_t n)
+{
+	if (*dst == NULL && (*dst = calloc(n ? n : 1, sizeof(**dst))) == NULL)
+		nomem();
+	memcpy(*dst, src, n * sizeof(**dst));
+}
+
+static struct pend *
+pend_at(size_t i)
+{
+	return &fifo[(fhead + i) % fcap];
+}
+
+static struct ds_slog_pos *
+pos_at(size_t i)
+{
+	return &fpos[(fhead + i) % fcap * ti.nfront];
+}
+
+/* A new last entry of the ring. */
+static size_t
+pend_push(void)
+{
+	struct pend *nf;
+	struct ds_slog_pos *np;
+	size_t ncap, i, nfr = ti.nfront ? ti.nfront : 1;
+
+	if (flen == fcap) {
+		ncap = fcap ? fcap * 2 : 64;
+		if ((nf = calloc(ncap, sizeof(*nf))) == NULL ||
+		    (np = calloc(ncap * nfr, sizeof(*np))) == NULL)
+			nomem();
+		for (i = 0; i < flen; i++) {
+			nf[i] = *pend_at(i);
+			memcpy(np + i * ti.nfront, pos_at(i), ti.nfront *
+			    sizeof(*np));
+		}
+		free(fifo);
+		free(fpos);
+		fifo = nf;
+		fpos = np;
+		fcap = ncap;
+		fhead = 0;
+	}
+	return flen++;
+}
+
+/*
+ * After input bundle cur (NULL: timers, the end): log the changed keys and
+ * a mark, then make the outputs pullable and remember the mark until its
+ * outputs are acked.  end: on_end ran (aux 1 in the mark).
+ */
+static void
+commit(const struct ds_bundle *cur, int end)
+{
+	struct ds_slog_pos *front;
+	struct pend *e;
+	size_t n, i;
+
+	front = ds_inst_frontier(&ti, cur, &n);
+	lastm.mark = 0;
+	if (use_slog) {
+		if (ds_state_dirty(&run.st, put_delta, NULL) == -1)
+			nomem();
+		lastm.outseq = run.seq;
+		lastm.aux = end;
+		lastm.n = (uint32_t)n;
+		copy_pos(&lastm.pos, front, n);
+		if (ds_slog_mark(&sl, &lastm) == -1)
+			nomem();
+		ds_inst_slog_flush(&ti, &sl);
+	}
+	/* A mark without new outputs supersedes the one before it. */
+	if (flen > 0 && pend_at(flen - 1)->outseq == run.seq)
+		i = flen - 1;
+	else
+		i = pend_push();
+	e = pend_at(i);
+	e->mark = lastm.mark;
+	e->outseq = run.seq;
+	memcpy(pos_at(i), front, n * sizeof(*front));
+	ds_inst_valid(&ti);
+	ds_inst_append(&ti, run.out.p, run.out.len);
+	ds_buf_reset(&run.out);
+	if (ds_inst_full(&ti))
+		ds_inst_pause(&ti, 1);
+}
+
+static int
+topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
+{
+	uint64_t when;
+
+	(void)arg;
+	(void)pl;
+	if (op_ended)
+		return 0;
+	if ((use_exec ? ds_exec_bundle(&ex, b) : ds_oprun_bundle(&run, b)) ==
+	    -1)
+		die_op();
+	if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
+		fire_due();
+	commit(b, 0);
+	arm(ti.loop);
+	return 0;
+}
+
+/* Ack upstream the newest mark whose outputs every consumer acked. */
+static void
+ack_marks(void)
+{
+	uint64_t minack = ds_outq_minack(&ti.oq);
+	size_t n = 0;
+
+	while (n < flen && pend_at(n)->outseq <= minack)
+		n++;
+	if (n == 0)
+		return;
+	/* The newest of them covers the ones before it. */
+	ds_inst_ack(&ti, pos_at(n - 1), ti.nfront);
+	if (use_slog && pend_at(n - 1)->mark != 0) {
+		if (ds_slog_acked(&sl, pend_at(n - 1)->mark) == -1)
+			nomem();
+		ds_inst_slog_flush(&ti, &sl);
+	}
+	fhead = (fhead + n) % fcap;
+	flen -= n;
+}
+
+/* Every loop round: acks, compaction, back-pressure, the end. */
+static void
+tick(void *arg)
+{
+	size_t it = 0;
+
+	(void)arg;
+	ack_marks();
+	if (use_slog && sl.size > DS_INST_SLOGMAX && lastm.mark != 0 &&
+	    (flen == 0 || ti.once == DS_ONCE_MOST)) {
+		ds_inst_valid(&ti);
+		if (ds_slog_compact(&sl, &lastm, next_key, &it) == -1)
+			ds_die(DS_EX_IOERR, "%s", sl.err);
+	}
+	if (ti.paused && !ds_inst_full(&ti))
+		ds_inst_pause(&ti, 0);
+	if (!stream_ended && ds_inst_ended(&ti)) {
+		stream_ended = 1;
+		ev_timer_stop(ti.loop, &timer_w);
+		if (!op_ended && (use_exec ? ds_exec_end(&ex) :
+		    ds_oprun_end(&run)) == -1)
+			die_op();
+		op_ended = 1;
+		commit(NULL, 1);
+		ds_inst_end(&ti);
+		/*
+		 * Ending may make the stream done at once (nothing to
+		 * send, consumers told while waking them): ack the final
+		 * mark now, before the caller sees it done and finishes.
+		 */
+		ack_marks();
+	}
+}
+
+/* Topology mode, before the operator starts: recover state and seq. */
+static void
+topo_recover(struct ds_slog_mark *m)
+{
+	run.producer = ti.id;
+	run.epoch = ti.epoch;
+	memset(m, 0, sizeof(*m));
+	if (ti.state == NULL)
+		return;
+	use_slog = 1;
+	ds_inst_slog_open(&ti, &sl, load_delta, NULL, m);
+	run.seq = m->outseq;
+	op_ended = m->mark != 0 && (m->aux & 1);
+	if (ds_state_track(&run.st, 1) == -1)
+		nomem();
+	if (m->mark != 0) {
+		lastm = *m;
+		lastm.pos = NULL;
+		copy_pos(&lastm.pos, m->pos, m->n);
+	}
+}
+
+/* Topology mode, after the operator started: sockets, then run. */
+static void
+topo_start(struct ev_loop *loop, struct ds_slog_mark *m, size_t maxtuple)
+{
+	ds_inst_start(&ti, loop, tick, topo_bundle, NULL);
+	ds_inst_listen(&ti, run.seq + 1);
+	ds_inst_inlets(&ti, maxtuple, ti.epoch > 1);
+	ds_inst_restore(&ti, m);
+	ds_slog_mark_free(m);
+	if (lastm.pos != NULL && lastm.n != ti.nfront) {
+		/* The inputs changed: the old frontier does not fit. */
+		free(lastm.pos);
+		lastm.pos = NULL;
+		lastm.mark = 0;
+	}
+	commit(NULL, 0);	/* what init emitted */
+	ds_inst_go(&ti);
+}
+
 /* argv for an operator's init: name, then the operands (caller frees). */
 static char **
 op_argv(const char *name, const char **args, int *argc)
@@ -210,19 +490,22 @@ main(int argc, const char *argv[])
 		    "largest key+payload of a tuple (1M)", "SIZE" },
 		{ "plugin", 0, POPT_ARG_STRING, &plugin, 0,
 		    "load the C plugin FILE", "FILE" },
+		DS_POPT_INST(ds_inst_op_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
+	struct ds_slog_mark m;
 	struct ev_loop *loop;
 	struct stat sb;
 	poptContext pc;
-	int ac = 0, i;
+	int ac = 0, i, rc;
 
 	ds_progname = "ds-op";
 	co.usage = USAGE;
+	ds_inst_init(&ti, DS_INST_OP);
 	pc = poptGetContext(ds_progname, argc, argv, opts, 0);
-	while (ds_opt_next(&co, pc) != -1)
-		;
+	while ((rc = ds_opt_next(&co, pc)) != -1)
+		(void)ds_inst_opt(&ti, &co, pc, rc);
 
 	if (!!builtin + !!plugin + !!command != 1)
 		ds_dieusage(&co, "exactly one of --builtin, --plugin and --exec "
@@ -243,6 +526,7 @@ main(int argc, const char *argv[])
 	if (builtin != NULL && (op = ds_builtin_find(builtin)) == NULL)
 		ds_dieusage(&co, "unknown built-in '%s' (built-ins: %s)",
 		    builtin, ds_builtin_names);
+	ds_inst_validate(&ti, &co);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (co.notify_fd >= 0)
@@ -252,6 +536,8 @@ main(int argc, const char *argv[])
 	run.log = oplog;
 	run.match = match;
 	run.every = every * 1000000;
+	if (ti.on)
+		topo_recover(&m);
 	if (command != NULL) {
 		use_exec = 1;
 		if (ds_exec_start(&ex, &run, command, loop) == -1)
@@ -268,6 +554,12 @@ main(int argc, const char *argv[])
 			die_op();
 		}
 	}
+	if (ti.on) {
+		ev_init(&timer_w, timer_cb);
+		topo_start(loop, &m, maxtuple);
+		arm(loop);
+		goto run;
+	}
 	flush_out();	/* what init emitted */
 	if (fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
 	    S_ISSOCK(sb.st_mode)) && (stdin_flags = fcntl(0, F_GETFL)) != -1) {
@@ -281,7 +573,7 @@ main(int argc, const char *argv[])
 	ev_io_start(loop, &in_w);
 	ev_init(&timer_w, timer_cb);
 	arm(loop);
-
+run:
 	(void)ds_notify_ready(&co, "running");
 	ev_run(loop, 0);
 
@@ -290,6 +582,14 @@ main(int argc, const char *argv[])
 		ds_exec_term(&ex);
 	ds_oprun_term(&run);
 	ds_input_term(&in);
+	if (ti.on) {
+		free(fifo);
+		free(fpos);
+		free(lastm.pos);
+		if (use_slog)
+			ds_slog_close(&sl);
+		ds_inst_term(&ti);
+	}
 	for (i = 0; i < ac; i++)
 		free(av[i]);
 	free(av);

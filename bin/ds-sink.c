@@ -7,7 +7,14 @@
  * Output goes out in big writes: when the buffer passes FLUSH_AT, and
  * before any read that could block, so interactive pipelines see every
  * result at once.
+ *
+ * Topology mode (--pull, see inst.h): bundles come from the inlets; after
+ * each write the inputs are acked (what is written is durable enough for
+ * issue 3) and, with --state, a MARK and ACKED with the input frontier go
+ * to the state log, so a restart resumes after what was written.
  */
+
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -17,14 +24,16 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <ev.h>
 #include <popt.h>
 
 #include "ds.h"
+#include "inst.h"
 #include "timefmt.h"
 
 #define USAGE \
 	"ds-sink [-qv] [--append] [--file PATH] [--format FMT]\n" \
-	"        [--max-tuple SIZE] [--notify-fd FD]"
+	"        [--max-tuple SIZE] [--notify-fd FD] [topology options]"
 
 #define FLUSH_AT	(256 * 1024)
 #define DEFAULT_FORMAT	"%k\\t%p"
@@ -70,6 +79,12 @@ struct sink {
 	const char	*name;		/* "stdout" or the --file path */
 	struct ds_buf	 out;
 	struct fmt	 fmt;
+	uint64_t	 ntuples;
+	/* Topology mode. */
+	struct ds_inst	 ti;
+	int		 use_slog;
+	struct ds_slog	 sl;
+	struct ds_slog_mark last;	/* frontier of the last mark; pos owned */
 };
 
 static void
@@ -265,6 +280,139 @@ flush(struct sink *k)
 	k->out.len = 0;
 }
 
+static int
+no_delta(void *arg, const void *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	(void)arg;
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	return -1;	/* a sink's log has none: it is not ours */
+}
+
+static int
+no_keys(void *arg, const void **key, size_t *keylen, const void **val,
+    size_t *vallen)
+{
+	(void)arg;
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	return 0;
+}
+
+/*
+ * Topology mode: write what is rendered, then ack it upstream and log the
+ * frontier, when either moved.
+ */
+static void
+topo_commit(struct sink *k)
+{
+	struct ds_slog_pos *f;
+	size_t n;
+
+	f = ds_inst_frontier(&k->ti, NULL, &n);
+	if (k->out.len == 0 && k->last.pos != NULL &&
+	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
+		return;
+	ds_inst_valid(&k->ti);
+	k->ti.cnt_out += k->ntuples;
+	k->ntuples = 0;
+	flush(k);
+	ds_inst_ack_all(&k->ti);
+	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
+	    sizeof(*f))) == NULL)
+		nomem();
+	memcpy(k->last.pos, f, n * sizeof(*f));
+	k->last.n = (uint32_t)n;
+	if (!k->use_slog)
+		return;
+	k->last.mark = 0;
+	if (ds_slog_mark(&k->sl, &k->last) == -1 ||
+	    ds_slog_acked(&k->sl, k->last.mark) == -1)
+		nomem();
+	ds_inst_slog_flush(&k->ti, &k->sl);
+	if (k->sl.size > DS_INST_SLOGMAX && ds_slog_compact(&k->sl, &k->last,
+	    no_keys, NULL) == -1)
+		ds_die(DS_EX_IOERR, "%s", k->sl.err);
+}
+
+static int
+topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
+{
+	struct sink *k = arg;
+	uint32_t i;
+
+	(void)pl;
+	for (i = 0; i < b->count; i++)
+		render(k, b, &b->t[i]);
+	k->ntuples += b->count;
+	if (k->out.len >= FLUSH_AT)
+		topo_commit(k);
+	return 0;
+}
+
+/* Every loop round, before the loop blocks. */
+static void
+topo_tick(void *arg)
+{
+	struct sink *k = arg;
+
+	topo_commit(k);
+	if (ds_inst_ended(&k->ti)) {
+		ds_info("end of input: %llu tuples",
+		    (unsigned long long)k->ti.cnt_in);
+		ds_inst_finish(&k->ti);
+	}
+}
+
+/* Topology mode: recover, pull until every input ended. */
+static void
+topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
+{
+	struct ev_loop *loop;
+	struct ds_slog_mark m;
+
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		ds_die(DS_EX_OSERR, "unable to create the event loop");
+	ds_inst_start(&k->ti, loop, topo_tick, topo_bundle, k);
+	memset(&m, 0, sizeof(m));
+	if (k->ti.state != NULL) {
+		k->use_slog = 1;
+		ds_inst_slog_open(&k->ti, &k->sl, no_delta, NULL, &m);
+	}
+	ds_inst_inlets(&k->ti, maxtuple, k->ti.epoch > 1);
+	ds_inst_restore(&k->ti, &m);
+	ds_slog_mark_free(&m);
+	ds_inst_go(&k->ti);
+	if (ds_notify_ready(co, NULL) == -1)
+		ds_warnsys("unable to signal readiness");
+	ev_run(loop, 0);
+	flush(k);
+	if (k->use_slog)
+		ds_slog_close(&k->sl);
+	free(k->last.pos);
+	ds_inst_term(&k->ti);
+}
+
+/* Whether the state log of a topology-mode sink holds a mark. */
+static int
+resuming(struct sink *k)
+{
+	char *path = ds_inst_slog_path(&k->ti);
+	struct stat st;
+	int r;
+
+	if (path == NULL)
+		return 0;
+	r = stat(path, &st) == 0 && st.st_size > 0;
+	free(path);
+	return r;
+}
+
 /* Wait for fd to be readable; timeout 0 just asks.  1 if it is. */
 static int
 wait_input(int fd, int timeout)
@@ -301,17 +449,21 @@ main(int argc, char *argv[])
 		{ "max-tuple", 0, POPT_ARG_STRING, NULL, OPT_MAXTUPLE,
 		    "largest key+payload in bytes, K/M/G (default 1M)",
 		    "SIZE" },
+		DS_POPT_INST(ds_inst_sink_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
 
 	ds_progname = "ds-sink";
+	ds_inst_init(&k.ti, DS_INST_SINK);
 	co.usage = USAGE;
 	k.fd = STDOUT_FILENO;
 	k.name = "stdout";
 
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1) {
+		if (ds_inst_opt(&k.ti, &co, pc, rc))
+			continue;
 		arg = poptGetOptArg(pc);
 		switch (rc) {
 		case OPT_APPEND:
@@ -342,10 +494,15 @@ main(int argc, char *argv[])
 	if (append && file == NULL)
 		ds_dieusage(&co, "--append needs --file");
 	fmt_compile(&co, &k.fmt, format != NULL ? format : DEFAULT_FORMAT);
+	ds_inst_validate(&k.ti, &co);
+	/* A restart in a topology appends after what it wrote before. */
+	if (k.ti.on && resuming(&k))
+		append = 1;
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	ds_grow_pipe(STDIN_FILENO);
+	if (!k.ti.on)
+		ds_grow_pipe(STDIN_FILENO);
 	if (file != NULL) {
 		k.name = file;
 		flags = O_WRONLY | O_CREAT | O_CLOEXEC |
@@ -358,6 +515,10 @@ main(int argc, char *argv[])
 	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
 		nomem();
 	ds_input_init(&in, "stdin", maxtuple);
+	if (k.ti.on) {
+		topo_run(&k, &co, maxtuple);
+		goto done;
+	}
 	if (ds_notify_ready(&co, NULL) == -1)
 		ds_warnsys("unable to signal readiness");
 
@@ -388,6 +549,7 @@ main(int argc, char *argv[])
 	}
 	flush(&k);
 	ds_info("end of input: %llu tuples", (unsigned long long)ntuples);
+done:
 	if (close(k.fd) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to close %s", k.name);
 	ds_input_term(&in);

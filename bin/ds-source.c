@@ -8,6 +8,12 @@
  * an interactive pipeline sees them at once), when a bundle has lingered
  * --linger ms, and at end of input.  One libev loop: ev_io on a pipe or
  * terminal, ev_idle (read as fast as possible) on a regular file.
+ *
+ * Topology mode (--listen, see inst.h): bundles carry --id and --epoch
+ * and go to the retained output stream instead of stdout; with --state
+ * and --file every bundle gets a MARK in the state log (aux: the file
+ * offset after it), so a restart seeks back and regenerates the same
+ * seqs.  Reading stops while the stream holds too much.
  */
 
 #include <sys/stat.h>
@@ -25,13 +31,15 @@
 #include <popt.h>
 
 #include "ds.h"
+#include "inst.h"
 #include "line.h"
 #include "timefmt.h"
 
 #define USAGE \
 	"ds-source [-qv] [--bundle N] [--delimiter C] [--file PATH]\n" \
 	"          [--key-field N] [--linger MS] [--max-tuple SIZE]\n" \
-	"          [--notify-fd FD] [--time-field N] [--time-format FORMAT]"
+	"          [--notify-fd FD] [--time-field N] [--time-format FORMAT]\n" \
+	"          [topology options]"
 
 #define READ_CHUNK	(256 * 1024)	/* least room for one read(2) */
 #define FLUSH_AT	(256 * 1024)	/* write out once this much is ready */
@@ -46,6 +54,12 @@ enum {
 	OPT_MAXTUPLE,
 	OPT_TIMEFIELD,
 	OPT_TIMEFORMAT
+};
+
+struct pend_mark {
+	uint64_t		 mark;
+	uint64_t		 outseq;
+	uint64_t		 aux;
 };
 
 struct source {
@@ -71,6 +85,22 @@ struct source {
 
 	struct ds_buf		 out;
 	struct ds_bundle_writer	 w;
+
+	/* Topology mode. */
+	struct ds_inst		 ti;
+	uint64_t		 producer;	/* 0 in pipe mode */
+	uint32_t		 epoch;
+	uint64_t		 base;		/* file offset of rb[0] */
+	uint64_t		 lineend;	/* offset after the line being added */
+	uint64_t		 bfirst, blast;	/* seqs of the open bundle */
+	uint64_t		 boff;		/* offset after its last line */
+	int			 eof;
+	int			 paused;	/* not reading: output is full */
+	int			 use_slog;
+	struct ds_slog		 sl;
+	struct ds_slog_mark	 last;		/* newest mark acked */
+	struct pend_mark	*pm;		/* marks not acked yet, FIFO */
+	size_t			 pmhead, pmlen, pmcap;
 
 	struct ev_loop		*loop;
 	ev_io			 rd;
@@ -107,7 +137,7 @@ flush_complete(struct source *s)
 {
 	size_t n = s->w.open ? s->w.start : s->out.len;
 
-	if (n == 0)
+	if (n == 0 || s->ti.on)
 		return;
 	if (ds_write_all(STDOUT_FILENO, s->out.p, n) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to write stdout");
@@ -117,6 +147,52 @@ flush_complete(struct source *s)
 		s->w.start = 0;
 	} else
 		s->out.len = 0;
+}
+
+/* Topology mode: one closed bundle from out to the output stream. */
+static void
+take_bundle(struct source *s)
+{
+	struct ds_slog_mark m;
+	struct pend_mark *pm;
+
+	if (s->use_slog) {
+		memset(&m, 0, sizeof(m));
+		m.outseq = s->blast;
+		m.aux = s->boff;
+		if (ds_slog_mark(&s->sl, &m) == -1)
+			nomem();
+		/* The mark is in the log before anyone can pull the bundle. */
+		ds_inst_slog_flush(&s->ti, &s->sl);
+		if (s->pmhead + s->pmlen == s->pmcap) {
+			if (s->pmhead > 0) {
+				memmove(s->pm, s->pm + s->pmhead, s->pmlen *
+				    sizeof(*s->pm));
+				s->pmhead = 0;
+			} else {
+				s->pmcap = s->pmcap ? s->pmcap * 2 : 256;
+				if ((pm = realloc(s->pm, s->pmcap *
+				    sizeof(*pm))) == NULL)
+					nomem();
+				s->pm = pm;
+			}
+		}
+		pm = &s->pm[s->pmhead + s->pmlen++];
+		pm->mark = m.mark;
+		pm->outseq = m.outseq;
+		pm->aux = m.aux;
+	}
+	ds_inst_valid(&s->ti);
+	ds_inst_append(&s->ti, s->out.p, s->out.len);
+	s->out.len = 0;
+	s->w.start = 0;
+	if (!s->paused && ds_inst_full(&s->ti)) {
+		s->paused = 1;
+		if (s->regular)
+			ev_idle_stop(s->loop, &s->idle);
+		else
+			ev_io_stop(s->loop, &s->rd);
+	}
 }
 
 static void
@@ -131,7 +207,9 @@ close_bundle(struct source *s)
 	DS_ASSERT(rc == 0);
 	if (s->linger > 0)
 		ev_timer_stop(s->loop, &s->lt);
-	if (s->out.len >= FLUSH_AT)
+	if (s->ti.on)
+		take_bundle(s);
+	else if (s->out.len >= FLUSH_AT)
 		flush_complete(s);
 }
 
@@ -193,8 +271,10 @@ add_line(struct source *s, const char *line, size_t n)
 	    ds_bundle_bytes(&s->w) + DS_TUPLE_FIXED + size > DS_BUNDLE_SOFTMAX)
 		close_bundle(s);
 	if (!s->w.open) {
-		if (ds_bundle_begin(&s->w, &s->out, 0, 0) == -1)
+		if (ds_bundle_begin(&s->w, &s->out, s->producer,
+		    s->epoch) == -1)
 			nomem();
+		s->bfirst = t.seq;
 		if (s->linger > 0) {
 			ev_timer_set(&s->lt, s->linger / 1000.0, 0.0);
 			ev_timer_start(s->loop, &s->lt);
@@ -202,6 +282,8 @@ add_line(struct source *s, const char *line, size_t n)
 	}
 	if (ds_bundle_add(&s->w, &t) == -1)
 		nomem();
+	s->blast = t.seq;
+	s->boff = s->lineend;
 	if (s->w.count >= s->bundle ||
 	    ds_bundle_bytes(&s->w) >= DS_BUNDLE_SOFTMAX)
 		close_bundle(s);
@@ -218,11 +300,13 @@ split(struct source *s, int eof)
 	size_t rest;
 
 	while ((nl = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		s->lineend = s->base + (uint64_t)(nl + 1 - s->rb);
 		add_line(s, p, (size_t)(nl - p));
 		p = q = nl + 1;
 	}
 	rest = (size_t)(end - p);
 	if (eof && rest > 0) {
+		s->lineend = s->base + s->rlen;
 		add_line(s, p, rest);
 		rest = 0;
 	}
@@ -233,7 +317,20 @@ split(struct source *s, int eof)
 		    rest, s->maxtuple);
 	if (p != s->rb && rest > 0)
 		memmove(s->rb, p, rest);
+	s->base += (uint64_t)(p - s->rb);
 	s->rlen = s->scan = rest;
+}
+
+/* Topology mode: the input ended; the process ends with the stream. */
+static void
+topo_eof(struct source *s)
+{
+	s->eof = 1;
+	if (s->regular)
+		ev_idle_stop(s->loop, &s->idle);
+	else
+		ev_io_stop(s->loop, &s->rd);
+	ds_inst_end(&s->ti);
 }
 
 /* One read(2).  Returns 0 at EOF (everything flushed), else 1. */
@@ -253,6 +350,10 @@ read_chunk(struct source *s)
 		flush_all(s);
 		ds_info("end of input: %llu lines",
 		    (unsigned long long)s->lineno);
+		if (s->ti.on) {
+			topo_eof(s);
+			return 0;
+		}
 		ev_break(s->loop, EVBREAK_ALL);
 		return 0;
 	}
@@ -301,10 +402,118 @@ on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct source *s = w->data;
 
 	(void)revents;
+	if (s->ti.on)
+		ds_die(DS_EX_TEMPFAIL, "stopped by signal %d; run again to "
+		    "resume", w->signum);
 	ds_info("signal %d: stopping after line %llu", w->signum,
 	    (unsigned long long)s->lineno);
 	flush_all(s);
 	ev_break(loop, EVBREAK_ALL);
+}
+
+/* No keys in a source's state log: compaction writes the mark only. */
+static int
+no_keys(void *arg, const void **key, size_t *keylen, const void **val,
+    size_t *vallen)
+{
+	(void)arg;
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	return 0;
+}
+
+static int
+no_delta(void *arg, const void *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	(void)arg;
+	(void)key;
+	(void)keylen;
+	(void)val;
+	(void)vallen;
+	return -1;	/* a source's log has none: it is not ours */
+}
+
+/*
+ * Every loop round (topology mode): marks whose bundles every consumer
+ * acked become ACKED; reading resumes once the output stream drained.
+ */
+static void
+tick(void *arg)
+{
+	struct source *s = arg;
+	uint64_t minack = ds_outq_minack(&s->ti.oq);
+	const struct pend_mark *pm = NULL;
+
+	while (s->pmlen > 0 && s->pm[s->pmhead].outseq <= minack) {
+		pm = &s->pm[s->pmhead++];
+		s->pmlen--;
+	}
+	if (s->pmlen == 0)
+		s->pmhead = 0;
+	if (pm != NULL) {
+		s->last.mark = pm->mark;
+		s->last.outseq = pm->outseq;
+		s->last.aux = pm->aux;
+		if (ds_slog_acked(&s->sl, pm->mark) == -1)
+			nomem();
+		ds_inst_slog_flush(&s->ti, &s->sl);
+		if (s->pmlen == 0 && s->sl.size > DS_INST_SLOGMAX) {
+			ds_inst_valid(&s->ti);
+			if (ds_slog_compact(&s->sl, &s->last, no_keys,
+			    NULL) == -1)
+				ds_die(DS_EX_IOERR, "%s", s->sl.err);
+		}
+	}
+	if (s->paused && !ds_inst_full(&s->ti)) {
+		s->paused = 0;
+		if (s->eof)
+			return;
+		if (s->regular)
+			ev_idle_start(s->loop, &s->idle);
+		else
+			ev_io_start(s->loop, &s->rd);
+	}
+}
+
+/* Topology mode: open the output stream, recovering from the state log. */
+static void
+topo_start(struct source *s, const char *file)
+{
+	struct ds_slog_mark m;
+	uint64_t first = 1;
+
+	s->producer = s->ti.id;
+	s->epoch = s->ti.epoch;
+	s->linger = s->regular ? 0 : s->linger;
+	ds_inst_start(&s->ti, s->loop, tick, NULL, s);
+	if (s->ti.state != NULL && file == NULL)
+		ds_warn("standard input cannot be read again: --state is "
+		    "ignored");
+	else if (s->ti.state != NULL && !s->regular)
+		ds_warn("%s is not a regular file: --state is ignored", file);
+	else if (s->ti.state != NULL) {
+		s->use_slog = 1;
+		ds_inst_slog_open(&s->ti, &s->sl, no_delta, NULL, &m);
+		if (m.mark != 0) {
+			if (lseek(s->fd, (off_t)m.aux, SEEK_SET) == -1)
+				ds_diesys(DS_EX_IOERR, "unable to seek %s",
+				    file);
+			s->base = m.aux;
+			s->lineno = m.outseq;
+			first = m.outseq + 1;
+			s->last.mark = m.mark;
+			s->last.outseq = m.outseq;
+			s->last.aux = m.aux;
+			ds_info("resuming %s at offset %llu, line %llu", file,
+			    (unsigned long long)m.aux,
+			    (unsigned long long)m.outseq + 1);
+		}
+		ds_slog_mark_free(&m);
+	}
+	ds_inst_listen(&s->ti, first);
 }
 
 static int
@@ -343,11 +552,13 @@ main(int argc, char *argv[])
 		    "field N (1-based) is the event time", "N" },
 		{ "time-format", 0, POPT_ARG_STRING, NULL, OPT_TIMEFORMAT,
 		    "epoch, epoch-ms or iso8601 (default epoch)", "FORMAT" },
+		DS_POPT_INST(ds_inst_source_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
 
 	ds_progname = "ds-source";
+	ds_inst_init(&s.ti, DS_INST_SOURCE);
 	co.usage = USAGE;
 	s.fd = STDIN_FILENO;
 	s.name = "stdin";
@@ -359,6 +570,8 @@ main(int argc, char *argv[])
 
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1) {
+		if (ds_inst_opt(&s.ti, &co, pc, rc))
+			continue;
 		arg = poptGetOptArg(pc);
 		switch (rc) {
 		case OPT_BUNDLE:
@@ -409,10 +622,12 @@ main(int argc, char *argv[])
 			ds_dieusage(&co, "--time-format: unknown format '%s' "
 			    "(epoch, epoch-ms, iso8601)", tfname);
 	}
+	ds_inst_validate(&s.ti, &co);
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	ds_grow_pipe(STDOUT_FILENO);
+	if (!s.ti.on)
+		ds_grow_pipe(STDOUT_FILENO);
 	if (file != NULL) {
 		s.name = file;
 		if ((s.fd = open(file, O_RDONLY | O_CLOEXEC)) == -1)
@@ -451,10 +666,17 @@ main(int argc, char *argv[])
 	s.sigint.data = s.sigterm.data = &s;
 	ev_signal_start(s.loop, &s.sigint);
 	ev_signal_start(s.loop, &s.sigterm);
+	if (s.ti.on)
+		topo_start(&s, file);
 	if (ds_notify_ready(&co, NULL) == -1)
 		ds_warnsys("unable to signal readiness");
 
 	/* run */
 	ev_run(s.loop, 0);
+	if (s.ti.on) {
+		if (s.use_slog)
+			ds_slog_close(&s.sl);
+		ds_inst_term(&s.ti);
+	}
 	return DS_EX_OK;
 }

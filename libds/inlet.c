@@ -20,6 +20,7 @@
 
 #define RETRY_S		0.1	/* after a bad reply or a failed send */
 #define SLACK_S		2.0	/* client timeout beyond the server's wait */
+#define NUDGE_S		0.005	/* a request out this long may be parked */
 
 struct ds_inlet {
 	struct ev_loop			*loop;
@@ -32,6 +33,9 @@ struct ds_inlet {
 	int				*fromnew;	/* ask DS_FROM_NEW */
 	int				*stale;		/* scratch, per reply */
 	struct ds_pos			*pos;		/* request vector */
+	uint64_t			*sent_ack;	/* acks in the request out */
+	uint64_t			*synced_ack;	/* acks answered */
+	ev_tstamp			 sent_at;
 	size_t				 n;
 	struct ds_buf			 req;
 	struct ds_bundle		 b;
@@ -77,16 +81,16 @@ retry_later(struct ds_inlet *in)
 	ev_timer_start(in->loop, &in->retry);
 }
 
-static void
-send_next(struct ds_inlet *in)
+/* Build the next PULL in in->req and send it (replace: cancel the
+ * outstanding one first). */
+static int
+send_req(struct ds_inlet *in, int replace)
 {
 	struct ds_pull_msg m;
 	struct ds_inlet_prod *p;
 	size_t i;
+	int rc;
 
-	if (!in->running || in->dead || ds_pull_cli_busy(in->cli) ||
-	    ev_is_active(&in->retry))
-		return;
 	for (i = 0; i < in->n; i++) {
 		p = &in->prod[i];
 		if (in->cfg.once == DS_ONCE_MOST && p->ack < p->recv)
@@ -107,9 +111,52 @@ send_next(struct ds_inlet *in)
 	m.n = (uint32_t)in->n;
 	m.pos = in->pos;
 	ds_buf_reset(&in->req);
-	if (ds_msg_pull_put(&in->req, &m) == -1 ||
-	    ds_pull_cli_send(in->cli, in->req.p, in->req.len,
-	    in->cfg.wait_ms / 1000.0 + SLACK_S) == -1)
+	if (ds_msg_pull_put(&in->req, &m) == -1)
+		return -1;
+	if (replace)
+		rc = ds_pull_cli_replace(in->cli, in->req.p, in->req.len,
+		    in->cfg.wait_ms / 1000.0 + SLACK_S);
+	else
+		rc = ds_pull_cli_send(in->cli, in->req.p, in->req.len,
+		    in->cfg.wait_ms / 1000.0 + SLACK_S);
+	if (rc == -1)
+		return -1;
+	for (i = 0; i < in->n; i++)
+		in->sent_ack[i] = in->pos[i].ack;
+	in->sent_at = ev_now(in->loop);
+	return 0;
+}
+
+static void
+send_next(struct ds_inlet *in)
+{
+	if (!in->running || in->dead || ds_pull_cli_busy(in->cli) ||
+	    ev_is_active(&in->retry))
+		return;
+	if (send_req(in, 0) == -1)
+		retry_later(in);
+}
+
+/*
+ * The owner acked more.  If the request out has waited a while (it is
+ * most likely parked upstream until data or its deadline), send it again
+ * with the new acks: producers need them to free and to finish.
+ */
+static void
+nudge(struct ds_inlet *in)
+{
+	size_t i;
+
+	if (!in->running || in->dead || in->inreply ||
+	    !ds_pull_cli_busy(in->cli) ||
+	    ev_now(in->loop) - in->sent_at < NUDGE_S)
+		return;
+	for (i = 0; i < in->n; i++)
+		if (in->prod[i].ack > in->sent_ack[i])
+			break;
+	if (i == in->n)
+		return;
+	if (send_req(in, 1) == -1)
 		retry_later(in);
 }
 
@@ -312,6 +359,7 @@ on_reply(void *arg, const unsigned char *msg, size_t len)
 		return;
 	}
 	in->inreply = 1;
+	memcpy(in->synced_ack, in->sent_ack, in->n * sizeof(*in->sent_ack));
 	if (check(in, msg, len, &r, &why) == -1)
 		bad(in, why);
 	else if (r.status == DS_PULL_FENCED) {
@@ -360,7 +408,9 @@ ds_inlet_open(struct ev_loop *loop, const struct ds_inlet_cfg *cfg,
 	    (in->prod = calloc(in->n + 1, sizeof(*in->prod))) == NULL ||
 	    (in->fromnew = calloc(in->n + 1, sizeof(int))) == NULL ||
 	    (in->stale = calloc(in->n + 1, sizeof(int))) == NULL ||
-	    (in->pos = calloc(in->n + 1, sizeof(*in->pos))) == NULL)
+	    (in->pos = calloc(in->n + 1, sizeof(*in->pos))) == NULL ||
+	    (in->sent_ack = calloc(in->n + 1, sizeof(uint64_t))) == NULL ||
+	    (in->synced_ack = calloc(in->n + 1, sizeof(uint64_t))) == NULL)
 		goto fail;
 	in->cfg.addr = in->addr;
 	in->cfg.producers = NULL;
@@ -379,6 +429,8 @@ fail:
 	free(in->fromnew);
 	free(in->stale);
 	free(in->pos);
+	free(in->sent_ack);
+	free(in->synced_ack);
 	free(in);
 	errno = e;
 	return NULL;
@@ -403,6 +455,8 @@ ds_inlet_close(struct ds_inlet *in)
 	free(in->fromnew);
 	free(in->stale);
 	free(in->pos);
+	free(in->sent_ack);
+	free(in->synced_ack);
 	free(in);
 }
 
@@ -443,8 +497,10 @@ ds_inlet_ack(struct ds_inlet *in, uint64_t producer, uint64_t seq)
 {
 	struct ds_inlet_prod *p;
 
-	if ((p = find(in, producer, NULL)) != NULL && seq > p->ack)
+	if ((p = find(in, producer, NULL)) != NULL && seq > p->ack) {
 		p->ack = seq;
+		nudge(in);
+	}
 }
 
 void
@@ -455,6 +511,18 @@ ds_inlet_ack_all(struct ds_inlet *in)
 	for (i = 0; i < in->n; i++)
 		if (in->prod[i].recv > in->prod[i].ack)
 			in->prod[i].ack = in->prod[i].recv;
+	nudge(in);
+}
+
+int
+ds_inlet_synced(const struct ds_inlet *in)
+{
+	size_t i;
+
+	for (i = 0; i < in->n; i++)
+		if (in->synced_ack[i] < in->prod[i].ack)
+			return 0;
+	return 1;
 }
 
 int

@@ -92,6 +92,11 @@ int	ds_inlet_restore(struct ds_inlet *, uint64_t producer, uint32_t epoch,
  */
 void	ds_inlet_ack(struct ds_inlet *, uint64_t producer, uint64_t seq);
 void	ds_inlet_ack_all(struct ds_inlet *);
+/*
+ * Every ack the owner gave has travelled upstream in a request that was
+ * answered (so a producer waiting for it to finish has seen it).
+ */
+int	ds_inlet_synced(const struct ds_inlet *);
 /* Every producer ended and was received through its end. */
 int	ds_inlet_ended(const struct ds_inlet *);
 /* Per-producer view (for marks in the state log). */

@@ -170,7 +170,8 @@ ds_oprun_emit(struct ds_oprun *r, const struct ds_tuple *t)
 	if (r->w.open && ds_bundle_bytes(&r->w) + ds_tuple_size(&o) >
 	    DS_FRAME_MAX && ds_oprun_close(r) == -1)
 		return -1;
-	if (!r->w.open && ds_bundle_begin(&r->w, &r->out, 0, 0) == -1)
+	if (!r->w.open && ds_bundle_begin(&r->w, &r->out, r->producer,
+	    r->epoch) == -1)
 		return nomem(r);
 	if (ds_bundle_add(&r->w, &o) == -1)
 		return nomem(r);

@@ -34,6 +34,8 @@ struct ds_oprun {
 	uint32_t		 bundle;	/* most tuples per out bundle */
 	size_t			 maxtuple;	/* most key+payload bytes */
 	uint64_t		 seq;		/* seq of the last output tuple */
+	uint64_t		 producer;	/* of output bundles (0: a pipe) */
+	uint32_t		 epoch;		/* of output bundles */
 	uint64_t		 maxtime;	/* largest input event time */
 	/* Options only built-ins use (set by the caller, borrowed). */
 	const char		*match;		/* --match REGEX */

@@ -485,6 +485,19 @@ ds_pull_cli_send(struct ds_pull_cli *c, const void *msg, size_t len,
 }
 
 int
+ds_pull_cli_replace(struct ds_pull_cli *c, const void *msg, size_t len,
+    double timeout)
+{
+	/* A new REQ request cancels the outstanding one; nanomsg drops its
+	 * reply by request id. */
+	if (c->busy) {
+		ev_timer_stop(c->loop, &c->tm);
+		c->busy = 0;
+	}
+	return ds_pull_cli_send(c, msg, len, timeout);
+}
+
+int
 ds_pull_cli_busy(const struct ds_pull_cli *c)
 {
 	return c->busy;

@@ -100,6 +100,13 @@ struct ds_pull_cli *ds_pull_cli_open(struct ev_loop *, const char *addr,
  */
 int	ds_pull_cli_send(struct ds_pull_cli *, const void *msg, size_t len,
 	    double timeout);
+/*
+ * Like send, but an outstanding request is cancelled first (its reply,
+ * if it still comes, is dropped): for re-sending a parked request that
+ * now has more to say (a newer ack).
+ */
+int	ds_pull_cli_replace(struct ds_pull_cli *, const void *msg, size_t len,
+	    double timeout);
 int	ds_pull_cli_busy(const struct ds_pull_cli *);
 /* Drop any outstanding request and reopen the socket. */
 void	ds_pull_cli_reset(struct ds_pull_cli *);

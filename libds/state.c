@@ -33,6 +33,7 @@ ds_state_term(struct ds_state *st)
 		}
 	}
 	free(st->slot);
+	free(st->dirty);
 	ds_state_init(st);
 }
 
@@ -95,6 +96,70 @@ grow(struct ds_state *st)
 	return 0;
 }
 
+/* Room for need listed records. */
+static int
+dirty_grow(struct ds_state *st, size_t need)
+{
+	struct ds_state_rec **d;
+	size_t cap = st->dcap ? st->dcap : MINCAP;
+
+	while (cap < need)
+		cap *= 2;
+	if (cap == st->dcap)
+		return 0;
+	if (cap > SIZE_MAX / sizeof(*d) ||
+	    (d = realloc(st->dirty, cap * sizeof(*d))) == NULL) {
+		errno = ENOMEM;
+		return -1;
+	}
+	st->dirty = d;
+	st->dcap = cap;
+	return 0;
+}
+
+/* List rec as changed; room is reserved (see ds_state_track). */
+static void
+touch(struct ds_state *st, struct ds_state_rec *rec)
+{
+	if (!st->track || rec->dirty)
+		return;
+	rec->dirty = 1;
+	rec->pins++;
+	st->dirty[st->ndirty++] = rec;
+}
+
+int
+ds_state_track(struct ds_state *st, int on)
+{
+	if (on && dirty_grow(st, st->n) == -1)
+		return -1;
+	st->track = on;
+	return 0;
+}
+
+int
+ds_state_dirty(struct ds_state *st, int (*fn)(void *, const void *, size_t,
+    const void *, size_t), void *arg)
+{
+	struct ds_state_rec *rec;
+	size_t i;
+
+	for (i = 0; i < st->ndirty; i++) {
+		rec = st->dirty[i];
+		if (fn(arg, rec->key, rec->klen, rec->hasval ? rec->val : NULL,
+		    rec->hasval ? rec->vlen : 0) == -1)
+			return -1;
+	}
+	for (i = 0; i < st->ndirty; i++) {
+		rec = st->dirty[i];
+		rec->dirty = 0;
+		rec->pins--;
+		ds_state_release(st, rec);
+	}
+	st->ndirty = 0;
+	return 0;
+}
+
 struct ds_state_rec *
 ds_state_intern(struct ds_state *st, const void *key, size_t len,
     uint64_t hash)
@@ -108,6 +173,9 @@ ds_state_intern(struct ds_state *st, const void *key, size_t len,
 		return NULL;
 	}
 	if ((st->n + 1) * 4 > st->cap * 3 && grow(st) == -1)
+		return NULL;
+	if (st->track && st->dcap < st->n + 1 && dirty_grow(st, st->n + 1) ==
+	    -1)
 		return NULL;
 	if ((rec = malloc(sizeof(*rec) + len)) == NULL)
 		return NULL;
@@ -146,16 +214,19 @@ ds_state_set(struct ds_state *st, struct ds_state_rec *rec, const void *val,
 	if (!rec->hasval)
 		st->nval++;
 	rec->hasval = 1;
+	touch(st, rec);
 	return 0;
 }
 
 void
 ds_state_clear(struct ds_state *st, struct ds_state_rec *rec)
 {
-	if (rec->hasval)
-		st->nval--;
+	if (!rec->hasval)
+		return;
+	st->nval--;
 	rec->hasval = 0;
 	rec->vlen = 0;
+	touch(st, rec);
 }
 
 void

@@ -20,6 +20,7 @@ struct ds_state_rec {
 	uint32_t	 klen;
 	uint32_t	 pins;		/* holders that need the record kept */
 	int		 hasval;	/* a value is set (it may be empty) */
+	int		 dirty;		/* listed in the table's dirty list */
 	size_t		 tidx;		/* timer.c: heap slot + 1; 0: none */
 	uint64_t	 when;		/* timer.c: when the timer fires */
 	unsigned char	 key[];		/* klen bytes */
@@ -35,8 +36,13 @@ struct ds_state {
 	size_t			 cap;	/* 0 or a power of two */
 	size_t			 n;	/* records */
 	size_t			 nval;	/* records with a value */
+	/* Dirty tracking (ds_state_track): changed records, pinned. */
+	struct ds_state_rec	**dirty;	/* owned array; dcap >= n */
+	size_t			 ndirty;
+	size_t			 dcap;
+	int			 track;
 };
-#define DS_STATE_INIT	{ NULL, 0, 0, 0 }
+#define DS_STATE_INIT	{ NULL, 0, 0, 0, NULL, 0, 0, 0 }
 
 /* Largest key or value: lengths are kept in 32 bits. */
 #define DS_STATE_MAXLEN	UINT32_MAX
@@ -70,6 +76,24 @@ void	ds_state_release(struct ds_state *, struct ds_state_rec *);
  * end.  The table must not change during an iteration.
  */
 struct ds_state_rec *ds_state_next(const struct ds_state *, size_t *iter);
+
+/*
+ * Dirty tracking, for a state log of deltas (ds-op in a topology).  While
+ * on, every record whose value is set or cleared is listed once and
+ * pinned until ds_state_dirty takes it, so a deleted key is still seen.
+ * Turning it on reserves room for every record (and intern keeps that
+ * up), so listing never fails.  0, or -1/ENOMEM.
+ */
+int	ds_state_track(struct ds_state *, int on);
+/*
+ * Call fn for every listed record (val NULL when the key has no value
+ * now), unlist and unpin it, and free it if nothing else holds it.  The
+ * table must not change during the calls.  0, or fn's -1 (then every
+ * record stays listed).
+ */
+int	ds_state_dirty(struct ds_state *, int (*fn)(void *arg,
+	    const void *key, size_t klen, const void *val, size_t vlen),
+	    void *arg);
 
 /* Key-based convenience calls built on the above. */
 /* 1 and (*val, *len) borrowed until the next change, 0 if none. */

@@ -210,10 +210,74 @@ timers(void)
 	ds_state_term(&st);
 }
 
+/* ds_state_dirty callback: append "key=val;" or "key-;" to buf. */
+static int
+collect(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	char *buf = arg;
+	size_t n = strlen(buf);
+
+	if (val != NULL)
+		snprintf(buf + n, 256 - n, "%.*s=%.*s;", (int)klen,
+		    (const char *)key, (int)vlen, (const char *)val);
+	else
+		snprintf(buf + n, 256 - n, "%.*s-;", (int)klen,
+		    (const char *)key);
+	return 0;
+}
+
+static int
+refuse(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	(void)arg; (void)key; (void)klen; (void)val; (void)vlen;
+	return -1;
+}
+
+static void
+dirty(void)
+{
+	struct ds_state st = DS_STATE_INIT;
+	char buf[256] = "";
+	int i;
+
+	ok(ds_state_store(&st, "old", 3, "1", 1) == 0 &&
+	    ds_state_dirty(&st, collect, buf) == 0 && buf[0] == '\0',
+	    "nothing is listed while tracking is off");
+	ok(ds_state_track(&st, 1) == 0, "tracking on");
+	ds_state_store(&st, "a", 1, "1", 1);
+	ds_state_store(&st, "a", 1, "2", 1);
+	ds_state_store(&st, "b", 1, "x", 1);
+	ds_state_remove(&st, "old", 3);
+	ok(st.ndirty == 3, "a key changed twice is listed once");
+	ok(ds_state_dirty(&st, refuse, NULL) == -1 && st.ndirty == 3,
+	    "a failing callback leaves everything listed");
+	ok(ds_state_dirty(&st, collect, buf) == 0 &&
+	    strcmp(buf, "a=2;b=x;old-;") == 0, "changes and deletes: %s", buf);
+	ok(st.n == 2 && st.nval == 2, "the deleted key's record is freed");
+	buf[0] = '\0';
+	ok(ds_state_dirty(&st, collect, buf) == 0 && buf[0] == '\0',
+	    "taken records are no longer listed");
+	for (i = 0; i < 1000; i++) {
+		char k[16];
+
+		snprintf(k, sizeof(k), "k%d", i);
+		ds_state_store(&st, k, strlen(k), "v", 1);
+	}
+	ok(st.ndirty == 1000 && st.dcap >= st.n, "room is kept for every "
+	    "record");
+	ds_state_remove(&st, "a", 1);
+	ds_state_remove(&st, "a", 1);
+	ok(st.ndirty == 1001, "removing a missing key lists nothing");
+	ds_state_term(&st);
+}
+
 int
 main(void)
 {
 	basics();
+	dirty();
 	records();
 	model();
 	timers();

@@ -1,0 +1,329 @@
+#!/usr/bin/env bats
+# t/instance.bats: topology mode of ds-source, ds-op and ds-sink run by
+# hand, without ds-master: the topology options and their exit codes,
+# standalone chains whose output must equal pipe mode, and crash recovery
+# from the state log (SIGKILL, restart with the next epoch).  A crash is
+# made to hit mid-stream deterministically: the sink writes into a fifo
+# the test reads only part of, so the chain cannot finish before the kill.
+
+load helper
+
+setup() {
+	pids_setup
+	exec 8<&- 2>/dev/null || true
+}
+teardown() {
+	exec 8<&- 2>/dev/null || true
+	pids_teardown
+}
+
+# The golden count input: $1 lines "user-NNNNN SEQ" over 97 keys.
+count_input() {
+	awk -v n="$1" 'BEGIN { for (i = 1; i <= n; i++)
+	    printf "user-%05d %d\n", i % 97, i }' > "$2"
+}
+
+# Background process; its pid lands in pid.NAME, its exit status in
+# rc.NAME.
+bg() {	# NAME CMD...
+	local name=$1
+	shift
+	rm -f "rc.$name" "pid.$name"
+	("$@" & echo $! > "pid.$name"; wait $!; echo $? > "rc.$name") \
+	    3>&- 7>&- 8<&- &
+	wait_for "[ -s pid.$name ]"
+	PIDS+=("$(cat "pid.$name")")
+}
+
+# Wait for the background job $1 (a pid of this shell); its status must
+# be $2.
+reap() {
+	local rc=0
+	wait "$1" || rc=$?
+	[ "$rc" = "$2" ] || { echo "pid $1 exited $rc, wanted $2" >&2; false; }
+}
+
+# Wait for background process NAME to exit; check its status is $2.
+exited() {
+	wait_for "[ -s rc.$1 ]" "${3:-30}"
+	[ "$(cat "rc.$1")" = "$2" ] || {
+		echo "$1 exited $(cat "rc.$1"), wanted $2" >&2
+		cat "$1.err" >&2 2>/dev/null
+		return 1
+	}
+}
+
+@test "instance: topology options without --listen, --pull or --master are a usage error (64)" {
+	run -64 --separate-stderr ds-source --id 1
+	[[ $stderr == *"need --listen, --pull or --master"* ]]
+	run -64 ds-op --builtin count --state .
+	run -64 ds-sink --epoch 2
+}
+
+@test "instance: --id is required in topology mode, and not 0 (64)" {
+	run -64 --separate-stderr ds-sink --pull least:1@ipc://x
+	[[ $stderr == *"needs --id"* ]]
+	run -64 ds-sink --id 0 --pull least:1@ipc://x
+	run -64 ds-sink --id x --pull least:1@ipc://x
+}
+
+@test "instance: bad --pull syntax is a usage error (64)" {
+	local p
+	for p in least:1 least1@ipc://x bogus:1@ipc://x least:@ipc://x \
+	    least:0@ipc://x least:1,,2@ipc://x least:1,1@ipc://x \
+	    least:a@ipc://x least:1@ most@ipc://x; do
+		run -64 --separate-stderr ds-sink --id 2 --pull "$p"
+		[[ $stderr == *"--pull"* ]] || { echo "$p: $stderr"; false; }
+	done
+	run -64 --separate-stderr ds-sink --id 2 --pull exactly:1@ipc://x
+	[[ $stderr == *"not implemented yet"* ]]
+}
+
+@test "instance: bad --consumers is a usage error (64)" {
+	local c
+	for c in "" a 1,,2 1,1 0 1, -1; do
+		run -64 --separate-stderr ds-source --id 1 --listen ipc://x \
+		    --consumers "$c"
+		[[ $stderr == *"--consumers"* ]] || { echo "$c: $stderr"; false; }
+	done
+	run -64 --separate-stderr ds-source --id 1 --listen ipc://x
+	[[ $stderr == *"--listen needs --consumers"* ]]
+}
+
+@test "instance: each executable needs its own topology options (64)" {
+	run -64 --separate-stderr ds-source --id 1 --master ipc://m
+	[[ $stderr == *"needs --listen"* ]]
+	run -64 --separate-stderr ds-op --builtin count --id 2 \
+	    --listen ipc://x --consumers 3
+	[[ $stderr == *"needs --pull"* ]]
+	run -64 ds-source --id 1 --listen ipc://x --consumers 2 \
+	    --pull least:1@ipc://y
+	run -64 ds-sink --id 2 --pull least:1@ipc://y --listen ipc://x
+	run -64 ds-sink --id 2 --pull least:1@ipc://y --consumers 3
+}
+
+@test "instance: --epoch, --once, --keepalive and --name are checked (64)" {
+	local p=(--id 2 --pull least:1@ipc://y)
+	run -64 ds-sink "${p[@]}" --epoch 0
+	run -64 ds-sink "${p[@]}" --epoch 4294967296
+	run -64 ds-sink "${p[@]}" --once bogus
+	run -64 --separate-stderr ds-sink "${p[@]}" --once exactly
+	[[ $stderr == *"not implemented yet"* ]]
+	run -64 --separate-stderr ds-sink "${p[@]}" --keepalive 1000
+	[[ $stderr == *"--keepalive needs --master"* ]]
+	run -64 ds-sink "${p[@]}" --master ipc://m --keepalive 99
+	run -64 ds-sink "${p[@]}" --name a/b
+	run -64 ds-sink "${p[@]}" --name ""
+	run -64 ds-sink "${p[@]}" --state ""
+}
+
+@test "instance: an address that cannot be used exits 69" {
+	run -69 --separate-stderr ds-source --id 1 --listen bogus://x \
+	    --consumers 2 < /dev/null
+	[[ $stderr == *"unable to listen at bogus://x"* ]]
+	run -69 ds-source --id 1 --listen "ipc://$BATS_TEST_TMPDIR/no/such" \
+	    --consumers 2 < /dev/null
+	run -69 --separate-stderr ds-sink --id 2 --pull least:1@bogus://x
+	[[ $stderr == *"unable to pull from bogus://x"* ]]
+}
+
+@test "instance: no answer from --master within --keepalive exits 75" {
+	run -75 --separate-stderr ds-sink --id 2 --pull "least:1@ipc://$PWD/s" \
+	    --master "ipc://$PWD/nomaster" --keepalive 200
+	[[ $stderr == *"lease lost"* ]]
+	seq 3 > in
+	run -75 ds-source --id 1 --file in --listen "ipc://$PWD/s" \
+	    --consumers 2 --master "ipc://$PWD/nomaster" --keepalive 200
+	run -75 ds-op --builtin count --id 2 --listen "ipc://$PWD/o" \
+	    --consumers 3 --pull "least:1@ipc://$PWD/s" \
+	    --master "ipc://$PWD/nomaster" --keepalive 200
+}
+
+@test "instance: ds-source in topology mode stops with 75 on SIGTERM" {
+	mkfifo in
+	ds-source --id 1 --listen "ipc://$PWD/s" --consumers 2 --notify-fd 5 \
+	    < in 5> ready 2> err 3>&- &
+	local src=$!
+	PIDS+=("$src")
+	exec 7> in
+	wait_for '[ -s ready ]'
+	kill -TERM "$src"
+	reap "$src" 75
+	grep -q "stopped by signal 15" err
+}
+
+@test "instance: --state with standard input is ignored with a warning" {
+	mkfifo in
+	ds-source --id 1 --listen "ipc://$PWD/s" --consumers 2 --state . \
+	    < in 2> err 3>&- &
+	PIDS+=("$!")
+	exec 7> in
+	wait_for 'grep -q "standard input cannot be read again" err'
+	[ ! -e 1.slog ]
+}
+
+@test "instance: ds-source -> ds-sink over ipc equals pipe mode" {
+	count_input 20000 in
+	ds-source --file in --key-field 1 | ds-sink --format '%k %p %s' > want
+	bg src ds-source --file in --key-field 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 --id 1 > src.out 2> src.err
+	bg sink ds-sink --id 2 --pull "least:1@ipc://$PWD/src" \
+	    --format '%P %e %k %p %s' > got 2> sink.err
+	exited src 0
+	exited sink 0
+	[ ! -s src.out ]
+	# Producer and epoch are the instance's; the rest as in pipe mode.
+	run -0 sh -c "cut -d ' ' -f 3- got | cmp - want"
+	run -0 sh -c "awk '\$1 != 1 || \$2 != 1' got | wc -l"
+	[ "$output" = 0 ]
+}
+
+@test "instance: ds-source -> ds-op count -> ds-sink equals pipe mode" {
+	count_input 20000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	bg src ds-source --file in --key-field 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 --id 1 2> src.err
+	bg op ds-op --builtin count --id 2 --listen "ipc://$PWD/op" \
+	    --consumers 3 --pull "least:1@ipc://$PWD/src" 2> op.err
+	bg sink ds-sink --id 3 --pull "least:2@ipc://$PWD/op" > got \
+	    2> sink.err
+	exited src 0
+	exited op 0
+	exited sink 0
+	cmp got want
+}
+
+@test "instance: ds-op merges two sources pulled through two --pull" {
+	count_input 5000 a
+	count_input 3000 b
+	bg s1 ds-source --file a --key-field 1 --listen "ipc://$PWD/s1" \
+	    --consumers 3 --id 1 2> s1.err
+	bg s2 ds-source --file b --key-field 1 --listen "ipc://$PWD/s2" \
+	    --consumers 3 --id 2 2> s2.err
+	bg op ds-op --builtin count --id 3 --listen "ipc://$PWD/op" \
+	    --consumers 4 --pull "least:1@ipc://$PWD/s1" \
+	    --pull "most:2@ipc://$PWD/s2" 2> op.err
+	bg sink ds-sink --id 4 --pull "least:3@ipc://$PWD/op" > got \
+	    2> sink.err
+	exited s1 0
+	exited s2 0
+	exited op 0
+	exited sink 0
+	cat a b > ab
+	run -0 ds-verify ab got
+}
+
+# Start source -> count -> sink with state in st/; the sink writes into a
+# fifo of which the test has read $1 bytes, so the chain cannot finish.
+# Extra ds-op options in OPX, edge modes in SRCMODE / OPMODE.
+start_blocked_chain() {
+	count_input 200000 in
+	mkdir -p st
+	mkfifo out.fifo
+	bg src ds-source --bundle 16 --file in --key-field 1 \
+	    --listen "ipc://$PWD/src" --consumers 2 --id 1 --state st \
+	    --name src 2> src.err
+	ds-sink --id 3 --pull "least:2@ipc://$PWD/op" --state st \
+	    --name sink > out.fifo 2> sink.err 3>&- &
+	SINK=$!
+	PIDS+=("$SINK")
+	exec 8< out.fifo
+	ds-op --builtin count --id 2 --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "${SRCMODE:-least}:1@ipc://$PWD/src" --state st --name op \
+	    ${OPX:-} 2> op1.err 3>&- 8<&- &
+	OP=$!
+	PIDS+=("$OP")
+	head -c "$1" <&8 > got
+	[ "$(wc -c < got)" = "$1" ]
+}
+
+@test "instance: SIGKILL of ds-op mid-stream, restart with --epoch 2: every count at least once" {
+	start_blocked_chain 300000
+	kill -KILL "$OP"
+	reap "$OP" 137
+	bg op ds-op --builtin count --id 2 --epoch 2 \
+	    --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "least:1@ipc://$PWD/src" --state st --name op -v 2> op.err
+	cat <&8 >> got
+	exited op 0
+	exited src 0
+	reap "$SINK" 0
+	grep -q "recovered mark" op.err
+	run -0 ds-verify -m least in got
+}
+
+@test "instance: SIGKILL of an at-most-once ds-op: no count twice after the restart" {
+	SRCMODE=most OPX="--once most" start_blocked_chain 300000
+	kill -KILL "$OP"
+	reap "$OP" 137
+	bg op ds-op --builtin count --id 2 --epoch 2 --once most \
+	    --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "most:1@ipc://$PWD/src" --state st --name op 2> op.err
+	cat <&8 >> got
+	exited op 0
+	exited src 0
+	reap "$SINK" 0
+	run -0 ds-verify -m most in got
+}
+
+@test "instance: SIGKILL of ds-source mid-stream, restart with --epoch 2 resumes from its state log" {
+	count_input 200000 in
+	mkdir st
+	mkfifo out.fifo
+	ds-source --bundle 16 --file in --key-field 1 \
+	    --listen "ipc://$PWD/src" --consumers 2 --id 1 --state st \
+	    --name src 2> src1.err 3>&- &
+	local src=$!
+	PIDS+=("$src")
+	ds-sink --id 2 --pull "least:1@ipc://$PWD/src" --state st \
+	    --name sink --format '%s %p' > out.fifo 2> sink.err 3>&- &
+	local sink=$!
+	PIDS+=("$sink")
+	exec 8< out.fifo
+	# Past the first reply (65536 lines, acked), not near the end.
+	head -c 2500000 <&8 > got
+	kill -KILL "$src"
+	reap "$src" 137
+	bg src ds-source --bundle 16 --file in --key-field 1 --epoch 2 \
+	    --listen "ipc://$PWD/src" --consumers 2 --id 1 --state st \
+	    --name src -v 2> src.err
+	cat <&8 >> got
+	exited src 0
+	reap "$sink" 0
+	grep -q "resuming in at offset" src.err
+	# Every line at least once, with its own line number as seq.
+	run -0 sh -c "awk '{ print \$1, \$2, \$3 }' got | sort -u | wc -l"
+	[ "$output" = 200000 ]
+	run -0 sh -c "awk '{ print \$1 }' got | sort -un | wc -l"
+	[ "$output" = 200000 ]
+	run -0 sh -c "awk '\$1 != \$3' got | wc -l"
+	[ "$output" = 0 ]
+}
+
+@test "instance: SIGKILL of ds-sink, restart with --epoch 2 appends to --file and loses nothing" {
+	mkfifo in
+	mkdir st
+	ds-source --id 1 --listen "ipc://$PWD/src" --consumers 2 --linger 0 \
+	    < in 2> src.err 3>&- &
+	local src=$!
+	PIDS+=("$src")
+	exec 7> in
+	ds-sink --id 2 --pull "least:1@ipc://$PWD/src" --state st --name k \
+	    --file got --format '%s' 2> sink1.err 3>&- 7>&- &
+	local sink=$!
+	PIDS+=("$sink")
+	seq 1 1000 >&7
+	wait_for '[ "$(wc -l < got)" -ge 1000 ]' 10
+	kill -KILL "$sink"
+	reap "$sink" 137
+	bg sink ds-sink --id 2 --epoch 2 --pull "least:1@ipc://$PWD/src" \
+	    --state st --name k --file got --format '%s' 2> sink.err
+	seq 1001 2000 >&7
+	exec 7>&-
+	exited sink 0
+	reap "$src" 0
+	run -0 sh -c 'sort -un got | wc -l'
+	[ "$output" = 2000 ]
+	[ "$(head -1 got)" = 1 ]
+}
