@@ -56,7 +56,8 @@ enum fmt_op {
 	F_ID,		/* producer:seq */
 	F_TIME,		/* ns */
 	F_ISO,		/* ISO 8601 UTC, ns */
-	F_TRACE		/* 16 hex digits or "-" */
+	F_TRACE,	/* 16 hex digits or "-" */
+	F_LAT		/* now - event time, ns, signed */
 };
 
 struct fmt_step {
@@ -121,7 +122,7 @@ fmt_op(struct fmt *f, enum fmt_op op)
 	static const size_t width[] = {
 		[F_SEQ] = 20, [F_PRODUCER] = 20, [F_EPOCH] = 10,
 		[F_ID] = 41, [F_TIME] = 20, [F_ISO] = DS_TIMEFMT_ISO_LEN,
-		[F_TRACE] = 16
+		[F_TRACE] = 16, [F_LAT] = 21
 	};
 
 	f->steps[f->n].op = op;
@@ -176,6 +177,7 @@ fmt_compile(const struct ds_common *co, struct fmt *f, const char *s)
 		case 't': fmt_op(f, F_TIME); break;
 		case 'T': fmt_op(f, F_ISO); break;
 		case 'r': fmt_op(f, F_TRACE); break;
+		case 'l': fmt_op(f, F_LAT); break;
 		case '%': fmt_lit(f, "%", 1); break;
 		case '\0':
 			ds_dieusage(co, "--format: trailing lone '%%'");
@@ -253,6 +255,17 @@ render(struct sink *k, const struct ds_bundle *b, const struct ds_tuple *t)
 		case F_TIME:
 			p = put_u64(p, t->time);
 			break;
+		case F_LAT: {
+			uint64_t now = ds_now_ns();
+
+			if (now >= t->time)
+				p = put_u64(p, now - t->time);
+			else {
+				*p++ = '-';
+				p = put_u64(p, t->time - now);
+			}
+			break;
+		}
 		case F_ISO:
 			ds_timefmt_iso(t->time, p);
 			p += DS_TIMEFMT_ISO_LEN;

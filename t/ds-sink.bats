@@ -112,6 +112,22 @@ sys.stdout.buffer.write(b)' "$@"
 	[ "${lines[2]}" = "0123456789abcdef apple green" ]
 }
 
+@test "ds-sink: --format %l prints now minus the event time" {
+	# The golden tuples have event time 1700000000 s (2023): positive,
+	# and at least now minus that time.
+	before=$(date +%s)
+	run -0 ds-sink --format '%l %k' < "$T_DATA/three.frames"
+	[[ "${lines[0]}" =~ ^[0-9]+\ apple$ ]]
+	lat=${lines[0]%% *}
+	[ $((lat / 1000000000)) -ge $((before - 1700000000 - 1)) ]
+	[ $((lat / 1000000000)) -le $(($(date +%s) - 1700000000 + 1)) ]
+	# An event time far in the future gives a negative latency.
+	printf '9999999999 x\n' | ds-source --time-field 1 |
+	    ds-sink --format '%l' > got
+	run -0 cat got
+	[[ "$output" =~ ^-[0-9]+$ ]]
+}
+
 @test "ds-sink: --format %% and the escapes \\t \\n \\\\" {
 	printf 'a\n' | ds-source | ds-sink --format '100%%\t%p\n\\end' > got
 	run -0 cat got
