@@ -28,12 +28,13 @@ LIB_OBJ  = $(LIB_SRC:.c=.o)
 LIB_HDR  = $(wildcard libds/*.h)
 BINS     = $(patsubst %.c,%,$(sort $(wildcard bin/ds-*.c)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
+TOOLS    = tools/ds-jctl tools/bench/journal
 PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
 MAN7     = $(sort $(wildcard man/*.7))
 
-all: deps-check $(BINS) $(PLUGINS)
+all: deps-check $(BINS) $(PLUGINS) $(TOOLS)
 
 .PHONY: all deps deps-check check check-unit check-bats check-man demo \
 	sanitize fuzz bench install uninstall clean
@@ -57,6 +58,10 @@ bin/%: bin/%.c libds/libds.a $(LIB_HDR)
 
 t/unit/%: t/unit/%.c t/unit/tap.h libds/libds.a $(LIB_HDR)
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
+
+# Development tools in C (never installed): ds-jctl, benchmarks.
+tools/%: tools/%.c libds/libds.a $(LIB_HDR)
+	$(CC) $(ALL_CFLAGS) -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
 examples/plugins/%.so: examples/plugins/%.c libds/ds_op.h
 	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $<
@@ -103,7 +108,7 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
 clean:
-	rm -f libds/*.o libds/libds.a $(BINS) $(UNITS) $(PLUGINS)
+	rm -f libds/*.o libds/libds.a $(BINS) $(UNITS) $(PLUGINS) $(TOOLS)
 	$(MAKE) -C tools/fuzz clean 2>/dev/null || true
 
 .DELETE_ON_ERROR:

@@ -94,6 +94,7 @@ struct inst {
 	uint64_t	 cnt[DS_CNT_N];
 	uint64_t	 fenced;	/* beats of stale epochs we refused */
 	int		 stdin_ok;	/* a source: keeps our standard input */
+	int		 retiring;	/* SIGTERMed: every consumer finished */
 };
 
 static struct {
@@ -644,6 +645,39 @@ max_fd(void)
 	return max;
 }
 
+/*
+ * Every consumer of in's output finished (exited 0 after acking all of
+ * it).  Then in has nothing left to deliver: a restart after its last
+ * ack reached them (it recovers a frontier from before the end) would
+ * wait forever for consumers that are gone.  Sinks have no consumers.
+ */
+static int
+consumers_done(const struct inst *in)
+{
+	const char *ids = NULL, *p;
+	char *end;
+	unsigned long long id;
+	size_t i, k;
+
+	for (i = 0; in->argv.v[i] != NULL; i++)
+		if (strcmp(in->argv.v[i], "--consumers") == 0 &&
+		    in->argv.v[i + 1] != NULL)
+			ids = in->argv.v[i + 1];
+	if (ids == NULL || *ids == '\0')
+		return 0;
+	for (p = ids; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		id = strtoull(p, &end, 10);
+		if (end == p)
+			return 0;
+		for (k = 0; k < M.nin; k++)
+			if (M.in[k].id == id)
+				break;
+		if (k == M.nin || M.in[k].state != I_EXITED)
+			return 0;
+	}
+	return 1;
+}
+
 static void
 child_cb(EV_P_ ev_child *w, int revents)
 {
@@ -680,7 +714,24 @@ child_cb(EV_P_ ev_child *w, int revents)
 		free(p);
 		return;
 	}
-	if (ev_now(EV_A) - p->started < QUICK_S)
+	if (consumers_done(in)) {
+		in->state = I_EXITED;
+		ds_info("%s ended (%s) pid=%ld epoch=%lu after every consumer "
+		    "finished: done", in->name, st, (long)p->pid,
+		    (unsigned long)p->epoch);
+		free(p);
+		if (all_exited())
+			job_stop(DS_EX_OK, "every process finished");
+		return;
+	}
+	/*
+	 * A SIGKILL comes from outside (an operator, a chaos test, the OOM
+	 * killer), not from the program failing to start: restart at once
+	 * and do not count it towards giving up.
+	 */
+	if (WIFSIGNALED(in->last_status) && WTERMSIG(in->last_status) == SIGKILL)
+		in->quick = 0;
+	else if (ev_now(EV_A) - p->started < QUICK_S)
 		in->quick++;
 	else
 		in->quick = 0;
@@ -880,13 +931,23 @@ tick_cb(EV_P_ ev_timer *w, int revents)
 	(void)revents;
 	if (M.stopping) {
 		/* Leave a stop command's answer time to go out. */
-		if (M.procs == NULL && now - M.stop_at >= 0.2)
+		if (M.procs == NULL && (M.code == DS_EX_OK ||
+		    now - M.stop_at >= 0.2))
 			finish();
 		return;
 	}
 	if (all_exited()) {
 		job_stop(DS_EX_OK, "every process finished");
 		return;
+	}
+	for (i = 0; i < M.nin; i++) {
+		in = &M.in[i];
+		if (in->cur != NULL && !in->retiring && consumers_done(in)) {
+			ds_info("%s: every consumer finished: stopping pid=%ld",
+			    in->name, (long)in->cur->pid);
+			in->retiring = 1;
+			kill(in->cur->pid, SIGTERM);
+		}
 	}
 	for (i = 0; i < M.nin; i++) {
 		in = &M.in[i];

@@ -1,5 +1,6 @@
 /*
- * msg.c: PULL, REPLY, BEAT, BEATACK and CTL frames (ds-wire(5)).  Encoders
+ * msg.c: PULL, REPLY, BEAT, BEATACK and CTL frames (ds-wire(5)). The J*
+ * frames of ds-journal are at the end.  Encoders
  * build the payload on the stack or in a scratch buffer and append one
  * whole frame; decoders check the exact payload length implied by the
  * fixed part and n before allocating anything, so a payload either
@@ -303,4 +304,170 @@ ds_msg_next(const unsigned char *msg, size_t len, size_t *off,
 	f->payload = p + DS_FRAME_HDR;
 	*off += DS_FRAME_HDR + f->len;
 	return 1;
+}
+
+/*
+ * ds-journal messages (msg.h).
+ */
+#define JWRITE_FIX	16
+#define JACK_LEN	16
+#define JREAD_LEN	24
+#define JDATA_LEN	40
+
+int
+ds_msg_jwrite_put(struct ds_buf *b, const struct ds_jwrite_msg *m)
+{
+	unsigned char *p;
+	size_t len;
+
+	if (m->n > DS_J_MAXREC || m->len > DS_FRAME_MAX - JWRITE_FIX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	len = JWRITE_FIX + m->len;
+	if ((p = frame_begin(b, len)) == NULL)
+		return -1;
+	ds_put_le64(p, m->writer);
+	ds_put_le32(p + 8, m->epoch);
+	ds_put_le32(p + 12, m->n);
+	if (m->len > 0)
+		memcpy(p + JWRITE_FIX, m->recs, m->len);
+	frame_end(b, DS_FRAME_JWRITE, len);
+	return 0;
+}
+
+int
+ds_msg_jwrite_get(struct ds_jwrite_msg *m, const unsigned char *p,
+    size_t len, const char **why)
+{
+	struct ds_frame f;
+	size_t off = 0;
+	uint32_t k = 0;
+	int rc;
+
+	*why = NULL;
+	memset(m, 0, sizeof(*m));
+	if (len < JWRITE_FIX)
+		return bad(why, "jwrite message truncated");
+	m->writer = ds_get_le64(p);
+	m->epoch = ds_get_le32(p + 8);
+	m->n = ds_get_le32(p + 12);
+	if (m->n > DS_J_MAXREC)
+		return bad(why, "record count over the limit");
+	m->recs = p + JWRITE_FIX;
+	m->len = len - JWRITE_FIX;
+	while ((rc = ds_msg_next(m->recs, m->len, &off, &f, why)) == 1)
+		if (++k > m->n)
+			return bad(why, "more records than its count");
+	if (rc == -1) {
+		errno = EBADMSG;
+		return -1;
+	}
+	if (k != m->n)
+		return bad(why, "fewer records than its count");
+	return 0;
+}
+
+int
+ds_msg_jack_put(struct ds_buf *b, const struct ds_jack_msg *m)
+{
+	unsigned char p[JACK_LEN];
+
+	ds_put_le32(p, m->status);
+	ds_put_le64(p + 4, m->writer);
+	ds_put_le32(p + 12, m->epoch);
+	return ds_frame_append(b, DS_FRAME_JACK, 0, p, sizeof(p));
+}
+
+int
+ds_msg_jack_get(struct ds_jack_msg *m, const unsigned char *p, size_t len,
+    const char **why)
+{
+	*why = NULL;
+	if (len != JACK_LEN)
+		return bad(why, "jack message has the wrong length");
+	m->status = ds_get_le32(p);
+	m->writer = ds_get_le64(p + 4);
+	m->epoch = ds_get_le32(p + 12);
+	return 0;
+}
+
+int
+ds_msg_jread_put(struct ds_buf *b, const struct ds_jread_msg *m)
+{
+	unsigned char p[JREAD_LEN];
+
+	ds_put_le64(p, m->writer);
+	ds_put_le32(p + 8, m->epoch);
+	ds_put_le32(p + 12, m->max_bytes);
+	ds_put_le64(p + 16, m->cursor);
+	return ds_frame_append(b, DS_FRAME_JREAD, 0, p, sizeof(p));
+}
+
+int
+ds_msg_jread_get(struct ds_jread_msg *m, const unsigned char *p, size_t len,
+    const char **why)
+{
+	*why = NULL;
+	if (len != JREAD_LEN)
+		return bad(why, "jread message has the wrong length");
+	m->writer = ds_get_le64(p);
+	m->epoch = ds_get_le32(p + 8);
+	m->max_bytes = ds_get_le32(p + 12);
+	m->cursor = ds_get_le64(p + 16);
+	return 0;
+}
+
+int
+ds_msg_jdata_put(struct ds_buf *b, const struct ds_jdata_msg *m)
+{
+	unsigned char p[JDATA_LEN];
+
+	ds_put_le32(p, m->status);
+	ds_put_le64(p + 4, m->writer);
+	ds_put_le32(p + 12, m->epoch);
+	ds_put_le64(p + 16, m->cursor);
+	ds_put_le64(p + 24, m->next);
+	ds_put_le64(p + 32, m->total);
+	return ds_frame_append(b, DS_FRAME_JDATA, 0, p, sizeof(p));
+}
+
+int
+ds_msg_jdata_get(struct ds_jdata_msg *m, const unsigned char *p, size_t len,
+    const char **why)
+{
+	*why = NULL;
+	if (len != JDATA_LEN)
+		return bad(why, "jdata message has the wrong length");
+	m->status = ds_get_le32(p);
+	m->writer = ds_get_le64(p + 4);
+	m->epoch = ds_get_le32(p + 12);
+	m->cursor = ds_get_le64(p + 16);
+	m->next = ds_get_le64(p + 24);
+	m->total = ds_get_le64(p + 32);
+	if (m->cursor > m->next || m->next > m->total)
+		return bad(why, "jdata cursor out of order");
+	return 0;
+}
+
+int
+ds_msg_timer_put(struct ds_buf *b, const void *key, size_t keylen,
+    uint64_t when)
+{
+	unsigned char *p;
+	size_t len;
+
+	if (keylen > DS_FRAME_MAX - 12) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	len = 12 + keylen;
+	if ((p = frame_begin(b, len)) == NULL)
+		return -1;
+	ds_put_le32(p, (uint32_t)keylen);
+	if (keylen > 0)
+		memcpy(p + 4, key, keylen);
+	ds_put_le64(p + 4 + keylen, when);
+	frame_end(b, DS_FRAME_TIMER, len);
+	return 0;
 }

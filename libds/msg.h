@@ -39,6 +39,27 @@
  *
  * CTL / CTLREPLY: a command line for ds-master ("status", "stop") and its
  * text answer, each the whole payload (UTF-8, no NUL).
+ *
+ * ds-journal (ds-journal(1), ds-wire(5)); a request message holds one or
+ * more JWRITE frames (one JACK each, in order), or one JREAD, or one JSTAT:
+ * JWRITE (writer -> ds-journal): one atomic unit, all or nothing:
+ *	writer:u64 epoch:u32 n:u32, then n record frames (DELTA, MARK,
+ *	ACKED of slog.h, TIMER, or a whole BUNDLE frame of outputs)
+ * JACK (ds-journal -> writer), one per JWRITE:
+ *	status:u32 writer:u64 epoch:u32
+ *   status DS_J_OK (durable), DS_J_FENCED (epoch older than the writer's
+ *   current epoch, which is in epoch), DS_J_FULL (free space low: not
+ *   applied, retry later), DS_J_BAD (malformed: not applied).
+ * TIMER record: keylen:u32 key when:u64 (when DS_J_TIMER_CANCEL: cancel)
+ * JREAD (writer -> ds-journal): recovery, streamed by cursor:
+ *	writer:u64 epoch:u32 max_bytes:u32 cursor:u64
+ * JDATA (ds-journal -> writer), then record frames in the same message:
+ *	status:u32 writer:u64 epoch:u32 cursor:u64 next:u64 total:u64
+ *   The recovery of a writer is one byte stream of frames (DELTA for every
+ *   live key, TIMER for every timer, its last MARK, ACKED, then the
+ *   pending BUNDLE outputs); this reply carries bytes [cursor, next) of
+ *   it, whole frames only; next == total ends it.
+ * JSTAT (empty) and JSTATR (text: "name value" lines).
  */
 #ifndef DS_MSG_H
 #define DS_MSG_H
@@ -54,6 +75,20 @@
 #define DS_FRAME_BEATACK	5
 #define DS_FRAME_CTL		6
 #define DS_FRAME_CTLREPLY	7
+#define DS_FRAME_JWRITE		11
+#define DS_FRAME_JACK		12
+#define DS_FRAME_JREAD		13
+#define DS_FRAME_JDATA		14
+#define DS_FRAME_JSTAT		15
+#define DS_FRAME_JSTATR		16
+#define DS_FRAME_TIMER		17
+
+#define DS_J_OK			0
+#define DS_J_FENCED		1
+#define DS_J_FULL		2
+#define DS_J_BAD		3
+#define DS_J_TIMER_CANCEL	UINT64_MAX
+#define DS_J_MAXREC		65536	/* most records in one JWRITE */
 
 #define DS_PULL_OK		0
 #define DS_PULL_FENCED		1
@@ -110,6 +145,58 @@ struct ds_beat_msg {
 	uint32_t	 n;
 	uint64_t	 cnt[DS_CNT_N];	/* n <= DS_CNT_N are read */
 };
+
+struct ds_jwrite_msg {
+	uint64_t		 writer;
+	uint32_t		 epoch;
+	uint32_t		 n;
+	const unsigned char	*recs;		/* n frames, borrowed */
+	size_t			 len;
+};
+
+struct ds_jack_msg {
+	uint32_t	 status;
+	uint64_t	 writer;
+	uint32_t	 epoch;
+};
+
+struct ds_jread_msg {
+	uint64_t	 writer;
+	uint32_t	 epoch;
+	uint32_t	 max_bytes;
+	uint64_t	 cursor;
+};
+
+struct ds_jdata_msg {
+	uint32_t	 status;
+	uint64_t	 writer;
+	uint32_t	 epoch;
+	uint64_t	 cursor;
+	uint64_t	 next;
+	uint64_t	 total;
+};
+
+/*
+ * ds-journal messages.  jwrite_put copies m->n frames (m->recs, m->len:
+ * whole frames) after the fixed part.  jwrite_get checks the fixed part,
+ * that exactly n well-formed frames (CRC, no flags) follow, n <=
+ * DS_J_MAXREC, and points m->recs into p (borrowed); record bodies are
+ * checked by journal.h.  timer_put appends a TIMER record frame.
+ */
+int	ds_msg_jwrite_put(struct ds_buf *, const struct ds_jwrite_msg *);
+int	ds_msg_jwrite_get(struct ds_jwrite_msg *, const unsigned char *,
+	    size_t, const char **why);
+int	ds_msg_jack_put(struct ds_buf *, const struct ds_jack_msg *);
+int	ds_msg_jack_get(struct ds_jack_msg *, const unsigned char *, size_t,
+	    const char **why);
+int	ds_msg_jread_put(struct ds_buf *, const struct ds_jread_msg *);
+int	ds_msg_jread_get(struct ds_jread_msg *, const unsigned char *, size_t,
+	    const char **why);
+int	ds_msg_jdata_put(struct ds_buf *, const struct ds_jdata_msg *);
+int	ds_msg_jdata_get(struct ds_jdata_msg *, const unsigned char *, size_t,
+	    const char **why);
+int	ds_msg_timer_put(struct ds_buf *, const void *key, size_t keylen,
+	    uint64_t when);
 
 /* Append a whole PULL / REPLY-header / BEAT / BEATACK / CTL frame to b. 0 or -1. */
 int	ds_msg_pull_put(struct ds_buf *, const struct ds_pull_msg *);

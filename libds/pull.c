@@ -17,7 +17,9 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <nanomsg/nn.h>
@@ -27,6 +29,7 @@
 
 #define CTL_MAX		512	/* room for the backtrace of a long route */
 #define EPS		1e-3	/* deadlines this close count as passed */
+#define UNSENT_MAX_S	10.0	/* drop a reply that could not leave */
 
 struct parked {
 	struct ds_pull_req	 req;
@@ -36,8 +39,21 @@ struct parked {
 	struct parked		*next;
 };
 
+/* A reply nanomsg could not take yet (the pipe was busy): sent later. */
+struct unsent {
+	unsigned char		*ctl;
+	size_t			 ctllen;
+	unsigned char		*body;
+	size_t			 len;
+	ev_tstamp		 since;
+	struct unsent		*next;
+};
+
 struct ds_pull_srv {
 	struct ev_loop			*loop;
+	struct unsent			*uhead;
+	struct unsent			**utail;
+	ev_timer			 utm;
 	int				 sock;
 	ev_io				 rd;
 	ev_timer			 tm;
@@ -60,6 +76,11 @@ struct ds_pull_cli {
 	ds_pull_reply_fn	 fn;
 	void			*arg;
 	int			 busy;
+	uint32_t		 id;		/* of the request out */
+	uint32_t		 next;		/* request id counter */
+	struct ds_buf		 unsent;	/* request not yet taken (EAGAIN) */
+	int			 hasunsent;
+	ev_timer		 sendtm;	/* retries sending it */
 };
 
 const char *
@@ -131,22 +152,80 @@ srv_release(struct ds_pull_srv *s, struct parked *p)
 	free(p);
 }
 
-static void
-srv_send(struct ds_pull_srv *s, struct parked *p)
+static int
+srv_sendmsg(struct ds_pull_srv *s, const void *body, size_t len,
+    const void *ctl, size_t ctllen)
 {
 	struct nn_iovec iov;
 	struct nn_msghdr h;
 
-	if (s->reply.len > DS_PULL_MSGMAX)
-		return;		/* the client times out; see pull.h */
-	iov.iov_base = s->reply.p;
-	iov.iov_len = s->reply.len;
+	iov.iov_base = (void *)(uintptr_t)body;
+	iov.iov_len = len;
 	memset(&h, 0, sizeof(h));
 	h.msg_iov = &iov;
 	h.msg_iovlen = 1;
-	h.msg_control = p->ctl;
-	h.msg_controllen = p->ctllen;
-	(void)nn_sendmsg(s->sock, &h, NN_DONTWAIT);
+	h.msg_control = (void *)(uintptr_t)ctl;
+	h.msg_controllen = ctllen;
+	return nn_sendmsg(s->sock, &h, NN_DONTWAIT) < 0 ? -1 : 0;
+}
+
+/*
+ * Retry the replies nanomsg refused with EAGAIN: its pipe to a client
+ * takes one message at a time, so a reply right behind a big one finds
+ * it busy.  Dropping it would leave that client waiting for its timeout.
+ * A reply that cannot leave for UNSENT_MAX_S (a stopped client) is
+ * dropped.
+ */
+static void
+srv_unsent_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ds_pull_srv *s = w->data;
+	struct unsent *u, **up;
+
+	(void)revents;
+	for (up = &s->uhead; (u = *up) != NULL;) {
+		if (srv_sendmsg(s, u->body, u->len, u->ctl, u->ctllen) == 0 ||
+		    errno != EAGAIN || ev_now(loop) - u->since > UNSENT_MAX_S) {
+			*up = u->next;
+			free(u->ctl);
+			free(u->body);
+			free(u);
+			continue;
+		}
+		up = &u->next;
+	}
+	s->utail = up;
+	if (s->uhead == NULL)
+		ev_timer_stop(loop, w);
+}
+
+static void
+srv_send(struct ds_pull_srv *s, struct parked *p)
+{
+	struct unsent *u;
+
+	if (s->reply.len > DS_PULL_MSGMAX)
+		return;		/* the client times out; see pull.h */
+	if (srv_sendmsg(s, s->reply.p, s->reply.len, p->ctl, p->ctllen) == 0 ||
+	    errno != EAGAIN)
+		return;
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->body = malloc(s->reply.len ? s->reply.len : 1)) == NULL ||
+	    (u->ctl = malloc(p->ctllen)) == NULL) {
+		if (u != NULL)
+			free(u->body);
+		free(u);
+		return;		/* the client times out */
+	}
+	memcpy(u->body, s->reply.p, s->reply.len);
+	u->len = s->reply.len;
+	memcpy(u->ctl, p->ctl, p->ctllen);
+	u->ctllen = p->ctllen;
+	u->since = ev_now(s->loop);
+	*s->utail = u;
+	s->utail = &u->next;
+	if (!ev_is_active(&s->utm))
+		ev_timer_start(s->loop, &s->utm);
 }
 
 /*
@@ -294,6 +373,9 @@ ds_pull_srv_open(struct ev_loop *loop, const char *addr,
 	s->ops = ops;
 	s->arg = arg;
 	s->tail = &s->head;
+	s->utail = &s->uhead;
+	ev_timer_init(&s->utm, srv_unsent_cb, 0.001, 0.001);
+	s->utm.data = s;
 	if ((s->sock = nn_socket(AF_SP_RAW, NN_REP)) == -1)
 		goto fail;
 	if (set_common(s->sock) == -1)
@@ -356,6 +438,15 @@ ds_pull_srv_close(struct ds_pull_srv *s)
 		s->nparked--;
 		(void)srv_offer(s, p, 1);
 	}
+	ev_timer_stop(s->loop, &s->utm);
+	while (s->uhead != NULL) {
+		struct unsent *u = s->uhead;
+
+		s->uhead = u->next;
+		free(u->ctl);
+		free(u->body);
+		free(u);
+	}
 	nn_close(s->sock);
 	ds_buf_free(&s->reply);
 	free(s);
@@ -367,16 +458,23 @@ ds_pull_srv_close(struct ds_pull_srv *s)
 
 static void cli_read_cb(struct ev_loop *, ev_io *, int);
 
+/*
+ * The client uses a raw REQ socket and matches replies to its request by
+ * id itself.  The cooked REQ socket keeps a copy of the request to resend
+ * it, and nanomsg 1.1.5 can free that copy twice when such a socket is
+ * closed with a request out (nn_req_term: "NN_CHUNK_TAG" assertion);
+ * closing with a request out is exactly what a timeout or an exit does.
+ * A raw socket keeps nothing, never resends, and a newer request simply
+ * makes the older one's reply stale (dropped here by id).
+ */
 static int
 cli_socket(struct ds_pull_cli *c)
 {
-	int ivl = INT_MAX, fd, e;
+	int fd, e;
 
-	if ((c->sock = nn_socket(AF_SP, NN_REQ)) == -1)
+	if ((c->sock = nn_socket(AF_SP_RAW, NN_REQ)) == -1)
 		return -1;
 	if (set_common(c->sock) == -1 ||
-	    nn_setsockopt(c->sock, NN_REQ, NN_REQ_RESEND_IVL, &ivl,
-	    sizeof(ivl)) == -1 ||
 	    nn_connect(c->sock, c->addr) < 0 ||
 	    (fd = rcvfd(c->sock)) == -1) {
 		e = errno;
@@ -391,6 +489,102 @@ cli_socket(struct ds_pull_cli *c)
 	return 0;
 }
 
+/* Send msg as a new request with a fresh id.  0 or -1 (EAGAIN: no peer). */
+static int
+cli_sendraw(struct ds_pull_cli *c, const void *msg, size_t len)
+{
+	union {
+		struct nn_cmsghdr	 h;
+		unsigned char		 b[NN_CMSG_SPACE(sizeof(size_t) + 4)];
+	} ctl;
+	struct nn_iovec iov;
+	struct nn_msghdr h;
+	unsigned char *d;
+	size_t four = 4;
+	uint32_t id;
+
+	/*
+	 * The SP_HDR property's data is a size_t length and then the
+	 * header: for REQ, the request id, big-endian, top bit set.
+	 */
+	id = (c->next++ & 0x7fffffffu) | 0x80000000u;
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.h.cmsg_len = NN_CMSG_LEN(sizeof(size_t) + 4);
+	ctl.h.cmsg_level = PROTO_SP;
+	ctl.h.cmsg_type = SP_HDR;
+	d = NN_CMSG_DATA(&ctl.h);
+	memcpy(d, &four, sizeof(four));
+	d += sizeof(four);
+	d[0] = id >> 24;
+	d[1] = (id >> 16) & 0xff;
+	d[2] = (id >> 8) & 0xff;
+	d[3] = id & 0xff;
+	iov.iov_base = (void *)(uintptr_t)msg;
+	iov.iov_len = len;
+	memset(&h, 0, sizeof(h));
+	h.msg_iov = &iov;
+	h.msg_iovlen = 1;
+	h.msg_control = ctl.b;
+	h.msg_controllen = sizeof(ctl.b);
+	if (nn_sendmsg(c->sock, &h, NN_DONTWAIT) < 0)
+		return -1;
+	c->id = id;
+	return 0;
+}
+
+/*
+ * Receive the reply to the request out, dropping stale ones.  Returns
+ * its length with *body set (free with nn_freemsg), or -1 (EAGAIN, or
+ * ETIMEDOUT when blocking with a receive timeout).
+ */
+static int
+cli_recvraw(struct ds_pull_cli *c, void **body, int flags)
+{
+	union {
+		struct nn_cmsghdr	 h;
+		unsigned char		 b[CTL_MAX];
+	} ctl;
+	const unsigned char *d;
+	struct nn_iovec iov;
+	struct nn_msghdr h;
+	void *msg;
+	uint32_t id;
+	int n;
+
+	for (;;) {
+		msg = NULL;
+		memset(&ctl, 0, sizeof(ctl));
+		iov.iov_base = &msg;
+		iov.iov_len = NN_MSG;
+		memset(&h, 0, sizeof(h));
+		h.msg_iov = &iov;
+		h.msg_iovlen = 1;
+		h.msg_control = ctl.b;
+		h.msg_controllen = sizeof(ctl.b);
+		if ((n = nn_recvmsg(c->sock, &h, flags)) < 0)
+			return -1;
+		id = 0;
+		if (ctl.h.cmsg_level == PROTO_SP && ctl.h.cmsg_type == SP_HDR &&
+		    ctl.h.cmsg_len >= NN_CMSG_LEN(sizeof(size_t) + 4) &&
+		    ctl.h.cmsg_len <= sizeof(ctl.b)) {
+			size_t hl;
+
+			d = NN_CMSG_DATA(&ctl.h);
+			memcpy(&hl, d, sizeof(hl));
+			d += sizeof(hl);
+			if (hl >= 4)
+				id = (uint32_t)d[0] << 24 |
+				    (uint32_t)d[1] << 16 |
+				    (uint32_t)d[2] << 8 | d[3];
+		}
+		if (c->busy && id == c->id) {
+			*body = msg;
+			return n;
+		}
+		nn_freemsg(msg);	/* a stale reply */
+	}
+}
+
 static void
 cli_unsocket(struct ds_pull_cli *c)
 {
@@ -402,9 +596,9 @@ cli_unsocket(struct ds_pull_cli *c)
 }
 
 /*
- * One reply at most can arrive per request (REQ drops stale ones), so
- * take one and return without touching c after the callback: the owner
- * may send again, reset or close from it.
+ * Take the reply to the request out, if it came, and return without
+ * touching c after the callback: the owner may send again, reset or
+ * close from it.
  */
 static void
 cli_read_cb(struct ev_loop *loop, ev_io *w, int revents)
@@ -414,16 +608,25 @@ cli_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	int n;
 
 	(void)revents;
-	if ((n = nn_recv(c->sock, &msg, NN_MSG, NN_DONTWAIT)) < 0)
+	if ((n = cli_recvraw(c, &msg, NN_DONTWAIT)) < 0)
 		return;
-	if (!c->busy) {
-		nn_freemsg(msg);
-		return;
-	}
 	c->busy = 0;
 	ev_timer_stop(loop, &c->tm);
 	c->fn(c->arg, msg, (size_t)n);
 	nn_freemsg(msg);
+}
+
+static void
+cli_sendtm_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ds_pull_cli *c = w->data;
+
+	(void)revents;
+	if (!c->busy || !c->hasunsent || c->sock < 0 ||
+	    cli_sendraw(c, c->unsent.p, c->unsent.len) == 0) {
+		c->hasunsent = 0;
+		ev_timer_stop(loop, w);
+	}
 }
 
 static void
@@ -452,6 +655,8 @@ ds_pull_cli_open(struct ev_loop *loop, const char *addr, ds_pull_reply_fn fn,
 	c->sock = -1;
 	ev_timer_init(&c->tm, cli_timer_cb, 0, 0);
 	c->tm.data = c;
+	ev_timer_init(&c->sendtm, cli_sendtm_cb, 0, 0);
+	c->sendtm.data = c;
 	if ((c->addr = strdup(addr)) == NULL || cli_socket(c) == -1) {
 		e = errno;
 		free(c->addr);
@@ -476,8 +681,24 @@ ds_pull_cli_send(struct ds_pull_cli *c, const void *msg, size_t len,
 	}
 	if (c->sock < 0 && cli_socket(c) == -1)
 		return -1;
-	if (nn_send(c->sock, msg, len, NN_DONTWAIT) < 0)
-		return -1;
+	c->hasunsent = 0;
+	ev_timer_stop(c->loop, &c->sendtm);
+	if (cli_sendraw(c, msg, len) == -1) {
+		/*
+		 * No peer yet (connecting, or reconnecting after a server
+		 * restart) or its pipe is full: a raw socket does not queue,
+		 * so keep the request and try again every few ms until it
+		 * leaves or its timeout ends it, as a cooked REQ would.
+		 */
+		if (errno != EAGAIN)
+			return -1;
+		ds_buf_reset(&c->unsent);
+		if (ds_buf_add(&c->unsent, msg, len) == -1)
+			return -1;
+		c->hasunsent = 1;
+		ev_timer_set(&c->sendtm, 0.002, 0.002);
+		ev_timer_start(c->loop, &c->sendtm);
+	}
 	c->busy = 1;
 	ev_timer_set(&c->tm, timeout > 0 ? timeout : 0, 0);
 	ev_timer_start(c->loop, &c->tm);
@@ -488,8 +709,7 @@ int
 ds_pull_cli_replace(struct ds_pull_cli *c, const void *msg, size_t len,
     double timeout)
 {
-	/* A new REQ request cancels the outstanding one; nanomsg drops its
-	 * reply by request id. */
+	/* The old request's reply, if it comes, is stale by its id. */
 	if (c->busy) {
 		ev_timer_stop(c->loop, &c->tm);
 		c->busy = 0;
@@ -507,6 +727,8 @@ void
 ds_pull_cli_reset(struct ds_pull_cli *c)
 {
 	ev_timer_stop(c->loop, &c->tm);
+	ev_timer_stop(c->loop, &c->sendtm);
+	c->hasunsent = 0;
 	c->busy = 0;
 	cli_unsocket(c);
 	(void)cli_socket(c);	/* on failure the next send retries */
@@ -521,10 +743,26 @@ ds_pull_cli_wait(struct ds_pull_cli *c, double timeout)
 	if (!c->busy)
 		return 0;
 	ms = timeout > 0 ? (int)(timeout * 1000) : 0;
+	/* A request not yet taken by the socket: keep trying to send it. */
+	while (c->hasunsent) {
+		struct timespec ts = { 0, 2000000 };
+
+		if (cli_sendraw(c, c->unsent.p, c->unsent.len) == 0) {
+			c->hasunsent = 0;
+			ev_timer_stop(c->loop, &c->sendtm);
+			break;
+		}
+		if (errno != EAGAIN || ms <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		nanosleep(&ts, NULL);
+		ms -= 2;
+	}
 	if (nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms,
 	    sizeof(ms)) == -1)
 		return -1;
-	n = nn_recv(c->sock, &msg, NN_MSG, 0);
+	n = cli_recvraw(c, &msg, 0);
 	ms = -1;
 	(void)nn_setsockopt(c->sock, NN_SOL_SOCKET, NN_RCVTIMEO, &ms,
 	    sizeof(ms));
@@ -543,7 +781,9 @@ ds_pull_cli_close(struct ds_pull_cli *c)
 	if (c == NULL)
 		return;
 	ev_timer_stop(c->loop, &c->tm);
+	ev_timer_stop(c->loop, &c->sendtm);
 	cli_unsocket(c);
+	ds_buf_free(&c->unsent);
 	free(c->addr);
 	free(c);
 }

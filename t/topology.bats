@@ -4,6 +4,9 @@
 # and at-most-once, and a SIGSTOPped zombie.
 
 load helper
+# A chaos run takes 10 s of paced input plus recoveries; on a loaded
+# 2-core machine give it room (the deadlines inside still bound it).
+BATS_TEST_TIMEOUT=150
 
 setup() {
 	pids_setup

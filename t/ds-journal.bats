@@ -1,0 +1,392 @@
+#!/usr/bin/env bats
+# t/ds-journal.bats: ds-journal, the durable store of exactly-once
+# topologies.  Options and exit codes first; then real journals in the
+# test's directory driven by tools/ds-jctl: units written and read back,
+# restarts, epochs fenced across restarts, torn tails, corruption, a
+# stopped journal holding its lock, checkpoints, group commit under 8
+# writers, and a full disk on a small tmpfs (root only).  Journals are
+# started with --notify-fd on a fifo, recorded in PIDS and killed in
+# teardown; every wait has a deadline.
+
+load helper
+
+setup() {
+	pids_setup
+	D="$PWD/d"
+	J="ipc://$PWD/j.sock"
+	mkdir -p "$D"
+}
+teardown() { pids_teardown; }
+
+# Start a journal on $D at $J with extra options; wait for readiness.
+start_journal() {
+	rm -f ready
+	mkfifo ready
+	ds-journal --dir "$D" --listen "$J" --min-free 0 --notify-fd 4 "$@" \
+	    2>>j.log 4>ready 3>&- &
+	JP=$!
+	PIDS+=("$JP")
+	timeout 10 head -c 1 ready >/dev/null
+	kill -0 "$JP"
+}
+
+# Stop the journal started last and wait until it is gone.
+stop_journal() {
+	kill "$JP"
+	wait_for '! kill -0 '"$JP"' 2>/dev/null' 10
+}
+
+jctl() { "$TOP/tools/ds-jctl" "$@"; }
+
+@test "ds-journal: --help matches the SYNOPSIS and exits 0" {
+	run -0 ds-journal --help
+	[[ ${lines[0]} == "usage: ds-journal "* ]]
+	assert_help_matches_synopsis ds-journal ds-journal.1
+}
+
+@test "ds-journal: --version exits 0" {
+	run -0 ds-journal --version
+	[[ $output == *0.* ]]
+}
+
+@test "ds-journal: missing --dir or --listen is a usage error (64)" {
+	run -64 --separate-stderr ds-journal --listen "$J"
+	[[ $stderr == *"--dir is required"* ]]
+	[[ $stderr == *"usage: ds-journal "* ]]
+	run -64 --separate-stderr ds-journal --dir "$D"
+	[[ $stderr == *"--listen is required"* ]]
+}
+
+@test "ds-journal: bad numbers, unknown options and operands (64)" {
+	run -64 ds-journal --dir "$D" --listen "$J" --min-free 12Q
+	run -64 ds-journal --dir "$D" --listen "$J" --sync-every -1
+	run -64 ds-journal --dir "$D" --listen "$J" --checkpoint 10
+	run -64 ds-journal --dir "$D" --listen "$J" --epoch 0
+	run -64 ds-journal --dir "$D" --listen "$J" --bogus
+	run -64 ds-journal --dir "$D" --listen "$J" extra
+	run -64 --separate-stderr ds-journal --dir "$D" --listen "$J" \
+	    --master "ipc://$PWD/m"
+	[[ $stderr == *"--master needs --id"* ]]
+	run -64 ds-journal --dir "$D" --listen "$J" --notify-fd 9 9>&-
+}
+
+@test "ds-journal: a missing directory exits 66" {
+	run -66 --separate-stderr ds-journal --dir "$PWD/nope" --listen "$J"
+	[[ $stderr == *"unable to open directory"*"nope"* ]]
+}
+
+@test "ds-journal: an address that cannot be bound exits 69" {
+	run -69 --separate-stderr ds-journal --dir "$D" \
+	    --listen "ipc://$PWD/no/such/dir/sock"
+	[[ $stderr == *"unable to listen"* ]]
+}
+
+@test "ds-journal: files that cannot be created exit 73" {
+	ln -s "$PWD/no/such/dir/x" "$D/state.tch"
+	run -73 --separate-stderr ds-journal --dir "$D" --listen "$J"
+	[[ $stderr == *"state.tch"* ]]
+}
+
+@test "ds-journal: a segment that cannot be read exits 74" {
+	mkdir "$D/journal.00000001"
+	run -74 --separate-stderr ds-journal --dir "$D" --listen "$J"
+	[[ $stderr == *"unable to read"*"journal.00000001"* ]]
+}
+
+@test "ds-journal: units are durable, read back, and survive a restart" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 set:b=2 timer:t=100 out:o1 mark:1:5:9
+	[ "$output" = "OK epoch=1" ]
+	run -0 jctl write "$J" 7 1 set:a=3 del:b out:o2 mark:2:6:10 acked:1
+	run -0 jctl write "$J" 7 1 set:pending=x
+	run -0 jctl read "$J" 7 1
+	[ "$output" = "$(printf 'set a 3\ntimer t 100\nmark 2 outseq=6 aux=10\nacked 1\nout o2')" ]
+	stop_journal
+	start_journal
+	run -0 jctl read "$J" 7 2
+	[ "$output" = "$(printf 'set a 3\ntimer t 100\nmark 2 outseq=6 aux=10\nacked 1\nout o2')" ]
+	run -0 jctl read "$J" 8 1
+	[ "$output" = "" ]
+}
+
+@test "ds-journal: recovery streams in small replies" {
+	start_journal
+	args=()
+	for i in $(seq 1 50); do args+=("set:key$i=value$i"); done
+	run -0 jctl write "$J" 3 1 "${args[@]}" mark:1
+	run -0 jctl read "$J" 3 1 64
+	[ "${#lines[@]}" -eq 51 ]
+	[ "${lines[50]}" = "mark 1 outseq=0 aux=0" ]
+}
+
+@test "ds-journal: a stale epoch is fenced, counted, and stays fenced after a restart" {
+	start_journal
+	run -0 jctl write "$J" 5 1 set:a=1 mark:1
+	run -0 jctl read "$J" 5 3
+	run -1 jctl write "$J" 5 2 set:a=2 mark:2
+	[ "$output" = "FENCED epoch=3" ]
+	run -1 jctl read "$J" 5 2
+	[ "$output" = "FENCED epoch=3" ]
+	run -0 jctl stat "$J"
+	[[ $output == *"fenced 2"* ]]
+	stop_journal
+	start_journal
+	run -1 jctl write "$J" 5 2 set:a=2 mark:2
+	[ "$output" = "FENCED epoch=3" ]
+	run -0 jctl write "$J" 5 3 set:a=2 mark:2
+}
+
+@test "ds-journal: a malformed unit gets BAD and is not applied" {
+	start_journal
+	# A JWRITE frame whose count says 1 but carries no record.
+	python3 - <<-'EOF'
+	import struct
+	def crc32c(b, c=0xffffffff):
+	    for x in b:
+	        c ^= x
+	        for _ in range(8):
+	            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+	    return c ^ 0xffffffff
+	p = struct.pack('<QII', 5, 1, 1)
+	h = b'\0DS\x01' + struct.pack('<HHI', 11, 0, len(p))
+	open('m', 'wb').write(h + struct.pack('<I', crc32c(h + p)) + p)
+	EOF
+	run -0 sh -c "jctl() { \"$TOP/tools/ds-jctl\" \"\$@\"; }; jctl raw '$J' < m"
+	[ "$output" = "BAD" ]
+	run -0 jctl stat "$J"
+	[[ $output == *"bad 1"* ]]
+	[[ $output == *"writes 0"* ]]
+}
+
+@test "ds-journal: random and mangled requests never hurt it" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	python3 - <<-'EOF'
+	import random, struct
+	def crc32c(b, c=0xffffffff):
+	    for x in b:
+	        c ^= x
+	        for _ in range(8):
+	            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+	    return c ^ 0xffffffff
+	def frame(t, p):
+	    h = b'\0DS\x01' + struct.pack('<HHI', t, 0, len(p))
+	    return h + struct.pack('<I', crc32c(h + p)) + p
+	r = random.Random(4)
+	for i in range(40):
+	    k = i % 4
+	    if k == 0:
+	        m = bytes(r.randrange(256) for _ in range(r.randrange(1, 200)))
+	    elif k == 1:
+	        m = frame(r.choice([11, 13, 15, 99]), bytes(r.randrange(256) for _ in range(r.randrange(0, 64))))
+	    elif k == 2:
+	        inner = frame(8, bytes(r.randrange(256) for _ in range(r.randrange(0, 40))))
+	        m = frame(11, struct.pack('<QII', 9, 1, 1) + inner)
+	    else:
+	        m = frame(13, struct.pack('<QIIQ', 9, 1, 0, r.randrange(1, 1 << 40)))
+	    open('m%d' % i, 'wb').write(m)
+	EOF
+	for i in $(seq 0 39); do
+		timeout 20 "$TOP/tools/ds-jctl" raw "$J" < m$i >/dev/null 2>&1 || true
+	done
+	kill -0 "$JP"
+	run -0 jctl read "$J" 7 1
+	[ "$output" = "$(printf 'set a 1\nmark 1 outseq=0 aux=0')" ]
+	run -0 jctl read "$J" 9 1
+}
+
+@test "ds-journal: a torn tail is cut with a warning" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	run -0 jctl write "$J" 7 1 set:a=2 mark:2
+	stop_journal
+	size=$(stat -c %s "$D/journal.00000001")
+	truncate -s $((size - 5)) "$D/journal.00000001"
+	start_journal
+	grep -q "warning: .*journal.00000001: torn tail cut" j.log
+	run -0 jctl read "$J" 7 1
+	[ "$output" = "$(printf 'set a 1\nmark 1 outseq=0 aux=0')" ]
+	run -0 jctl stat "$J"
+	[[ $output == *"torn 1"* ]]
+}
+
+@test "ds-journal: a corrupt record is refused with 65 naming file and offset" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	run -0 jctl write "$J" 7 1 set:a=2 mark:2
+	stop_journal
+	# Flip one bit in the first record's payload.
+	printf '\001' | dd of="$D/journal.00000001" bs=1 seek=60 conv=notrunc \
+	    2>/dev/null
+	run -65 --separate-stderr ds-journal --dir "$D" --listen "$J"
+	[[ $stderr == *"journal.00000001: offset 32: corrupt record"* ]]
+}
+
+@test "ds-journal: a segment of an unknown version exits 76" {
+	python3 - "$D/journal.00000001" <<-'EOF'
+	import struct, sys
+	def crc32c(b, c=0xffffffff):
+	    for x in b:
+	        c ^= x
+	        for _ in range(8):
+	            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+	    return c ^ 0xffffffff
+	h = b'\0DSJ' + struct.pack('<HHQQI', 2, 0, 1, 0, 0)
+	open(sys.argv[1], 'wb').write(h + struct.pack('<I', crc32c(h)))
+	EOF
+	run -76 --separate-stderr ds-journal --dir "$D" --listen "$J"
+	[[ $stderr == *"journal.00000001: offset 0: unsupported segment version"* ]]
+}
+
+@test "ds-journal: a missing segment is corruption (65)" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	stop_journal
+	cp "$D/journal.00000001" "$D/journal.00000003"
+	run -65 --separate-stderr ds-journal --dir "$D" --listen "$J"
+	[[ $stderr == *"segment 2 missing before journal.00000003"* ]]
+}
+
+@test "ds-journal: a segment cut inside its header is rewritten with a warning" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	stop_journal
+	printf '\000DSJ\001' > "$D/journal.00000002"
+	start_journal
+	grep -q "warning: .*journal.00000002: torn segment header" j.log
+	run -0 jctl write "$J" 7 1 set:a=2 mark:2
+	stop_journal
+	start_journal
+	run -0 jctl read "$J" 7 1
+	[ "${lines[0]}" = "set a 2" ]
+}
+
+@test "ds-journal: a stopped journal keeps DIR locked (69); killed, it frees it" {
+	start_journal
+	kill -STOP "$JP"
+	run -69 --separate-stderr ds-journal --dir "$D" --listen "ipc://$PWD/j2"
+	[[ $stderr == *"another ds-journal holds $D"* ]]
+	[[ $stderr == *"stopped"* ]]
+	kill -KILL "$JP"
+	wait_for '! kill -0 '"$JP"' 2>/dev/null' 10
+	start_journal
+	run -0 jctl stat "$J"
+}
+
+@test "ds-journal: checkpoints fold segments into state.tch and recover" {
+	start_journal --checkpoint 4096
+	for i in $(seq 1 60); do
+		jctl write "$J" 7 1 set:k$((i % 7))=v$i timer:t=$i out:o$i \
+		    mark:$i acked:$((i - 1)) >/dev/null
+	done
+	run -0 jctl stat "$J"
+	[[ $output != *"checkpoints 0"* ]]
+	[ ! -e "$D/journal.00000001" ]
+	jctl read "$J" 7 1 | sort > before
+	stop_journal
+	start_journal --checkpoint 4096
+	jctl read "$J" 7 1 | sort > after
+	cmp before after
+	grep -qx 'set k4 v60' after
+	grep -qx 'out o60' after
+	run ! grep -qx 'out o59' after
+}
+
+@test "ds-journal: --sync-every delays and still commits" {
+	start_journal --sync-every 20
+	run -0 jctl write "$J" 1 1 set:a=1 mark:1
+	[ "$output" = "OK epoch=1" ]
+	run -0 jctl read "$J" 1 1
+	[ "${lines[0]}" = "set a 1" ]
+}
+
+@test "ds-journal: a lost lease exits 75 without answering" {
+	run -75 --separate-stderr ds-journal --dir "$D" --listen "$J" \
+	    --master "ipc://$PWD/nomaster" --id 5 --keepalive 300
+	[[ $stderr == *"lease lost"* ]]
+}
+
+@test "ds-journal: SIGKILLed while writing and checkpointing, every acknowledged unit survives" {
+	acked=0
+	for round in 1 2 3 4 5; do
+		start_journal --checkpoint 4096
+		(
+			n=$acked
+			while n=$((n + 1)); do
+				"$TOP/tools/ds-jctl" write "$J" 7 1 set:k=$n \
+				    out:o$n mark:$n acked:$((n - 1)) >/dev/null ||
+				    exit 0
+				echo $n > last.tmp && mv last.tmp last
+			done
+		) 3>&- &
+		W=$!
+		PIDS+=("$W")
+		wait_for '[ -s last ] && [ "$(cat last)" -ge $((acked + 20 + RANDOM % 40)) ]' 20
+		kill -KILL "$JP"
+		wait_for '! kill -0 '"$W"' 2>/dev/null' 20
+		acked=$(cat last)
+		start_journal --checkpoint 4096
+		run -0 jctl read "$J" 7 1
+		m=$(echo "$output" | awk '$1 == "mark" { print $2 }')
+		# The unit in flight at the kill may or may not be durable.
+		[ "$m" -ge "$acked" ] && [ "$m" -le $((acked + 1)) ]
+		[ "${lines[0]}" = "set k $m" ]
+		[ "${lines[3]}" = "out o$m" ]
+		acked=$m
+		echo $acked > last
+		stop_journal
+	done
+	[ "$(ls "$D" | grep -c journal)" -le 2 ]
+}
+
+@test "ds-journal: SIGTERM exits 0" {
+	start_journal
+	kill -TERM "$JP"
+	rc=0
+	wait "$JP" || rc=$?
+	[ "$rc" -eq 0 ]
+}
+
+@test "ds-journal: one sync serves several writers (group commit)" {
+	start_journal
+	run -0 "$TOP/tools/bench/journal" -w 8 -s 1 "$J"
+	w=$(echo "$output" | awk '$1 == "journal:" { print $3 }')
+	s=$(echo "$output" | awk '$1 == "journal:" { print $5 }')
+	[ "$w" -gt 0 ]
+	[ "$s" -lt "$w" ]
+	[[ $output == *"lost 0"* ]]
+}
+
+@test "ds-journal: a full disk gets FULL, a warning, and no damage (tmpfs)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	unshare -m true 2>/dev/null || skip "no private mount namespace (unshare -m)"
+	cat > full.sh <<-EOF
+	set -e
+	mount -t tmpfs -o size=8m tmpfs "$D"
+	ds-journal --dir "$D" --listen "$J" --min-free 2M 2>j.log 3>&- &
+	p=\$!
+	trap 'kill \$p 2>/dev/null' EXIT
+	i=0; until "$TOP/tools/ds-jctl" stat "$J" >/dev/null 2>&1; do
+		i=\$((i + 1)); [ \$i -lt 200 ] || exit 9; sleep 0.05; done
+	"$TOP/tools/ds-jctl" write "$J" 1 1 set:a=1 mark:1
+	free=\$(df -B1 --output=avail "$D" | tail -1)
+	dd if=/dev/zero of="$D/fill" bs=1024 count=\$(( (free - 1048576) / 1024 )) 2>/dev/null
+	"$TOP/tools/ds-jctl" write "$J" 1 1 set:a=2 mark:2 || echo refused
+	"$TOP/tools/ds-jctl" write "$J" 1 1 set:a=3 mark:3 || echo refused
+	rm "$D/fill"
+	"$TOP/tools/ds-jctl" write "$J" 1 1 set:a=4 mark:4
+	"$TOP/tools/ds-jctl" read "$J" 1 1
+	"$TOP/tools/ds-jctl" stat "$J" | grep '^full '
+	EOF
+	run -0 unshare -m sh full.sh
+	echo "$output"
+	[ "${lines[0]}" = "OK epoch=1" ]
+	[ "${lines[1]}" = "FULL" ]
+	[ "${lines[2]}" = "refused" ]
+	[ "${lines[3]}" = "FULL" ]
+	[ "${lines[5]}" = "OK epoch=1" ]
+	[ "${lines[6]}" = "set a 4" ]
+	[ "${lines[8]}" = "full 2" ]
+	[ "$(grep -c 'refusing writes' j.log)" -eq 1 ]
+	grep -q 'accepting writes again' j.log
+}
