@@ -44,3 +44,8 @@ for op in "--builtin count" "--exec 'awk -f examples/exec/count.awk'" \
 	eval "ds-source --file \"$tmp/access.log\" --key-field 1 | ds-op $op | ds-sink" |
 	    sort | cksum | sed "s|^|$op: |"
 done
+
+echo "== the word count as a topology under ds-master (4 counting instances): top 5 words"
+ds-master run -q examples/wordcount/wordcount.topo |
+    awk -F '\t' '{ if ($2 > last[$1]) last[$1] = $2 } END { for (w in last) print last[w], w }' |
+    sort -rn | head -5
