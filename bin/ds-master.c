@@ -1139,12 +1139,14 @@ refuse_exactly(void)
 	size_t e;
 
 	if (t->once == DS_ONCE_EXACTLY)
-		ds_die(DS_EX_CONFIG, "%s: once: exactly-once is not "
-		    "implemented yet (issue 4)", t->file);
+		ds_die(DS_EX_CONFIG, "%s: once: exactly-once needs "
+		    "ds-journal, which the instances do not use yet: use "
+		    "most or least", t->file);
 	for (e = 0; e < t->nedge; e++)
 		if (t->edge[e].once == DS_ONCE_EXACTLY)
 			ds_die(DS_EX_CONFIG, "%s:%d: input: %s: exactly-once "
-			    "is not implemented yet (issue 4)", t->file,
+			    "needs ds-journal, which the instances do not use "
+			    "yet: use most or least", t->file,
 			    t->edge[e].line, t->node[t->edge[e].from].name);
 }
 

@@ -189,8 +189,8 @@ parse_pull(struct ds_inst *ti, const struct ds_common *co, const char *s)
 		ds_dieusage(co, "--pull: unknown mode '%.*s' (most, least): "
 		    "'%s'", (int)(colon - s), s, s);
 	if (pl.once == DS_ONCE_EXACTLY)
-		ds_dieusage(co, "--pull: exactly-once is not implemented yet "
-		    "(issue 4)");
+		ds_dieusage(co, "--pull: exactly-once needs ds-journal, "
+		    "which the instances do not use yet (most, least)");
 	if (parse_ids(colon + 1, (size_t)(at - colon - 1), &pl.prod, &pl.nprod,
 	    &why) == -1)
 		ds_dieusage(co, "--pull: bad producer ids '%.*s': %s",

@@ -76,7 +76,7 @@ exited() {
 		[[ $stderr == *"--pull"* ]] || { echo "$p: $stderr"; false; }
 	done
 	run -64 --separate-stderr ds-sink --id 2 --pull exactly:1@ipc://x
-	[[ $stderr == *"not implemented yet"* ]]
+	[[ $stderr == *"exactly-once needs ds-journal"* ]]
 }
 
 @test "instance: bad --consumers is a usage error (64)" {
@@ -108,7 +108,7 @@ exited() {
 	run -64 ds-sink "${p[@]}" --epoch 4294967296
 	run -64 ds-sink "${p[@]}" --once bogus
 	run -64 --separate-stderr ds-sink "${p[@]}" --once exactly
-	[[ $stderr == *"not implemented yet"* ]]
+	[[ $stderr == *"exactly-once needs ds-journal"* ]]
 	run -64 --separate-stderr ds-sink "${p[@]}" --keepalive 1000
 	[[ $stderr == *"--keepalive needs --master"* ]]
 	run -64 ds-sink "${p[@]}" --master ipc://m --keepalive 99
