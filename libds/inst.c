@@ -258,8 +258,9 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 			ds_dieusage(co, "--once: unknown mode '%s' (most, "
 			    "least)", arg);
 		if (ti->once == DS_ONCE_EXACTLY)
-			ds_dieusage(co, "--once: exactly-once is not "
-			    "implemented yet (issue 4)");
+			ds_dieusage(co, "--once: exactly-once needs "
+			    "ds-journal, which the instances do not use yet "
+			    "(most, least)");
 		break;
 	case DS_INST_OPT_LISTEN:
 		if (arg[0] == '\0')
