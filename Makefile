@@ -36,7 +36,7 @@ MAN7     = $(sort $(wildcard man/*.7))
 
 all: deps-check $(BINS) $(PLUGINS) $(TOOLS)
 
-.PHONY: all deps deps-check check check-unit check-bats check-man demo \
+.PHONY: all deps deps-check check check-unit check-bats check-man chaos demo \
 	sanitize fuzz bench install uninstall clean
 
 # Install missing Debian packages (needs root or sudo); no-op when present.
@@ -77,6 +77,10 @@ check-bats: all
 
 check-man:
 	@sh t/check --only man
+
+# Long fault-injection runs, outside `make check` (and CI).
+chaos: all
+	bats --tap t/chaos
 
 demo: all
 	@sh examples/demo.sh

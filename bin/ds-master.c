@@ -763,12 +763,57 @@ backoff_cb(EV_P_ ev_timer *w, int revents)
 		spawn(in);
 }
 
+/*
+ * The producers in's --pull options name that finished and exited 0:
+ * "ID,ID" (malloc'ed), or NULL.  A process restarted after they ended
+ * must know, or it waits for them forever (--ended).
+ */
+static char *
+ended_ids(const struct inst *in)
+{
+	struct ds_buf b = DS_BUF_INIT;
+	const char *v, *p, *at;
+	char *end, num[32];
+	unsigned long long id;
+	size_t i, k;
+
+	for (i = 0; in->argv.v[i] != NULL; i++) {
+		if (strcmp(in->argv.v[i], "--pull") != 0 ||
+		    (v = in->argv.v[i + 1]) == NULL ||
+		    (p = strchr(v, ':')) == NULL || (at = strchr(p, '@')) == NULL)
+			continue;
+		for (p++; p < at; p = *end == ',' ? end + 1 : end) {
+			id = strtoull(p, &end, 10);
+			if (end == p)
+				break;
+			for (k = 0; k < M.nin; k++)
+				if (M.in[k].id == id)
+					break;
+			if (k == M.nin || M.in[k].state != I_EXITED)
+				continue;
+			snprintf(num, sizeof(num), "%s%llu", b.len ? "," : "",
+			    id);
+			if (ds_buf_add(&b, num, strlen(num)) == -1)
+				nomem();
+		}
+	}
+	if (b.len == 0) {
+		ds_buf_free(&b);
+		return NULL;
+	}
+	if (ds_buf_add(&b, "", 1) == -1)
+		nomem();
+	return (char *)b.p;
+}
+
 static void
 spawn(struct inst *in)
 {
 	struct proc *p;
 	sigset_t none;
 	pid_t pid;
+	char **av, *ended;
+	size_t n;
 	int fd, maxfd;
 
 	if (in->epoch >= UINT32_MAX - 1) {
@@ -787,10 +832,23 @@ spawn(struct inst *in)
 	in->argv.v[in->epoch_slot] = xstrdup(in->epoch_s);
 	if ((p = calloc(1, sizeof(*p))) == NULL)
 		nomem();
+	for (n = 0; in->argv.v[n] != NULL; n++)
+		;
+	if ((av = calloc(n + 3, sizeof(*av))) == NULL)
+		nomem();
+	memcpy(av, in->argv.v, n * sizeof(*av));
+	if ((ended = ended_ids(in)) != NULL) {
+		av[n] = (char *)(uintptr_t)"--ended";
+		av[n + 1] = ended;
+		ds_info("%s: producers %s finished: passing --ended",
+		    in->name, ended);
+	}
 	maxfd = max_fd();
 	sigemptyset(&none);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
+		free(av);
+		free(ended);
 		free(p);
 		job_stop(DS_EX_OSERR, "unable to fork for %s: %s", in->name,
 		    strerror(errno));
@@ -807,9 +865,11 @@ spawn(struct inst *in)
 			dup2(M.devnull, 0);
 		for (fd = 3; fd <= maxfd; fd++)
 			close(fd);
-		execv(in->path, in->argv.v);
+		execv(in->path, av);
 		_exit(DS_EX_OSERR);
 	}
+	free(av);
+	free(ended);
 	p->in = in;
 	p->pid = pid;
 	p->epoch = in->epoch;

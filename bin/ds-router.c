@@ -30,8 +30,8 @@
 #include "topo.h"
 
 #define USAGE \
-	"ds-router [-qv] [--buffer SIZE] [--epoch N] [--keepalive MS]\n" \
-	"          [--master ADDR] [--max-tuple SIZE] [--name NAME]\n" \
+	"ds-router [-qv] [--buffer SIZE] [--ended IDS] [--epoch N]\n" \
+	"          [--keepalive MS] [--master ADDR] [--max-tuple SIZE] [--name NAME]\n" \
 	"          [--notify-fd FD] [--once MODE] [--state DIR]\n" \
 	"          --consumers IDS --dist DIST --id N --listen ADDR\n" \
 	"          --pull MODE:IDS@ADDR ..."
@@ -46,7 +46,7 @@
 enum {
 	OPT_BUFFER = 1, OPT_CONSUMERS, OPT_DIST, OPT_EPOCH, OPT_ID,
 	OPT_KEEPALIVE, OPT_LISTEN, OPT_MASTER, OPT_MAXTUPLE, OPT_NAME,
-	OPT_ONCE, OPT_PULL, OPT_STATE
+	OPT_ONCE, OPT_PULL, OPT_STATE, OPT_ENDED
 };
 
 /* One sub-bundle queued for one consumer: a whole BUNDLE frame. */
@@ -775,8 +775,8 @@ main(int argc, char *argv[])
 	struct ds_inlet_cfg cfg;
 	static char ctx[256];
 	char *listen = NULL, *master = NULL, *name = NULL, *arg;
-	uint64_t *cids = NULL, keepalive = 10000;
-	size_t maxtuple = DS_TUPLE_MAX, ncids = 0, e, k, p, j;
+	uint64_t *cids = NULL, *eids = NULL, keepalive = 10000;
+	size_t maxtuple = DS_TUPLE_MAX, ncids = 0, neids = 0, e, k, p, j;
 	int rc, have_dist = 0, have_id = 0;
 	poptContext pc;
 	struct poptOption opts[] = {
@@ -786,6 +786,9 @@ main(int argc, char *argv[])
 		{ "consumers", 0, POPT_ARG_STRING, NULL, OPT_CONSUMERS,
 		    "comma-separated ids of the consumers, in partition "
 		    "order", "IDS" },
+		{ "ended", 0, POPT_ARG_STRING, NULL, OPT_ENDED,
+		    "producers that finished and exited: their streams are "
+		    "over", "IDS" },
 		{ "dist", 0, POPT_ARG_STRING, NULL, OPT_DIST,
 		    "hash, range, shuffle or broadcast", "DIST" },
 		{ "epoch", 0, POPT_ARG_STRING, NULL, OPT_EPOCH,
@@ -831,6 +834,10 @@ main(int argc, char *argv[])
 		case OPT_CONSUMERS:
 			free(cids);
 			cids = parse_ids(&co, "--consumers", arg, &ncids);
+			break;
+		case OPT_ENDED:
+			free(eids);
+			eids = parse_ids(&co, "--ended", arg, &neids);
 			break;
 		case OPT_DIST:
 			if (strcmp(arg, "hash") == 0)
@@ -980,8 +987,11 @@ main(int argc, char *argv[])
 	}
 	ev_prepare_init(&r.prep_w, prepare_cb);
 	ev_prepare_start(r.loop, &r.prep_w);
-	for (e = 0; e < r.nin; e++)
+	for (e = 0; e < r.nin; e++) {
+		for (k = 0; k < neids; k++)
+			ds_inlet_end(r.in[e].inlet, eids[k]);
 		ds_inlet_start(r.in[e].inlet);
+	}
 	if (ds_notify_ready(&co, NULL) == -1)
 		ds_warnsys("unable to signal readiness");
 

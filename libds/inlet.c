@@ -538,6 +538,17 @@ ds_inlet_ack_all(struct ds_inlet *in)
 	nudge(in);
 }
 
+void
+ds_inlet_end(struct ds_inlet *in, uint64_t producer)
+{
+	struct ds_inlet_prod *p;
+
+	if ((p = find(in, producer, NULL)) != NULL && !p->ended) {
+		p->ended = 1;
+		p->end = p->recv;
+	}
+}
+
 int
 ds_inlet_synced(const struct ds_inlet *in)
 {

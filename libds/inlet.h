@@ -97,6 +97,11 @@ void	ds_inlet_ack_all(struct ds_inlet *);
  * answered (so a producer waiting for it to finish has seen it).
  */
 int	ds_inlet_synced(const struct ds_inlet *);
+/*
+ * The producer finished and exited (ds-master says so with --ended): its
+ * stream ends at what was received, nothing more will come.
+ */
+void	ds_inlet_end(struct ds_inlet *, uint64_t producer);
 /* Every producer ended and was received through its end. */
 int	ds_inlet_ended(const struct ds_inlet *);
 /* Per-producer view (for marks in the state log). */

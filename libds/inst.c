@@ -42,6 +42,9 @@
 	    "serve the output stream at ADDR", "ADDR")
 #define O_CONSUMERS OPT("consumers", DS_INST_OPT_CONSUMERS, \
 	    "ids of every consumer of the output, comma-separated", "IDS")
+#define O_ENDED	OPT("ended", DS_INST_OPT_ENDED, \
+	    "producers that finished and exited: their streams are over", \
+	    "IDS")
 #define O_PULL	OPT("pull", DS_INST_OPT_PULL, \
 	    "pull producers IDS from ADDR, MODE most or least (repeatable)", \
 	    "MODE:IDS@ADDR")
@@ -51,12 +54,12 @@ struct poptOption ds_inst_source_opts[] = {
 	O_ONCE, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_inst_op_opts[] = {
-	O_CONSUMERS, O_EPOCH, O_ID, O_KEEPALIVE, O_LISTEN, O_MASTER, O_NAME,
-	O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
+	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE, O_LISTEN, O_MASTER,
+	O_NAME, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_inst_sink_opts[] = {
-	O_EPOCH, O_ID, O_KEEPALIVE, O_MASTER, O_NAME, O_ONCE, O_PULL, O_STATE,
-	POPT_TABLEEND
+	O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE, O_MASTER, O_NAME, O_ONCE, O_PULL,
+	O_STATE, POPT_TABLEEND
 };
 
 #define GIVEN(ti, v)	((ti)->given & (1u << ((v) - DS_INST_OPT_ID)))
@@ -96,6 +99,7 @@ ds_inst_term(struct ds_inst *ti)
 		ds_lease_close(ti->lease);
 	free(ti->pull);
 	free(ti->cons);
+	free(ti->ended);
 	free(ti->front);
 	free(ti->name);
 	free(ti->master);
@@ -276,6 +280,12 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 		break;
 	case DS_INST_OPT_PULL:
 		parse_pull(ti, co, arg);
+		break;
+	case DS_INST_OPT_ENDED:
+		free(ti->ended);
+		if (parse_ids(arg, strlen(arg), &ti->ended, &ti->nended,
+		    &why) == -1)
+			ds_dieusage(co, "--ended: bad ids '%s': %s", arg, why);
 		break;
 	}
 	free(arg);
@@ -606,10 +616,13 @@ ds_inst_restore(struct ds_inst *ti, const struct ds_slog_mark *m)
 void
 ds_inst_go(struct ds_inst *ti)
 {
-	size_t i;
+	size_t i, k;
 
-	for (i = 0; i < ti->npull; i++)
+	for (i = 0; i < ti->npull; i++) {
+		for (k = 0; k < ti->nended; k++)
+			ds_inlet_end(ti->pull[i].inlet, ti->ended[k]);
 		ds_inlet_start(ti->pull[i].inlet);
+	}
 }
 
 void

@@ -50,7 +50,8 @@ enum {
 	DS_INST_OPT_ONCE,
 	DS_INST_OPT_LISTEN,
 	DS_INST_OPT_CONSUMERS,
-	DS_INST_OPT_PULL
+	DS_INST_OPT_PULL,
+	DS_INST_OPT_ENDED
 };
 
 /* popt tables of each executable's topology options. */
@@ -91,6 +92,8 @@ struct ds_inst {
 	struct ds_inst_pull	*pull;		/* owned */
 	size_t			 npull;
 	unsigned		 given;		/* bit (val - DS_INST_OPT_ID) */
+	uint64_t		*ended;		/* --ended: finished producers */
+	size_t			 nended;
 	/* Running. */
 	struct ev_loop		*loop;
 	struct ds_lease		*lease;
