@@ -1,7 +1,7 @@
 # t/helper.bash: loaded by every bats file.  Puts the freshly built
 # binaries first on PATH and gives helpers shared by the suites.
 bats_require_minimum_version 1.5.0
-TOP=$(cd "$BATS_TEST_DIRNAME/.." && pwd)
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export PATH="$TOP/bin:$TOP/tools:$PATH"
 export T_DATA="$TOP/t/data"
 export TOP
