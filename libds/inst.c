@@ -223,7 +223,7 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 	const char *why;
 	char *arg;
 
-	if (val < DS_INST_OPT_ID || val > DS_INST_OPT_PULL)
+	if (val < DS_INST_OPT_ID || val >= DS_INST_OPT_END)
 		return 0;
 	arg = poptGetOptArg(pc);
 	if (arg == NULL)

@@ -51,7 +51,8 @@ enum {
 	DS_INST_OPT_LISTEN,
 	DS_INST_OPT_CONSUMERS,
 	DS_INST_OPT_PULL,
-	DS_INST_OPT_ENDED
+	DS_INST_OPT_ENDED,
+	DS_INST_OPT_END		/* not an option: one past the last */
 };
 
 /* popt tables of each executable's topology options. */

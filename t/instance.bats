@@ -327,3 +327,13 @@ start_blocked_chain() {
 	[ "$output" = 2000 ]
 	[ "$(head -1 got)" = 1 ]
 }
+
+@test "instance: --ended producers are over at once: a sink whose only producer ended exits 0" {
+	# The producer is not running at all: without --ended the sink
+	# would wait for it forever.
+	bg sink timeout 20 ds-sink --id 2 --pull "least:1@ipc://$PWD/gone" \
+	    --ended 1 --file out
+	exited sink 0
+	[ -f out ] && [ ! -s out ]
+	run -64 ds-sink --id 2 --pull "least:1@ipc://$PWD/gone" --ended 0
+}
