@@ -67,6 +67,20 @@ static struct ds_slog_pos *fpos;	/* their frontiers, ti.nfront each */
 static size_t		 fhead, flen, fcap;
 static int		 op_ended;	/* on_end ran (now or before a restart) */
 static int		 stream_ended;
+/* Exactly-once: units written to the journal, waiting to be durable. */
+struct junit {
+	struct ds_buf		 out;		/* its outputs */
+	struct ds_slog_pos	*front;		/* its input frontier */
+	uint64_t		 mark, outseq;
+	int			 end;
+};
+static struct junit	*jq;		/* ring of jqcap */
+static size_t		 jqhead, jqlen, jqcap;
+static struct ds_buf	 jbuf;		/* the unit being built */
+static uint32_t		 jnrec;
+static uint64_t		 jmark;		/* last mark number used */
+static uint64_t		 jacked;	/* ACKED mark to journal, 0: none */
+static struct ds_inst_jrec jr;
 
 /* A pipe's read end may be shared: leave it blocking, as it was. */
 static void
@@ -211,6 +225,15 @@ put_delta(void *arg, const void *key, size_t klen, const void *val,
 }
 
 static int
+put_jdelta(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	(void)arg;
+	jnrec++;
+	return ds_slog_put_delta(&jbuf, key, klen, val, vlen);
+}
+
+static int
 load_delta(void *arg, const void *key, size_t klen, const void *val,
     size_t vlen)
 {
@@ -291,6 +314,117 @@ pend_push(void)
 }
 
 /*
+ * Exactly-once, once a unit is durable: ack its input frontier upstream
+ * (the journal has it, so the producers may drop it), make its outputs
+ * pullable, remember its mark until they are acked (ACKED, so the
+ * journal can drop them), and end the stream after the last one.
+ */
+static void
+jdurable(void *arg, uint64_t token)
+{
+	struct junit *u = &jq[jqhead];
+	size_t i;
+
+	(void)arg;
+	(void)token;
+	DS_ASSERT(jqlen > 0);
+	ds_inst_ack(&ti, u->front, ti.nfront);
+	if (flen > 0 && pend_at(flen - 1)->outseq == u->outseq)
+		i = flen - 1;
+	else
+		i = pend_push();
+	pend_at(i)->mark = u->mark;
+	pend_at(i)->outseq = u->outseq;
+	ds_inst_append(&ti, u->out.p, u->out.len);
+	if (u->end)
+		ds_inst_end(&ti);
+	ds_buf_free(&u->out);
+	free(u->front);
+	jqhead = (jqhead + 1) % jqcap;
+	jqlen--;
+	if (ti.paused && !ds_inst_full(&ti))
+		ds_inst_pause(&ti, 0);
+}
+
+/* Write the ACKED mark alone when nothing else is going to carry it. */
+static void
+jflush_acked(void)
+{
+	if (jacked == 0 || ds_inst_jpending(&ti) > 0)
+		return;
+	ds_buf_reset(&jbuf);
+	if (ds_slog_put_acked(&jbuf, jacked) == -1)
+		nomem();
+	jacked = 0;
+	ds_inst_jwrite(&ti, jbuf.p, jbuf.len, 1, NULL, NULL, 0);
+}
+
+/*
+ * Exactly-once commit: one atomic unit to the journal with the changed
+ * keys, the outputs, the ACKED mark if one is due, and a MARK (input
+ * frontier, output seq, aux 1 once on_end ran).  Nothing of it is seen
+ * downstream or acked upstream before it is durable (jdurable).
+ */
+static void
+jcommit(const struct ds_bundle *cur, int end)
+{
+	struct ds_slog_mark m;
+	struct junit *u, *nq;
+	struct ds_slog_pos *front;
+	const unsigned char *q, *qend;
+	size_t n, i, ncap;
+
+	front = ds_inst_frontier(&ti, cur, &n);
+	ds_buf_reset(&jbuf);
+	jnrec = 0;
+	if (ds_state_dirty(&run.st, put_jdelta, NULL) == -1)
+		nomem();
+	for (q = run.out.p, qend = q + run.out.len; q < qend;
+	    q += DS_FRAME_HDR + ds_get_le32(q + 8))
+		jnrec++;
+	if (ds_buf_add(&jbuf, run.out.p, run.out.len) == -1)
+		nomem();
+	if (jacked != 0) {
+		if (ds_slog_put_acked(&jbuf, jacked) == -1)
+			nomem();
+		jnrec++;
+		jacked = 0;
+	}
+	memset(&m, 0, sizeof(m));
+	m.mark = ++jmark;
+	m.outseq = run.seq;
+	m.aux = end || op_ended;
+	m.n = (uint32_t)n;
+	m.pos = front;
+	if (ds_slog_put_mark(&jbuf, &m) == -1)
+		nomem();
+	jnrec++;
+	if (jqlen == jqcap) {
+		ncap = jqcap ? jqcap * 2 : 64;
+		if ((nq = calloc(ncap, sizeof(*nq))) == NULL)
+			nomem();
+		for (i = 0; i < jqlen; i++)
+			nq[i] = jq[(jqhead + i) % jqcap];
+		free(jq);
+		jq = nq;
+		jqcap = ncap;
+		jqhead = 0;
+	}
+	u = &jq[(jqhead + jqlen++) % jqcap];
+	memset(u, 0, sizeof(*u));
+	u->out = run.out;		/* moved */
+	memset(&run.out, 0, sizeof(run.out));
+	copy_pos(&u->front, front, n);
+	u->mark = m.mark;
+	u->outseq = run.seq;
+	u->end = end;
+	ds_inst_valid(&ti);
+	ds_inst_jwrite(&ti, jbuf.p, jbuf.len, jnrec, jdurable, NULL, m.mark);
+	if (ds_inst_full(&ti))
+		ds_inst_pause(&ti, 1);
+}
+
+/*
  * After input bundle cur (NULL: timers, the end): log the changed keys and
  * a mark, then make the outputs pullable and remember the mark until its
  * outputs are acked.  end: on_end ran (aux 1 in the mark).
@@ -302,6 +436,10 @@ commit(const struct ds_bundle *cur, int end)
 	struct pend *e;
 	size_t n, i;
 
+	if (ti.exactly) {
+		jcommit(cur, end);
+		return;
+	}
 	front = ds_inst_frontier(&ti, cur, &n);
 	lastm.mark = 0;
 	if (use_slog) {
@@ -361,6 +499,14 @@ ack_marks(void)
 		n++;
 	if (n == 0)
 		return;
+	if (ti.exactly) {
+		/* Acked upstream when durable; tell the journal. */
+		if (pend_at(n - 1)->mark > jacked)
+			jacked = pend_at(n - 1)->mark;
+		fhead = (fhead + n) % fcap;
+		flen -= n;
+		return;
+	}
 	/* The newest of them covers the ones before it. */
 	ds_inst_ack(&ti, pos_at(n - 1), ti.nfront);
 	if (use_slog && pend_at(n - 1)->mark != 0) {
@@ -380,6 +526,8 @@ tick(void *arg)
 
 	(void)arg;
 	ack_marks();
+	if (ti.exactly)
+		jflush_acked();
 	if (use_slog && sl.size > DS_INST_SLOGMAX && lastm.mark != 0 &&
 	    (flen == 0 || ti.once == DS_ONCE_MOST)) {
 		ds_inst_valid(&ti);
@@ -396,6 +544,8 @@ tick(void *arg)
 			die_op();
 		op_ended = 1;
 		commit(NULL, 1);
+		if (ti.exactly)
+			return;		/* jdurable ends the stream */
 		ds_inst_end(&ti);
 		/*
 		 * Ending may make the stream done at once (nothing to
@@ -413,6 +563,17 @@ topo_recover(struct ds_slog_mark *m)
 	run.producer = ti.id;
 	run.epoch = ti.epoch;
 	memset(m, 0, sizeof(*m));
+	if (ti.exactly) {
+		ds_inst_jrecover(&ti, load_delta, NULL, &jr);
+		*m = jr.mark;
+		memset(&jr.mark, 0, sizeof(jr.mark));
+		jmark = jr.maxmark;
+		run.seq = m->outseq;
+		op_ended = m->mark != 0 && (m->aux & 1);
+		if (ds_state_track(&run.st, 1) == -1)
+			nomem();
+		return;
+	}
 	if (ti.state == NULL)
 		return;
 	use_slog = 1;
@@ -433,7 +594,13 @@ static void
 topo_start(struct ev_loop *loop, struct ds_slog_mark *m, size_t maxtuple)
 {
 	ds_inst_start(&ti, loop, tick, topo_bundle, NULL);
-	ds_inst_listen(&ti, run.seq + 1);
+	if (ti.exactly) {
+		ds_inst_jopen(&ti);
+		ds_inst_listen(&ti, jr.outfirst ? jr.outfirst : run.seq + 1);
+		ds_inst_append(&ti, jr.out.p, jr.out.len);
+		ds_inst_jrec_free(&jr);
+	} else
+		ds_inst_listen(&ti, run.seq + 1);
 	ds_inst_inlets(&ti, maxtuple, ti.epoch > 1);
 	ds_inst_restore(&ti, m);
 	ds_slog_mark_free(m);
@@ -586,6 +753,14 @@ run:
 		free(fifo);
 		free(fpos);
 		free(lastm.pos);
+		while (jqlen > 0) {
+			ds_buf_free(&jq[jqhead].out);
+			free(jq[jqhead].front);
+			jqhead = (jqhead + 1) % jqcap;
+			jqlen--;
+		}
+		free(jq);
+		ds_buf_free(&jbuf);
 		if (use_slog)
 			ds_slog_close(&sl);
 		ds_inst_term(&ti);

@@ -204,8 +204,10 @@ parse_once(const struct ds_common *co, const char *opt, const char *s,
 		return DS_ONCE_MOST;
 	if (n == 5 && strncmp(s, "least", 5) == 0)
 		return DS_ONCE_LEAST;
-	ds_dieusage(co, "%s: mode must be most or least: '%.*s'", opt,
-	    (int)n, s);
+	if (n == 7 && strncmp(s, "exactly", 7) == 0)
+		return DS_ONCE_EXACTLY;
+	ds_dieusage(co, "%s: mode must be most, least or exactly: '%.*s'",
+	    opt, (int)n, s);
 }
 
 /* MODE:IDS@ADDR, split at the first '@'. */
@@ -436,7 +438,9 @@ apply_acks(struct cons *c)
 			min = pr->routed;
 		if (min > pr->upack) {
 			pr->upack = min;
-			if (r.in[pr->in].once == DS_ONCE_LEAST)
+			/* Exactly-once acks like least: the router keeps
+			 * nothing, its consumers' journals do. */
+			if (r.in[pr->in].once != DS_ONCE_MOST)
 				ds_inlet_ack(r.in[pr->in].inlet, pr->id, min);
 		}
 	}

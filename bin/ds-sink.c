@@ -86,6 +86,13 @@ struct sink {
 	int		 use_slog;
 	struct ds_slog	 sl;
 	struct ds_slog_mark last;	/* frontier of the last mark; pos owned */
+	/* Exactly-once: the file's length goes to the journal. */
+	uint64_t	 size;		/* bytes in the --file */
+	uint64_t	 jmark;
+	struct ds_buf	 jbuf;
+	struct ds_slog_pos *jfront;	/* frontier of the unit out */
+	int		 jready;	/* the first mark is durable */
+	int		 jtrunc;	/* no --append: a fresh job truncates */
 };
 
 static void
@@ -290,6 +297,7 @@ flush(struct sink *k)
 		return;
 	if (ds_write_all(k->fd, k->out.p, k->out.len) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to write %s", k->name);
+	k->size += k->out.len;
 	k->out.len = 0;
 }
 
@@ -317,6 +325,66 @@ no_keys(void *arg, const void **key, size_t *keylen, const void **val,
 	return 0;
 }
 
+/* Exactly-once: the unit out is durable: ack its frontier upstream. */
+static void
+jdurable(void *arg, uint64_t token)
+{
+	struct sink *k = arg;
+
+	(void)token;
+	if (!k->jready) {
+		k->jready = 1;
+		ds_inst_go(&k->ti);
+		return;
+	}
+	ds_inst_ack(&k->ti, k->jfront, k->ti.nfront);
+}
+
+/*
+ * Exactly-once: write what is rendered, make it durable (fdatasync), then
+ * journal the frontier with the file's length in one MARK; the frontier
+ * is acked upstream once that is durable.  One unit at a time: what comes
+ * meanwhile goes with the next one.  A restart cuts the file back to the
+ * length of the last durable MARK and pulls from its frontier on.
+ */
+static void
+jcommit(struct sink *k)
+{
+	struct ds_slog_mark m;
+	struct ds_slog_pos *f;
+	size_t n;
+
+	if (!k->jready || ds_inst_jpending(&k->ti) > 0)
+		return;
+	f = ds_inst_frontier(&k->ti, NULL, &n);
+	if (k->out.len == 0 && k->last.pos != NULL &&
+	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
+		return;
+	ds_inst_valid(&k->ti);
+	k->ti.cnt_out += k->ntuples;
+	k->ntuples = 0;
+	flush(k);
+	if (fdatasync(k->fd) == -1 && errno != EINVAL && errno != EROFS)
+		ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
+	if (k->last.pos == NULL && ((k->last.pos = calloc(n ? n : 1,
+	    sizeof(*f))) == NULL || (k->jfront = calloc(n ? n : 1,
+	    sizeof(*f))) == NULL))
+		nomem();
+	memcpy(k->last.pos, f, n * sizeof(*f));
+	memcpy(k->jfront, f, n * sizeof(*f));
+	memset(&m, 0, sizeof(m));
+	m.mark = ++k->jmark;
+	m.aux = k->size;
+	m.n = (uint32_t)n;
+	m.pos = f;
+	ds_buf_reset(&k->jbuf);
+	if (ds_slog_put_mark(&k->jbuf, &m) == -1 ||
+	    ds_slog_put_acked(&k->jbuf, m.mark) == -1)
+		nomem();
+	ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable, k,
+	    m.mark);
+}
+
 /*
  * Topology mode: write what is rendered, then ack it upstream and log the
  * frontier, when either moved.
@@ -327,6 +395,10 @@ topo_commit(struct sink *k)
 	struct ds_slog_pos *f;
 	size_t n;
 
+	if (k->ti.exactly) {
+		jcommit(k);
+		return;
+	}
 	f = ds_inst_frontier(&k->ti, NULL, &n);
 	if (k->out.len == 0 && k->last.pos != NULL &&
 	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
@@ -363,8 +435,12 @@ topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
 	for (i = 0; i < b->count; i++)
 		render(k, b, &b->t[i]);
 	k->ntuples += b->count;
-	if (k->out.len >= FLUSH_AT)
-		topo_commit(k);
+	if (k->out.len >= FLUSH_AT) {
+		if (k->ti.exactly)
+			flush(k);	/* jcommit makes it durable */
+		else
+			topo_commit(k);
+	}
 	return 0;
 }
 
@@ -375,6 +451,9 @@ topo_tick(void *arg)
 	struct sink *k = arg;
 
 	topo_commit(k);
+	if (k->ti.exactly && (!k->jready || ds_inst_jpending(&k->ti) > 0 ||
+	    k->out.len > 0))
+		return;		/* not durable yet */
 	if (ds_inst_ended(&k->ti)) {
 		ds_info("end of input: %llu tuples",
 		    (unsigned long long)k->ti.cnt_in);
@@ -393,14 +472,62 @@ topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 		ds_die(DS_EX_OSERR, "unable to create the event loop");
 	ds_inst_start(&k->ti, loop, topo_tick, topo_bundle, k);
 	memset(&m, 0, sizeof(m));
-	if (k->ti.state != NULL) {
+	if (k->ti.exactly) {
+		struct ds_inst_jrec jr;
+		struct stat st;
+
+		ds_inst_jrecover(&k->ti, no_delta, NULL, &jr);
+		m = jr.mark;
+		memset(&jr.mark, 0, sizeof(jr.mark));
+		k->jmark = jr.maxmark;
+		ds_inst_jrec_free(&jr);
+		if (fstat(k->fd, &st) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to stat %s", k->name);
+		if (m.mark != 0 && (uint64_t)st.st_size < m.aux)
+			ds_die(DS_EX_DATAERR, "%s: %llu bytes, shorter than "
+			    "the %llu the journal says were written: it was "
+			    "changed behind our back", k->name,
+			    (unsigned long long)st.st_size,
+			    (unsigned long long)m.aux);
+		k->size = m.mark != 0 ? m.aux : k->jtrunc ? 0 :
+		    (uint64_t)st.st_size;
+		if ((uint64_t)st.st_size > k->size) {
+			ds_info("%s: cutting %llu bytes written after the "
+			    "last commit", k->name, (unsigned long long)
+			    ((uint64_t)st.st_size - k->size));
+			if (ftruncate(k->fd, (off_t)k->size) == -1)
+				ds_diesys(DS_EX_IOERR, "unable to truncate %s",
+				    k->name);
+		}
+		ds_inst_jopen(&k->ti);
+	} else if (k->ti.state != NULL) {
 		k->use_slog = 1;
 		ds_inst_slog_open(&k->ti, &k->sl, no_delta, NULL, &m);
 	}
 	ds_inst_inlets(&k->ti, maxtuple, k->ti.epoch > 1);
 	ds_inst_restore(&k->ti, &m);
+	if (k->ti.exactly) {
+		/*
+		 * The file's starting length is durable before anything is
+		 * written: pulling starts once this first MARK is.
+		 */
+		struct ds_slog_mark f;
+		size_t n;
+
+		memset(&f, 0, sizeof(f));
+		f.mark = ++k->jmark;
+		f.aux = k->size;
+		f.pos = ds_inst_frontier(&k->ti, NULL, &n);
+		f.n = (uint32_t)n;
+		if (ds_slog_put_mark(&k->jbuf, &f) == -1 ||
+		    ds_slog_put_acked(&k->jbuf, f.mark) == -1)
+			nomem();
+		ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable,
+		    k, f.mark);
+	}
 	ds_slog_mark_free(&m);
-	ds_inst_go(&k->ti);
+	if (!k->ti.exactly)
+		ds_inst_go(&k->ti);
 	if (ds_notify_ready(co, NULL) == -1)
 		ds_warnsys("unable to signal readiness");
 	ev_run(loop, 0);
@@ -511,6 +638,17 @@ main(int argc, char *argv[])
 	/* A restart in a topology appends after what it wrote before. */
 	if (k.ti.on && resuming(&k))
 		append = 1;
+	if (k.ti.exactly) {
+		if (file == NULL)
+			ds_dieusage(&co, "exactly-once needs --file: what is "
+			    "written to standard output cannot be taken back");
+		/*
+		 * The journal knows the length to keep; a fresh job without
+		 * --append truncates only when it has no mark (recovery).
+		 */
+		k.jtrunc = !append;
+		append = 1;
+	}
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);

@@ -101,6 +101,14 @@ struct source {
 	struct ds_slog_mark	 last;		/* newest mark acked */
 	struct pend_mark	*pm;		/* marks not acked yet, FIFO */
 	size_t			 pmhead, pmlen, pmcap;
+	/* Exactly-once: bundles written to the journal, not yet durable. */
+	struct ds_buf		*jq;		/* ring of jqcap */
+	struct pend_mark	*jqm;		/* and their marks */
+	size_t			 jqhead, jqlen, jqcap;
+	struct ds_buf		 jbuf;		/* the unit being built */
+	uint64_t		 jmark;		/* last mark number used */
+	uint64_t		 jacked;	/* ACKED mark to write, 0: none */
+	int			 ended;		/* ds_inst_end called */
 
 	struct ev_loop		*loop;
 	ev_io			 rd;
@@ -149,6 +157,118 @@ flush_complete(struct source *s)
 		s->out.len = 0;
 }
 
+static void pause_input(struct source *);
+
+static struct pend_mark *
+pm_push(struct source *s)
+{
+	struct pend_mark *pm;
+
+	if (s->pmhead + s->pmlen == s->pmcap) {
+		if (s->pmhead > 0) {
+			memmove(s->pm, s->pm + s->pmhead, s->pmlen *
+			    sizeof(*s->pm));
+			s->pmhead = 0;
+		} else {
+			s->pmcap = s->pmcap ? s->pmcap * 2 : 256;
+			if ((pm = realloc(s->pm, s->pmcap * sizeof(*pm))) ==
+			    NULL)
+				nomem();
+			s->pm = pm;
+		}
+	}
+	return &s->pm[s->pmhead + s->pmlen++];
+}
+
+/* Exactly-once: the oldest unit is durable; its bundle may be pulled. */
+static void
+jdurable(void *arg, uint64_t token)
+{
+	struct source *s = arg;
+	struct ds_buf *b = &s->jq[s->jqhead];
+
+	(void)token;
+	DS_ASSERT(s->jqlen > 0);
+	*pm_push(s) = s->jqm[s->jqhead];
+	ds_inst_append(&s->ti, b->p, b->len);
+	ds_buf_free(b);
+	s->jqhead = (s->jqhead + 1) % s->jqcap;
+	s->jqlen--;
+}
+
+/*
+ * Exactly-once: the bundle in out and a MARK (output seq, the input
+ * offset after it) go to the journal as one unit; the bundle is pulled
+ * only once that is durable, so a replay after any crash is the same.
+ */
+static void
+jtake(struct source *s)
+{
+	struct ds_slog_mark m;
+	struct ds_buf *nq;
+	struct pend_mark *nm;
+	size_t i, ncap;
+	uint32_t n = 2;
+
+	ds_buf_reset(&s->jbuf);
+	if (ds_buf_add(&s->jbuf, s->out.p, s->out.len) == -1)
+		nomem();
+	if (s->jacked != 0) {
+		if (ds_slog_put_acked(&s->jbuf, s->jacked) == -1)
+			nomem();
+		s->jacked = 0;
+		n++;
+	}
+	memset(&m, 0, sizeof(m));
+	m.mark = ++s->jmark;
+	m.outseq = s->blast;
+	m.aux = s->boff;
+	if (ds_slog_put_mark(&s->jbuf, &m) == -1)
+		nomem();
+	if (s->jqlen == s->jqcap) {
+		ncap = s->jqcap ? s->jqcap * 2 : 64;
+		if ((nq = calloc(ncap, sizeof(*nq))) == NULL ||
+		    (nm = calloc(ncap, sizeof(*nm))) == NULL)
+			nomem();
+		for (i = 0; i < s->jqlen; i++) {
+			nq[i] = s->jq[(s->jqhead + i) % s->jqcap];
+			nm[i] = s->jqm[(s->jqhead + i) % s->jqcap];
+		}
+		free(s->jq);
+		free(s->jqm);
+		s->jq = nq;
+		s->jqm = nm;
+		s->jqcap = ncap;
+		s->jqhead = 0;
+	}
+	i = (s->jqhead + s->jqlen++) % s->jqcap;
+	memset(&s->jq[i], 0, sizeof(s->jq[i]));
+	if (ds_buf_add(&s->jq[i], s->out.p, s->out.len) == -1)
+		nomem();
+	s->jqm[i].mark = m.mark;
+	s->jqm[i].outseq = m.outseq;
+	s->jqm[i].aux = m.aux;
+	ds_inst_valid(&s->ti);
+	ds_inst_jwrite(&s->ti, s->jbuf.p, s->jbuf.len, n, jdurable, s,
+	    m.mark);
+	s->out.len = 0;
+	s->w.start = 0;
+	pause_input(s);
+}
+
+/* Stop reading while the output stream (or the journal queue) is full. */
+static void
+pause_input(struct source *s)
+{
+	if (!s->paused && ds_inst_full(&s->ti)) {
+		s->paused = 1;
+		if (s->regular)
+			ev_idle_stop(s->loop, &s->idle);
+		else
+			ev_io_stop(s->loop, &s->rd);
+	}
+}
+
 /* Topology mode: one closed bundle from out to the output stream. */
 static void
 take_bundle(struct source *s)
@@ -156,6 +276,10 @@ take_bundle(struct source *s)
 	struct ds_slog_mark m;
 	struct pend_mark *pm;
 
+	if (s->ti.exactly) {
+		jtake(s);
+		return;
+	}
 	if (s->use_slog) {
 		memset(&m, 0, sizeof(m));
 		m.outseq = s->blast;
@@ -330,6 +454,9 @@ topo_eof(struct source *s)
 		ev_idle_stop(s->loop, &s->idle);
 	else
 		ev_io_stop(s->loop, &s->rd);
+	if (s->ti.exactly && ds_inst_jpending(&s->ti) > 0)
+		return;		/* tick ends it once everything is durable */
+	s->ended = 1;
 	ds_inst_end(&s->ti);
 }
 
@@ -453,6 +580,23 @@ tick(void *arg)
 	}
 	if (s->pmlen == 0)
 		s->pmhead = 0;
+	if (s->ti.exactly) {
+		if (pm != NULL && pm->mark > s->jacked)
+			s->jacked = pm->mark;
+		if (s->jacked != 0 && ds_inst_jpending(&s->ti) == 0) {
+			ds_buf_reset(&s->jbuf);
+			if (ds_slog_put_acked(&s->jbuf, s->jacked) == -1)
+				nomem();
+			s->jacked = 0;
+			ds_inst_jwrite(&s->ti, s->jbuf.p, s->jbuf.len, 1, NULL,
+			    NULL, 0);
+		}
+		if (s->eof && !s->ended && ds_inst_jpending(&s->ti) == 0) {
+			s->ended = 1;
+			ds_inst_end(&s->ti);
+		}
+		pm = NULL;
+	}
 	if (pm != NULL) {
 		s->last.mark = pm->mark;
 		s->last.outseq = pm->outseq;
@@ -489,6 +633,30 @@ topo_start(struct source *s, const char *file)
 	s->epoch = s->ti.epoch;
 	s->linger = s->regular ? 0 : s->linger;
 	ds_inst_start(&s->ti, s->loop, tick, NULL, s);
+	if (s->ti.exactly) {
+		struct ds_inst_jrec jr;
+
+		ds_inst_jrecover(&s->ti, no_delta, NULL, &jr);
+		ds_inst_jopen(&s->ti);
+		s->jmark = jr.maxmark;
+		if (jr.mark.mark != 0) {
+			if (s->regular && lseek(s->fd, (off_t)jr.mark.aux,
+			    SEEK_SET) == -1)
+				ds_diesys(DS_EX_IOERR, "unable to seek %s",
+				    s->name);
+			s->base = jr.mark.aux;
+			s->lineno = jr.mark.outseq;
+			first = jr.mark.outseq + 1;
+			ds_info("resuming %s at offset %llu, line %llu%s",
+			    s->name, (unsigned long long)jr.mark.aux,
+			    (unsigned long long)jr.mark.outseq + 1,
+			    s->regular ? "" : " (after what the journal has)");
+		}
+		ds_inst_listen(&s->ti, jr.outfirst ? jr.outfirst : first);
+		ds_inst_append(&s->ti, jr.out.p, jr.out.len);
+		ds_inst_jrec_free(&jr);
+		return;
+	}
 	if (s->ti.state != NULL && file == NULL)
 		ds_warn("standard input cannot be read again: --state is "
 		    "ignored");

@@ -246,13 +246,16 @@ check(struct ds_inlet *in, const unsigned char *msg, size_t len,
 /*
  * A newer epoch of producer p: it restarted and replays from its
  * recovered point.  Least mode takes the replay (the frontier restarts
- * with it); most mode keeps its frontier and drops what it saw.
+ * with it); most mode keeps its frontier and drops what it saw, and so
+ * does exactly mode, where the replay is the same outputs with the same
+ * seqs (they were durable in the producer's journal before anyone saw
+ * them).
  */
 static void
 restarted(struct ds_inlet *in, struct ds_inlet_prod *p, uint32_t epoch)
 {
 	p->epoch = epoch;
-	if (in->cfg.once != DS_ONCE_MOST)
+	if (in->cfg.once == DS_ONCE_LEAST)
 		p->recv = 0;
 }
 

@@ -9,12 +9,14 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "exit.h"
 #include "frame.h"
 #include "inst.h"
+#include "jclient.h"
 #include "log.h"
 #include "wire.h"
 
@@ -37,7 +39,7 @@
 #define O_STATE	OPT("state", DS_INST_OPT_STATE, \
 	    "keep the state log DIR/NAME.slog", "DIR")
 #define O_ONCE	OPT("once", DS_INST_OPT_ONCE, \
-	    "own delivery mode: most or least (default least)", "MODE")
+	    "own delivery mode: most, least or exactly (default least)", "MODE")
 #define O_LISTEN OPT("listen", DS_INST_OPT_LISTEN, \
 	    "serve the output stream at ADDR", "ADDR")
 #define O_CONSUMERS OPT("consumers", DS_INST_OPT_CONSUMERS, \
@@ -46,20 +48,23 @@
 	    "producers that finished and exited: their streams are over", \
 	    "IDS")
 #define O_PULL	OPT("pull", DS_INST_OPT_PULL, \
-	    "pull producers IDS from ADDR, MODE most or least (repeatable)", \
-	    "MODE:IDS@ADDR")
+	    "pull producers IDS from ADDR, MODE most, least or exactly " \
+	    "(repeatable)", "MODE:IDS@ADDR")
+#define O_JOURNAL OPT("journal", DS_INST_OPT_JOURNAL, \
+	    "exactly-once: keep state and outputs in ds-journal at ADDR", \
+	    "ADDR")
 
 struct poptOption ds_inst_source_opts[] = {
-	O_CONSUMERS, O_EPOCH, O_ID, O_KEEPALIVE, O_LISTEN, O_MASTER, O_NAME,
-	O_ONCE, O_STATE, POPT_TABLEEND
+	O_CONSUMERS, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_LISTEN,
+	O_MASTER, O_NAME, O_ONCE, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_inst_op_opts[] = {
-	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE, O_LISTEN, O_MASTER,
-	O_NAME, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
+	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE,
+	O_LISTEN, O_MASTER, O_NAME, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_inst_sink_opts[] = {
-	O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE, O_MASTER, O_NAME, O_ONCE, O_PULL,
-	O_STATE, POPT_TABLEEND
+	O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_MASTER, O_NAME,
+	O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
 };
 
 #define GIVEN(ti, v)	((ti)->given & (1u << ((v) - DS_INST_OPT_ID)))
@@ -105,6 +110,15 @@ ds_inst_term(struct ds_inst *ti)
 	free(ti->master);
 	free(ti->state);
 	free(ti->listen);
+	free(ti->journal);
+	if (ti->jc != NULL)
+		ds_jclient_close(ti->jc);
+	while (ti->jlen > 0) {
+		ds_buf_free(&ti->ju[ti->jhead].recs);
+		ti->jhead = (ti->jhead + 1) % ti->jcap;
+		ti->jlen--;
+	}
+	free(ti->ju);
 	memset(ti, 0, sizeof(*ti));
 }
 
@@ -190,11 +204,8 @@ parse_pull(struct ds_inst *ti, const struct ds_common *co, const char *s)
 	    (size_t)(at - s))) == NULL)
 		ds_dieusage(co, "--pull: not MODE:IDS@ADDR: '%s'", s);
 	if (parse_once(s, (size_t)(colon - s), &pl.once) == -1)
-		ds_dieusage(co, "--pull: unknown mode '%.*s' (most, least): "
-		    "'%s'", (int)(colon - s), s, s);
-	if (pl.once == DS_ONCE_EXACTLY)
-		ds_dieusage(co, "--pull: exactly-once needs ds-journal, "
-		    "which the instances do not use yet (most, least)");
+		ds_dieusage(co, "--pull: unknown mode '%.*s' (most, least, "
+		    "exactly): '%s'", (int)(colon - s), s, s);
 	if (parse_ids(colon + 1, (size_t)(at - colon - 1), &pl.prod, &pl.nprod,
 	    &why) == -1)
 		ds_dieusage(co, "--pull: bad producer ids '%.*s': %s",
@@ -260,12 +271,13 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 	case DS_INST_OPT_ONCE:
 		if (parse_once(arg, strlen(arg), &ti->once) == -1)
 			ds_dieusage(co, "--once: unknown mode '%s' (most, "
-			    "least)", arg);
-		if (ti->once == DS_ONCE_EXACTLY)
-			ds_dieusage(co, "--once: exactly-once needs "
-			    "ds-journal, which the instances do not use yet "
-			    "(most, least)");
+			    "least, exactly)", arg);
 		break;
+	case DS_INST_OPT_JOURNAL:
+		if (arg[0] == '\0')
+			ds_dieusage(co, "--journal: empty address");
+		set_str(&ti->journal, arg);
+		return 1;
 	case DS_INST_OPT_LISTEN:
 		if (arg[0] == '\0')
 			ds_dieusage(co, "--listen: empty address");
@@ -297,6 +309,7 @@ ds_inst_validate(struct ds_inst *ti, const struct ds_common *co)
 {
 	static char ctx[256];
 	char buf[24];
+	size_t i;
 
 	ti->on = ti->listen != NULL || ti->npull > 0 || ti->master != NULL;
 	if (!ti->on) {
@@ -317,6 +330,15 @@ ds_inst_validate(struct ds_inst *ti, const struct ds_common *co)
 	}
 	if (ti->kind != DS_INST_SOURCE && ti->npull == 0)
 		ds_dieusage(co, "topology mode needs --pull");
+	ti->exactly = ti->once == DS_ONCE_EXACTLY;
+	for (i = 0; i < ti->npull; i++)
+		if (ti->pull[i].once == DS_ONCE_EXACTLY)
+			ti->exactly = 1;
+	if (ti->exactly && ti->journal == NULL)
+		ds_dieusage(co, "exactly-once needs --journal");
+	if (!ti->exactly && ti->journal != NULL)
+		ds_dieusage(co, "--journal needs --once exactly or an exactly "
+		    "--pull");
 	if (ti->name != NULL) {
 		snprintf(ctx, sizeof(ctx), "name=%s", ti->name);
 		ds_log_context(ctx);
@@ -386,11 +408,18 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (ti->tick != NULL)
 		ti->tick(ti->arg);
+	if (ti->wake) {
+		/* Once per loop round: one reply for all output of the round. */
+		ti->wake = 0;
+		if (ti->srv != NULL)
+			ds_pull_srv_wake(ti->srv);
+	}
 	if (ti->finishing)
 		return;
 	if (ti->lease != NULL)
 		counters(ti);
-	if (ti->has_oq && ti->oq.ended && ds_outq_done(&ti->oq))
+	if (ti->has_oq && ti->oq.ended && ds_outq_done(&ti->oq) &&
+	    ti->jlen == 0)
 		ds_inst_finish(ti);
 }
 
@@ -648,14 +677,14 @@ ds_inst_append(struct ds_inst *ti, const void *p, size_t len)
 		}
 		q = pay + n;
 	}
-	if (ti->srv != NULL)
-		ds_pull_srv_wake(ti->srv);
+	ti->wake = 1;
 }
 
 int
 ds_inst_full(const struct ds_inst *ti)
 {
-	return ti->has_oq && ti->oq.bytes > DS_INST_OUTMAX;
+	return (ti->has_oq && ti->oq.bytes > DS_INST_OUTMAX) ||
+	    ti->jbytes > DS_INST_OUTMAX || ti->jfull;
 }
 
 void
@@ -845,4 +874,262 @@ ds_inst_slog_flush(struct ds_inst *ti, struct ds_slog *sl)
 	ds_inst_valid(ti);
 	if (ds_slog_flush(sl) == -1)
 		ds_die(DS_EX_IOERR, "%s", sl->err);
+}
+
+/*
+ * Exactly-once: ds-journal.
+ */
+
+#define JTIMEOUT	5.0	/* s: an answer later than this is lost */
+#define JFULL_RETRY	0.2	/* s between writes refused as FULL */
+
+static struct ds_inst_junit *
+junit_at(struct ds_inst *ti, size_t i)
+{
+	return &ti->ju[(ti->jhead + i) % ti->jcap];
+}
+
+/* Re-stamp the BUNDLE frame f with epoch into out (seqs unchanged). */
+static void
+restamp(struct ds_buf *out, const struct ds_frame *f, uint64_t producer,
+    uint32_t epoch, uint64_t *first, const char **why)
+{
+	struct ds_bundle b = DS_BUNDLE_INIT;
+	struct ds_bundle_writer w;
+	uint32_t i;
+
+	if (ds_bundle_decode(&b, f->payload, f->len, SIZE_MAX, why) == -1)
+		ds_die(DS_EX_DATAERR, "journal recovery: a bad output bundle: "
+		    "%s", *why != NULL ? *why : "out of memory");
+	if (b.producer != producer)
+		ds_die(DS_EX_DATAERR, "journal recovery: an output bundle of "
+		    "producer %llu, not ours", (unsigned long long)b.producer);
+	if (b.count > 0 && (*first == 0 || b.t[0].seq < *first))
+		*first = b.t[0].seq;
+	if (ds_bundle_begin(&w, out, producer, epoch) == -1)
+		nomem();
+	for (i = 0; i < b.count; i++)
+		if (ds_bundle_add(&w, &b.t[i]) == -1)
+			nomem();
+	if (ds_bundle_end(&w) == -1)
+		nomem();
+	ds_bundle_free(&b);
+}
+
+void
+ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
+    size_t, const void *, size_t), void *arg, struct ds_inst_jrec *r)
+{
+	struct ds_jread rd;
+	struct ds_slog_rec d;
+	struct ds_slog_mark m;
+	struct ds_frame f;
+	struct timespec ts = { 0, 50000000 };
+	const char *why;
+	double waited = 0, limit = ti->keepalive_ms / 1000.0;
+	int k;
+
+	memset(r, 0, sizeof(*r));
+	memset(&rd, 0, sizeof(rd));
+	while (ds_jread_open(&rd, ti->journal, ti->id, ti->epoch, 2.0) == -1) {
+		int e = errno;
+
+		if (e == EPERM)
+			ds_die(DS_EX_TEMPFAIL, "fenced by the journal: it has "
+			    "epoch %u of this instance, newer than %u",
+			    (unsigned)rd.epoch, (unsigned)ti->epoch);
+		if (e == ENOMEM)
+			nomem();
+		if (e == EBADMSG || waited >= limit)
+			ds_die(DS_EX_UNAVAILABLE, "unable to recover from the "
+			    "journal at %s: %s", ti->journal,
+			    ds_pull_strerror(e));
+		ds_jread_close(&rd);
+		memset(&rd, 0, sizeof(rd));
+		nanosleep(&ts, NULL);
+		waited += 0.05 + (e == ETIMEDOUT ? 2.0 : 0);
+	}
+	while ((k = ds_jread_next(&rd, &f)) == 1) {
+		why = NULL;
+		switch (f.type) {
+		case DS_FRAME_DELTA:
+		case DS_FRAME_MARK:
+		case DS_FRAME_ACKED:
+			memset(&m, 0, sizeof(m));
+			if (ds_slog_rec_get(&f, &d, &m, &why) == -1)
+				ds_die(DS_EX_DATAERR, "journal recovery: a bad "
+				    "record: %s", why);
+			if (f.type == DS_FRAME_DELTA) {
+				if (on_delta(arg, d.key, d.keylen, d.val,
+				    d.vallen) != 0)
+					ds_die(DS_EX_SOFTWARE, "journal "
+					    "recovery: applying a state change "
+					    "failed");
+			} else if (f.type == DS_FRAME_MARK) {
+				ds_slog_mark_free(&r->mark);
+				r->mark = m;
+				if (m.mark > r->maxmark)
+					r->maxmark = m.mark;
+			} else {
+				r->acked = m.mark;
+				if (m.mark > r->maxmark)
+					r->maxmark = m.mark;
+			}
+			break;
+		case DS_FRAME_TIMER:
+			break;	/* timers live in the operator's state */
+		case DS_FRAME_BUNDLE:
+			restamp(&r->out, &f, ti->id, ti->epoch, &r->outfirst,
+			    &why);
+			break;
+		default:
+			ds_die(DS_EX_DATAERR, "journal recovery: an unknown "
+			    "record type %u", (unsigned)f.type);
+		}
+	}
+	if (k == -1)
+		ds_die(errno == EBADMSG ? DS_EX_DATAERR : DS_EX_UNAVAILABLE,
+		    "journal recovery from %s failed: %s", ti->journal,
+		    ds_pull_strerror(errno));
+	ds_jread_close(&rd);
+	if (r->mark.mark != 0)
+		ds_info("journal: recovered mark %llu: output seq %llu, %zu "
+		    "bytes of outputs not acked",
+		    (unsigned long long)r->mark.mark,
+		    (unsigned long long)r->mark.outseq, r->out.len);
+}
+
+void
+ds_inst_jrec_free(struct ds_inst_jrec *r)
+{
+	ds_slog_mark_free(&r->mark);
+	ds_buf_free(&r->out);
+	memset(r, 0, sizeof(*r));
+}
+
+static void jsubmit(struct ds_inst *, size_t);
+
+static void
+jretry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ds_inst *ti = w->data;
+	size_t i;
+
+	(void)loop;
+	(void)revents;
+	ti->jfull = 0;
+	ti->jnext = 0;
+	for (i = 0; i < ti->jlen; i++)
+		jsubmit(ti, i);
+}
+
+static void
+jdone(void *arg, uint32_t status, uint32_t epoch)
+{
+	struct ds_inst *ti = arg;
+	struct ds_inst_junit *u, done;
+
+	ti->jsent--;
+	switch (status) {
+	case DS_J_OK:
+		if (ti->jfull || ti->jnext != 0)
+			ds_die(DS_EX_SOFTWARE, "journal: a unit was made "
+			    "durable after one before it was refused");
+		u = junit_at(ti, 0);
+		done = *u;
+		ti->jbytes -= u->recs.len;
+		ti->jhead = (ti->jhead + 1) % ti->jcap;
+		ti->jlen--;
+		ds_buf_free(&done.recs);
+		if (done.done != NULL)
+			done.done(done.arg, done.token);
+		break;
+	case DS_J_FULL:
+		if (!ti->jfull)
+			ds_warn("journal: short of disk space, writes "
+			    "refused: holding input until it has room");
+		ti->jfull = 1;
+		ti->jnext++;
+		break;
+	case DS_J_FENCED:
+		ds_die(DS_EX_TEMPFAIL, "fenced by the journal: it has epoch %u "
+		    "of this instance, newer than %u", (unsigned)epoch,
+		    (unsigned)ti->epoch);
+	case DS_JCLIENT_LOST:
+		ds_die(DS_EX_TEMPFAIL, "journal: no answer from %s for %.0f "
+		    "s: stopping, the restart recovers", ti->journal,
+		    JTIMEOUT);
+	default:
+		ds_die(DS_EX_SOFTWARE, "journal: a unit was refused as "
+		    "malformed (status %u)", (unsigned)status);
+	}
+	if (ti->jfull && ti->jsent == 0 && !ev_is_active(&ti->jretry)) {
+		ev_timer_set(&ti->jretry, JFULL_RETRY, 0);
+		ev_timer_start(ti->loop, &ti->jretry);
+	}
+}
+
+static void
+jsubmit(struct ds_inst *ti, size_t i)
+{
+	struct ds_inst_junit *u = junit_at(ti, i);
+
+	if (ds_jclient_write(ti->jc, u->recs.p, u->recs.len, u->n, jdone,
+	    ti) == -1) {
+		if (errno == ENOMEM)
+			nomem();
+		ds_die(DS_EX_SOFTWARE, "journal: a unit of %zu bytes is too "
+		    "big to write", u->recs.len);
+	}
+	ti->jsent++;
+}
+
+void
+ds_inst_jopen(struct ds_inst *ti)
+{
+	if ((ti->jc = ds_jclient_open(ti->loop, ti->journal, ti->id,
+	    ti->epoch, JTIMEOUT)) == NULL)
+		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach the journal at "
+		    "%s", ti->journal);
+	ev_timer_init(&ti->jretry, jretry_cb, 0, 0);
+	ti->jretry.data = ti;
+}
+
+void
+ds_inst_jwrite(struct ds_inst *ti, const void *recs, size_t len, uint32_t n,
+    void (*done)(void *, uint64_t), void *arg, uint64_t token)
+{
+	struct ds_inst_junit *nu, *u;
+	size_t ncap, i;
+
+	DS_ASSERT(ti->jc != NULL);
+	if (ti->jlen == ti->jcap) {
+		ncap = ti->jcap ? ti->jcap * 2 : 64;
+		if ((nu = calloc(ncap, sizeof(*nu))) == NULL)
+			nomem();
+		for (i = 0; i < ti->jlen; i++)
+			nu[i] = *junit_at(ti, i);
+		free(ti->ju);
+		ti->ju = nu;
+		ti->jcap = ncap;
+		ti->jhead = 0;
+	}
+	u = &ti->ju[(ti->jhead + ti->jlen) % ti->jcap];
+	memset(u, 0, sizeof(*u));
+	if (ds_buf_add(&u->recs, recs, len) == -1)
+		nomem();
+	u->n = n;
+	u->done = done;
+	u->arg = arg;
+	u->token = token;
+	ti->jlen++;
+	ti->jbytes += len;
+	if (!ti->jfull)
+		jsubmit(ti, ti->jlen - 1);
+}
+
+size_t
+ds_inst_jpending(const struct ds_inst *ti)
+{
+	return ti->jlen;
 }

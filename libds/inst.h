@@ -52,6 +52,7 @@ enum {
 	DS_INST_OPT_CONSUMERS,
 	DS_INST_OPT_PULL,
 	DS_INST_OPT_ENDED,
+	DS_INST_OPT_JOURNAL,
 	DS_INST_OPT_END		/* not an option: one past the last */
 };
 
@@ -64,6 +65,25 @@ extern struct poptOption ds_inst_sink_opts[];
 	    "Topology mode (see ds-master(1)):", NULL }
 
 struct ds_inst;
+struct ds_jclient;
+
+/* One atomic unit for ds-journal: frames, and what to do once durable. */
+struct ds_inst_junit {
+	struct ds_buf	 recs;
+	uint32_t	 n;
+	void		(*done)(void *, uint64_t);
+	void		*arg;
+	uint64_t	 token;
+};
+
+/* What recovery from ds-journal gives back (exactly-once). */
+struct ds_inst_jrec {
+	struct ds_slog_mark	 mark;		/* mark 0: none; pos owned */
+	uint64_t		 acked;		/* last ACKED mark, 0: none */
+	struct ds_buf		 out;		/* outputs not acked, our epoch */
+	uint64_t		 outfirst;	/* lowest seq in out, 0: none */
+	uint64_t		 maxmark;	/* highest mark number seen */
+};
 
 /* One --pull MODE:IDS@ADDR: an input edge. */
 struct ds_inst_pull {
@@ -95,6 +115,8 @@ struct ds_inst {
 	unsigned		 given;		/* bit (val - DS_INST_OPT_ID) */
 	uint64_t		*ended;		/* --ended: finished producers */
 	size_t			 nended;
+	char			*journal;	/* owned; --journal ADDR */
+	int			 exactly;	/* own or an input edge's */
 	/* Running. */
 	struct ev_loop		*loop;
 	struct ds_lease		*lease;
@@ -104,11 +126,21 @@ struct ds_inst {
 	size_t			 nfront;	/* producers over all pulls */
 	struct ds_slog_pos	*front;		/* owned, nfront */
 	int			 paused;	/* inlets stopped (back-pressure) */
+	int			 wake;		/* output appended: wake pulls */
 	int			 finishing;
 	uint64_t		 cnt_in, cnt_out;	/* tuples */
 	ev_prepare		 prep;
 	ev_timer		 grace;
 	ev_tstamp		 grace_until;
+	/* Exactly-once: units written to ds-journal, not yet durable. */
+	struct ds_jclient	*jc;
+	struct ds_inst_junit	*ju;		/* ring */
+	size_t			 jhead, jlen, jcap;
+	size_t			 jsent;		/* handed to jc, no answer */
+	size_t			 jnext;		/* ring index the next answer is for */
+	size_t			 jbytes;
+	int			 jfull;
+	ev_timer		 jretry;
 	/* The owner's: called every loop round before it blocks. */
 	void			(*tick)(void *);
 	int			(*on_bundle)(void *, struct ds_inst_pull *,
@@ -151,7 +183,8 @@ void	ds_inst_go(struct ds_inst *);
 void	ds_inst_valid(struct ds_inst *);
 /*
  * Retain the whole BUNDLE frames in (p, len) for the consumers (seqs
- * read from the frames) and wake parked pulls.
+ * read from the frames) and wake parked pulls once this loop round's
+ * callbacks are over (one reply carries all the round's output).
  */
 void	ds_inst_append(struct ds_inst *, const void *p, size_t len);
 /* The output stream is over the back-pressure limit. */
@@ -187,5 +220,32 @@ void	ds_inst_slog_open(struct ds_inst *, struct ds_slog *,
 	    void *arg, struct ds_slog_mark *);
 /* Write what is queued (74 on failure); checks the lease first. */
 void	ds_inst_slog_flush(struct ds_inst *, struct ds_slog *);
+
+/*
+ * Exactly-once (--once exactly or an exactly --pull: ti->exactly; needs
+ * --journal).  ds_inst_jrecover, before ds_inst_start: read this
+ * instance's recovery from ds-journal (raising its epoch there, so older
+ * epochs are fenced): on_delta for every live key, then *r (free with
+ * ds_inst_jrec_free).  The pending outputs come back re-stamped with this
+ * epoch, for ds_inst_append after ds_inst_listen(r->outfirst or
+ * mark.outseq + 1).  Retries an unreachable journal for a keepalive
+ * period; dies with 75 (fenced), 69 (unreachable), 65 (a bad record).
+ * ds_inst_jopen, after ds_inst_start: the writer.  ds_inst_jwrite: queue
+ * one atomic unit of n whole record frames (copied); done(arg, token) is
+ * called once it is durable, units in order.  A full journal (DS_J_FULL)
+ * keeps the units and writes them again later (ds_inst_full is true
+ * meanwhile); a lost answer or a fence exits 75 (the restart recovers),
+ * a refused unit 70.
+ */
+void	ds_inst_jrecover(struct ds_inst *, int (*on_delta)(void *,
+	    const void *, size_t, const void *, size_t), void *arg,
+	    struct ds_inst_jrec *r);
+void	ds_inst_jrec_free(struct ds_inst_jrec *);
+void	ds_inst_jopen(struct ds_inst *);
+void	ds_inst_jwrite(struct ds_inst *, const void *recs, size_t len,
+	    uint32_t n, void (*done)(void *, uint64_t), void *arg,
+	    uint64_t token);
+/* Units not yet durable. */
+size_t	ds_inst_jpending(const struct ds_inst *);
 
 #endif

@@ -589,6 +589,61 @@ fail:
 }
 
 int
+ds_slog_put_delta(struct ds_buf *b, const void *key, size_t keylen,
+    const void *val, size_t vallen)
+{
+	return put_delta(b, key, keylen, val, vallen);
+}
+
+int
+ds_slog_put_mark(struct ds_buf *b, const struct ds_slog_mark *m)
+{
+	if (m->n > (DS_FRAME_MAX - MARK_FIXED) / POS_SIZE) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return put_mark(b, m);
+}
+
+int
+ds_slog_put_acked(struct ds_buf *b, uint64_t mark)
+{
+	return put_acked(b, mark);
+}
+
+int
+ds_slog_rec_get(const struct ds_frame *f, struct ds_slog_rec *d,
+    struct ds_slog_mark *m, const char **why)
+{
+	uint32_t keylen, vallen;
+
+	if ((*why = body_check(f)) != NULL) {
+		errno = EBADMSG;
+		return -1;
+	}
+	switch (f->type) {
+	case DS_FRAME_DELTA:
+		keylen = ds_get_le32(f->payload);
+		vallen = ds_get_le32(f->payload + 4 + keylen);
+		d->key = f->payload + 4;
+		d->keylen = keylen;
+		d->val = vallen == DELETED ? NULL : f->payload + 8 + keylen;
+		d->vallen = vallen == DELETED ? 0 : vallen;
+		return 0;
+	case DS_FRAME_MARK:
+		if (fill_mark(m, f->payload) == -1) {
+			*why = "out of memory";
+			errno = ENOMEM;
+			return -1;
+		}
+		return 0;
+	default:	/* ACKED */
+		m->mark = ds_get_le64(f->payload);
+		return 0;
+	}
+}
+
+int
 ds_slog_delta(struct ds_slog *s, const void *key, size_t keylen,
     const void *val, size_t vallen)
 {

@@ -107,6 +107,26 @@ int	ds_slog_flush(struct ds_slog *);
 int	ds_slog_compact(struct ds_slog *, struct ds_slog_mark *m,
 	    int (*next)(void *arg, const void **key, size_t *keylen,
 	    const void **val, size_t *vallen), void *arg);
+/*
+ * The same records as frames for ds-journal(1) (exactly-once): append a
+ * DELTA, MARK or ACKED frame to b (0, or -1 with errno ENOMEM/EMSGSIZE),
+ * and decode one back.  ds_slog_rec_get checks the frame's body (type,
+ * lengths) and fills what its type has: a DELTA's key and value (val NULL
+ * when deleted; borrowed from f), a MARK into *m (m->pos allocated: free
+ * with ds_slog_mark_free), an ACKED's mark number into m->mark.  0, or -1
+ * with errno EBADMSG and *why, or ENOMEM.
+ */
+int	ds_slog_put_delta(struct ds_buf *, const void *key, size_t keylen,
+	    const void *val, size_t vallen);
+int	ds_slog_put_mark(struct ds_buf *, const struct ds_slog_mark *);
+int	ds_slog_put_acked(struct ds_buf *, uint64_t mark);
+struct ds_frame;
+struct ds_slog_rec {
+	const void	*key, *val;
+	size_t		 keylen, vallen;
+};
+int	ds_slog_rec_get(const struct ds_frame *f, struct ds_slog_rec *d,
+	    struct ds_slog_mark *m, const char **why);
 /* Close without flushing.  Frees m->pos; both idempotent. */
 void	ds_slog_close(struct ds_slog *);
 void	ds_slog_mark_free(struct ds_slog_mark *);

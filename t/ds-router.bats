@@ -193,7 +193,7 @@ required_but() {
 @test "ds-router: a malformed --pull is a usage error (64)" {
 	local p
 	for p in "least:1" "least@ipc://x" "1@ipc://x" "least:1@" \
-	    "exactly:1@ipc://x" "most:@ipc://x" "most:1,,2@ipc://x" \
+	    "sometimes:1@ipc://x" "most:@ipc://x" "most:1,,2@ipc://x" \
 	    "most:x@ipc://x" "most:-1@ipc://x" "most:1,@ipc://x" \
 	    "most:1,1@ipc://x" "@least:1"; do
 		run -64 --separate-stderr router_ok --pull "$p"
@@ -233,8 +233,8 @@ required_but() {
 	run -64 --separate-stderr router_ok --keepalive 99
 	[[ $stderr == *"--keepalive"* ]]
 	run -64 --separate-stderr router_ok --max-tuple 0
-	run -64 --separate-stderr router_ok --once exactly
-	[[ $stderr == *"--once: mode must be most or least"* ]]
+	run -64 --separate-stderr router_ok --once always
+	[[ $stderr == *"--once: mode must be most, least or exactly"* ]]
 	run -64 --separate-stderr router_ok --notify-fd 9 9>&-
 	[[ $stderr == *"--notify-fd: 9 is not open"* ]]
 }

@@ -29,7 +29,8 @@ bg() {	# NAME CMD...
 	local name=$1
 	shift
 	rm -f "rc.$name" "pid.$name"
-	("$@" & echo $! > "pid.$name"; wait $!; echo $? > "rc.$name") \
+	("$@" & echo $! > "pid.$name"; r=0; wait $! || r=$?
+	    echo $r > "rc.$name") \
 	    3>&- 7>&- 8<&- &
 	wait_for "[ -s pid.$name ]"
 	PIDS+=("$(cat "pid.$name")")
@@ -76,7 +77,7 @@ exited() {
 		[[ $stderr == *"--pull"* ]] || { echo "$p: $stderr"; false; }
 	done
 	run -64 --separate-stderr ds-sink --id 2 --pull exactly:1@ipc://x
-	[[ $stderr == *"exactly-once needs ds-journal"* ]]
+	[[ $stderr == *"exactly-once needs --journal"* ]]
 }
 
 @test "instance: bad --consumers is a usage error (64)" {
@@ -108,7 +109,13 @@ exited() {
 	run -64 ds-sink "${p[@]}" --epoch 4294967296
 	run -64 ds-sink "${p[@]}" --once bogus
 	run -64 --separate-stderr ds-sink "${p[@]}" --once exactly
-	[[ $stderr == *"exactly-once needs ds-journal"* ]]
+	[[ $stderr == *"exactly-once needs --journal"* ]]
+	run -64 --separate-stderr ds-sink "${p[@]}" --journal ipc://j
+	[[ $stderr == *"--journal needs --once exactly"* ]]
+	run -64 --separate-stderr ds-sink "${p[@]}" --once exactly \
+	    --journal ipc://j
+	[[ $stderr == *"exactly-once needs --file"* ]]
+	run -64 ds-sink "${p[@]}" --once exactly --journal ""
 	run -64 --separate-stderr ds-sink "${p[@]}" --keepalive 1000
 	[[ $stderr == *"--keepalive needs --master"* ]]
 	run -64 ds-sink "${p[@]}" --master ipc://m --keepalive 99
@@ -336,4 +343,89 @@ start_blocked_chain() {
 	exited sink 0
 	[ -f out ] && [ ! -s out ]
 	run -64 ds-sink --id 2 --pull "least:1@ipc://$PWD/gone" --ended 0
+}
+
+# Exactly-once by hand: ds-journal, then source -> count -> sink, all
+# --once exactly; $1 (src, op, sink or none) is SIGKILLed once the sink's
+# file has grown past $2 bytes, and started again with epoch 2.
+exactly_chain() {
+	local kill=$1 at=$2 J="ipc://$PWD/jr"
+	count_input 300000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	mkdir -p jdir
+	bg journal ds-journal --dir jdir --listen "$J" 2> journal.err
+	ex_start src 1
+	ex_start op 1
+	ex_start sink 1
+	if [ "$kill" != none ]; then
+		wait_for "[ \$(stat -c %s got 2>/dev/null || echo 0) -gt $at ]"
+		kill -KILL "$(cat "pid.$kill")"
+		wait_for "[ -s rc.$kill ]"
+		mv "rc.$kill" "rc.$kill.1"
+		ex_start "$kill" 2
+	fi
+	exited src 0 60
+	exited op 0 60
+	exited sink 0 60
+	cmp got want
+}
+
+ex_start() {	# KIND EPOCH [NAME]
+	local n=${3:-$1} x=(--once exactly --journal "ipc://$PWD/jr"
+	    --epoch "$2")
+	case $1 in
+	src)	bg "$n" ds-source -v --file in --key-field 1 --id 1 \
+		    --listen "ipc://$PWD/src" --consumers 2 "${x[@]}" \
+		    2>> src.err ;;
+	op)	bg "$n" ds-op -v --builtin count --id 2 \
+		    --listen "ipc://$PWD/op" --consumers 3 \
+		    --pull "exactly:1@ipc://$PWD/src" "${x[@]}" 2>> op.err ;;
+	sink)	bg "$n" ds-sink -v --id 3 --pull "exactly:2@ipc://$PWD/op" \
+		    --file got "${x[@]}" 2>> sink.err ;;
+	esac
+}
+
+@test "instance: exactly-once chain with ds-journal equals pipe mode" {
+	exactly_chain none 0
+}
+
+@test "instance: exactly-once: SIGKILL of ds-op mid-stream, restart: output identical" {
+	exactly_chain op 200000
+	grep -q "recovered mark" op.err
+}
+
+@test "instance: exactly-once: SIGKILL of ds-sink mid-stream, restart cuts the file back: output identical" {
+	exactly_chain sink 200000
+	grep -q "recovered mark" sink.err
+}
+
+@test "instance: exactly-once: SIGKILL of ds-source mid-stream, restart: output identical" {
+	exactly_chain src 100000
+	grep -q "recovered mark" src.err
+}
+
+@test "instance: exactly-once: a zombie ds-op (SIGSTOP, a new epoch starts, SIGCONT) is fenced and changes nothing" {
+	local J="ipc://$PWD/jr"
+	count_input 300000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	mkdir -p jdir
+	bg journal ds-journal --dir jdir --listen "$J" 2> journal.err
+	ex_start src 1
+	ex_start op 1
+	ex_start sink 1
+	wait_for "[ \$(stat -c %s got 2>/dev/null || echo 0) -gt 100000 ]"
+	kill -STOP "$(cat pid.op)"
+	ex_start op 2 op2
+	wait_for "grep -q 'recovered mark' op.err" 20
+	kill -CONT "$(cat pid.op)"
+	# The zombie learns from the journal or its peers that it is
+	# fenced, and stops (75) without writing anything.
+	exited op 75 30
+	grep -q "fenced" op.err
+	exited src 0 60
+	exited op2 0 60
+	exited sink 0 60
+	cmp got want
 }
