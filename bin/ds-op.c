@@ -224,13 +224,27 @@ put_delta(void *arg, const void *key, size_t klen, const void *val,
 	return ds_slog_delta(&sl, key, klen, val, vlen);
 }
 
+/* A changed key for the journal: its value and, if it moved, its timer. */
 static int
-put_jdelta(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+put_jrec(void *arg, const struct ds_state_rec *rec)
 {
 	(void)arg;
 	jnrec++;
-	return ds_slog_put_delta(&jbuf, key, klen, val, vlen);
+	if (ds_slog_put_delta(&jbuf, rec->key, rec->klen, rec->hasval ?
+	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
+		return -1;
+	if (!rec->tdirty)
+		return 0;
+	jnrec++;
+	return ds_msg_timer_put(&jbuf, rec->key, rec->klen, rec->tidx != 0 ?
+	    rec->when : DS_J_TIMER_CANCEL);
+}
+
+static int
+load_timer(void *arg, const void *key, size_t klen, uint64_t when)
+{
+	(void)arg;
+	return ds_oprun_restore_timer(&run, key, klen, when);
 }
 
 static int
@@ -377,7 +391,7 @@ jcommit(const struct ds_bundle *cur, int end)
 	front = ds_inst_frontier(&ti, cur, &n);
 	ds_buf_reset(&jbuf);
 	jnrec = 0;
-	if (ds_state_dirty(&run.st, put_jdelta, NULL) == -1)
+	if (ds_state_dirty_recs(&run.st, put_jrec, NULL) == -1)
 		nomem();
 	for (q = run.out.p, qend = q + run.out.len; q < qend;
 	    q += DS_FRAME_HDR + ds_get_le32(q + 8))
@@ -564,7 +578,7 @@ topo_recover(struct ds_slog_mark *m)
 	run.epoch = ti.epoch;
 	memset(m, 0, sizeof(*m));
 	if (ti.exactly) {
-		ds_inst_jrecover(&ti, load_delta, NULL, &jr);
+		ds_inst_jrecover(&ti, load_delta, load_timer, NULL, &jr);
 		*m = jr.mark;
 		memset(&jr.mark, 0, sizeof(jr.mark));
 		jmark = jr.maxmark;

@@ -476,7 +476,7 @@ topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 		struct ds_inst_jrec jr;
 		struct stat st;
 
-		ds_inst_jrecover(&k->ti, no_delta, NULL, &jr);
+		ds_inst_jrecover(&k->ti, no_delta, NULL, NULL, &jr);
 		m = jr.mark;
 		memset(&jr.mark, 0, sizeof(jr.mark));
 		k->jmark = jr.maxmark;

@@ -636,7 +636,7 @@ topo_start(struct source *s, const char *file)
 	if (s->ti.exactly) {
 		struct ds_inst_jrec jr;
 
-		ds_inst_jrecover(&s->ti, no_delta, NULL, &jr);
+		ds_inst_jrecover(&s->ti, no_delta, NULL, NULL, &jr);
 		ds_inst_jopen(&s->ti);
 		s->jmark = jr.maxmark;
 		if (jr.mark.mark != 0) {

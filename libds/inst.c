@@ -918,7 +918,8 @@ restamp(struct ds_buf *out, const struct ds_frame *f, uint64_t producer,
 
 void
 ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
-    size_t, const void *, size_t), void *arg, struct ds_inst_jrec *r)
+    size_t, const void *, size_t), int (*on_timer)(void *, const void *,
+    size_t, uint64_t), void *arg, struct ds_inst_jrec *r)
 {
 	struct ds_jread rd;
 	struct ds_slog_rec d;
@@ -976,8 +977,22 @@ ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
 					r->maxmark = m.mark;
 			}
 			break;
-		case DS_FRAME_TIMER:
-			break;	/* timers live in the operator's state */
+		case DS_FRAME_TIMER: {
+			uint32_t kl;
+
+			if (f.len < 12 || (kl = ds_get_le32(f.payload)) !=
+			    f.len - 12)
+				ds_die(DS_EX_DATAERR, "journal recovery: a bad "
+				    "TIMER record");
+			if (on_timer == NULL)
+				ds_die(DS_EX_DATAERR, "journal recovery: a "
+				    "TIMER record for an instance without "
+				    "timers");
+			if (on_timer(arg, f.payload + 4, kl,
+			    ds_get_le64(f.payload + 4 + kl)) != 0)
+				nomem();
+			break;
+		}
 		case DS_FRAME_BUNDLE:
 			restamp(&r->out, &f, ti->id, ti->epoch, &r->outfirst,
 			    &why);

@@ -225,7 +225,8 @@ void	ds_inst_slog_flush(struct ds_inst *, struct ds_slog *);
  * Exactly-once (--once exactly or an exactly --pull: ti->exactly; needs
  * --journal).  ds_inst_jrecover, before ds_inst_start: read this
  * instance's recovery from ds-journal (raising its epoch there, so older
- * epochs are fenced): on_delta for every live key, then *r (free with
+ * epochs are fenced): on_delta for every live key, on_timer for every
+ * pending timer (NULL: the owner has none), then *r (free with
  * ds_inst_jrec_free).  The pending outputs come back re-stamped with this
  * epoch, for ds_inst_append after ds_inst_listen(r->outfirst or
  * mark.outseq + 1).  Retries an unreachable journal for a keepalive
@@ -238,7 +239,8 @@ void	ds_inst_slog_flush(struct ds_inst *, struct ds_slog *);
  * a refused unit 70.
  */
 void	ds_inst_jrecover(struct ds_inst *, int (*on_delta)(void *,
-	    const void *, size_t, const void *, size_t), void *arg,
+	    const void *, size_t, const void *, size_t),
+	    int (*on_timer)(void *, const void *, size_t, uint64_t), void *arg,
 	    struct ds_inst_jrec *r);
 void	ds_inst_jrec_free(struct ds_inst_jrec *);
 void	ds_inst_jopen(struct ds_inst *);

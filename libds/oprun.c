@@ -287,6 +287,7 @@ ds_oprun_fire(struct ds_oprun *r, uint64_t now)
 	while (n-- > 0 && (rec = ds_timer_first(&r->tm)) != NULL &&
 	    rec->when <= now) {
 		ds_timer_pop(&r->tm);
+		ds_state_touch_timer(&r->st, rec);
 		key_begin(r, rec->key, rec->klen, rec, rec->when);
 		if (r->op->on_timer != NULL)
 			rc = r->op->on_timer(&r->ctx, rec->key, rec->klen,
@@ -296,6 +297,22 @@ ds_oprun_fire(struct ds_oprun *r, uint64_t now)
 			return cbfail(r, "on_timer", rc);
 	}
 	return ds_oprun_close(r);
+}
+
+int
+ds_oprun_restore_timer(struct ds_oprun *r, const void *key, size_t klen,
+    uint64_t when)
+{
+	struct ds_state_rec *rec;
+
+	if ((rec = ds_state_intern(&r->st, key, klen, ds_state_hash(key,
+	    klen))) == NULL)
+		return -1;
+	if (ds_timer_arm(&r->tm, rec, when) == -1) {
+		ds_state_release(&r->st, rec);
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -403,6 +420,7 @@ api_timer_set(struct ds_op_ctx *c, uint64_t when)
 		return -1;
 	if (ds_timer_arm(&r->tm, rec, when) == -1)
 		return nomem(r);
+	ds_state_touch_timer(&r->st, rec);
 	return 0;
 }
 
@@ -414,8 +432,10 @@ api_timer_cancel(struct ds_op_ctx *c)
 
 	if (!r->haskey)
 		return nokey();
-	if ((rec = key_find(r)) != NULL)
+	if ((rec = key_find(r)) != NULL && rec->tidx != 0) {
 		ds_timer_disarm(&r->tm, rec);
+		ds_state_touch_timer(&r->st, rec);
+	}
 	return 0;
 }
 

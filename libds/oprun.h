@@ -81,6 +81,9 @@ int	ds_oprun_bundle(struct ds_oprun *, const struct ds_bundle *);
 int	ds_oprun_fire(struct ds_oprun *, uint64_t now);
 /* 1 and *when set if a timer is pending, else 0. */
 int	ds_oprun_next_timer(const struct ds_oprun *, uint64_t *when);
+/* Recovery: key's timer fires at when.  0, or -1/ENOMEM. */
+int	ds_oprun_restore_timer(struct ds_oprun *, const void *key, size_t klen,
+	    uint64_t when);
 /* Input ended: call on_end, close the output bundle.  0 or -1. */
 int	ds_oprun_end(struct ds_oprun *);
 

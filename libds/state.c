@@ -137,6 +137,44 @@ ds_state_track(struct ds_state *st, int on)
 	return 0;
 }
 
+void
+ds_state_touch_timer(struct ds_state *st, struct ds_state_rec *rec)
+{
+	if (!st->track)
+		return;
+	rec->tdirty = 1;
+	touch(st, rec);
+}
+
+static void
+unlist(struct ds_state *st)
+{
+	struct ds_state_rec *rec;
+	size_t i;
+
+	for (i = 0; i < st->ndirty; i++) {
+		rec = st->dirty[i];
+		rec->dirty = 0;
+		rec->tdirty = 0;
+		rec->pins--;
+		ds_state_release(st, rec);
+	}
+	st->ndirty = 0;
+}
+
+int
+ds_state_dirty_recs(struct ds_state *st, int (*fn)(void *,
+    const struct ds_state_rec *), void *arg)
+{
+	size_t i;
+
+	for (i = 0; i < st->ndirty; i++)
+		if (fn(arg, st->dirty[i]) == -1)
+			return -1;
+	unlist(st);
+	return 0;
+}
+
 int
 ds_state_dirty(struct ds_state *st, int (*fn)(void *, const void *, size_t,
     const void *, size_t), void *arg)
@@ -153,6 +191,7 @@ ds_state_dirty(struct ds_state *st, int (*fn)(void *, const void *, size_t,
 	for (i = 0; i < st->ndirty; i++) {
 		rec = st->dirty[i];
 		rec->dirty = 0;
+		rec->tdirty = 0;
 		rec->pins--;
 		ds_state_release(st, rec);
 	}

@@ -21,6 +21,7 @@ struct ds_state_rec {
 	uint32_t	 pins;		/* holders that need the record kept */
 	int		 hasval;	/* a value is set (it may be empty) */
 	int		 dirty;		/* listed in the table's dirty list */
+	int		 tdirty;	/* its timer changed since listed */
 	size_t		 tidx;		/* timer.c: heap slot + 1; 0: none */
 	uint64_t	 when;		/* timer.c: when the timer fires */
 	unsigned char	 key[];		/* klen bytes */
@@ -94,6 +95,18 @@ int	ds_state_track(struct ds_state *, int on);
 int	ds_state_dirty(struct ds_state *, int (*fn)(void *arg,
 	    const void *key, size_t klen, const void *val, size_t vlen),
 	    void *arg);
+
+/*
+ * The record's timer was set, moved, cancelled or fired: list it like a
+ * changed value, with tdirty set (for a journal of timer changes).
+ */
+void	ds_state_touch_timer(struct ds_state *, struct ds_state_rec *);
+/*
+ * Like ds_state_dirty, giving each listed record itself (value, timer:
+ * tidx/when, tdirty), for writers of both values and timers.
+ */
+int	ds_state_dirty_recs(struct ds_state *, int (*fn)(void *arg,
+	    const struct ds_state_rec *), void *arg);
 
 /* Key-based convenience calls built on the above. */
 /* 1 and (*val, *len) borrowed until the next change, 0 if none. */

@@ -429,3 +429,38 @@ ex_start() {	# KIND EPOCH [NAME]
 	exited sink 0 60
 	cmp got want
 }
+
+@test "instance: exactly-once: timers pending at a SIGKILL of ds-op are recovered from the journal and fire" {
+	local J="ipc://$PWD/jr" x=(--once exactly --journal "ipc://$PWD/jr")
+	mkdir -p jdir
+	bg journal ds-journal --dir jdir --listen "$J" 2> journal.err
+	mkfifo fin
+	exec 8<> fin
+	# (A background job's stdin is /dev/null unless redirected in it.)
+	bg src sh -c 'exec ds-source --key-field 1 --id 1 --listen "$1" \
+	    --consumers 2 --once exactly --journal "$2" < fin' sh \
+	    "ipc://$PWD/src" "$J" 2> src.err
+	# A burst per key ends after 3 s of quiet: the op is killed before.
+	bg op ds-op --plugin "$TOP/examples/plugins/idle.so" 3000 --id 2 \
+	    --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "exactly:1@ipc://$PWD/src" "${x[@]}" 2> op.err
+	bg sink ds-sink --id 3 --pull "exactly:2@ipc://$PWD/op" --file got \
+	    "${x[@]}" 2> sink.err
+	printf 'a 1\na 2\nb 3\na 4\n' >&8
+	# Both timers are durable in the op's journal state.
+	wait_for "[ \$(ds-jctl read '$J' 2 1 | grep -c '^timer ') -ge 2 ]" 10
+	kill -KILL "$(cat pid.op)"
+	wait_for "[ -s rc.op ]"
+	[ ! -s got ]
+	bg op2 ds-op --plugin "$TOP/examples/plugins/idle.so" 3000 --id 2 \
+	    --epoch 2 --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "exactly:1@ipc://$PWD/src" "${x[@]}" 2>> op.err
+	wait_for "[ \$(wc -l < got) -ge 2 ]" 20
+	run -0 sort got
+	[ "${lines[0]}" = "$(printf 'a\t3')" ]
+	[ "${lines[1]}" = "$(printf 'b\t1')" ]
+	exec 8>&-
+	exited src 0 30
+	exited op2 0 30
+	exited sink 0 30
+}
