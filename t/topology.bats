@@ -42,6 +42,14 @@ teardown() {
 	[ "$status" -eq 0 ]
 }
 
+@test "topology: golden count, at-most-once, ds-op and ds-router SIGKILLed every 0.5-2 s: no count twice" {
+	golden_topo most
+	run_chaos most '^(count[.]|src-count$)'
+	run ds-verify -m most "$T/in.all" "$T/out"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
 @test "topology: a SIGSTOPped ds-op is replaced within the keepalive and, resumed, changes nothing" {
 	golden_topo least "zombies = fence"
 	golden_input 100000 1000 2000 > "$T/in.all"
