@@ -38,10 +38,13 @@
 #define USAGE \
 	"ds-source [-qv] [--bundle N] [--delimiter C] [--file PATH]\n" \
 	"          [--key-field N] [--linger MS] [--max-tuple SIZE]\n" \
-	"          [--notify-fd FD] [--time-field N] [--time-format FORMAT]\n" \
+	"          [--notify-fd FD] [--rate N] [--time-field N]\n" \
+	"          [--time-format FORMAT]\n" \
 	"          [topology options]"
 
 #define READ_CHUNK	(256 * 1024)	/* least room for one read(2) */
+#define RATE_CHUNK	4096		/* most bytes per read(2) with --rate */
+#define RATE_MAX	1000000000
 #define FLUSH_AT	(256 * 1024)	/* write out once this much is ready */
 #define SHOW_MAX	128		/* bytes of a bad field quoted */
 
@@ -52,6 +55,7 @@ enum {
 	OPT_KEYFIELD,
 	OPT_LINGER,
 	OPT_MAXTUPLE,
+	OPT_RATE,
 	OPT_TIMEFIELD,
 	OPT_TIMEFORMAT
 };
@@ -78,6 +82,11 @@ struct source {
 	size_t			 maxtuple;
 	uint32_t		 bundle;
 	unsigned		 linger;	/* ms; only for non-files */
+	uint64_t		 rate;		/* --rate: lines/s, 0: no limit */
+	uint64_t		 rt0;		/* ns: pacing started */
+	uint64_t		 rl0;		/* lineno then */
+	int			 throttled;	/* not reading: ahead of --rate */
+	ev_timer		 rt;
 	size_t			 keyfield;	/* 0: no key */
 	size_t			 timefield;	/* 0: ingestion time */
 	int			 delim;
@@ -460,13 +469,69 @@ topo_eof(struct source *s)
 	ds_inst_end(&s->ti);
 }
 
+static void
+reading(struct source *s, int on)
+{
+	if (on && (s->paused || s->throttled || s->eof))
+		return;
+	if (s->regular)
+		(on ? ev_idle_start : ev_idle_stop)(s->loop, &s->idle);
+	else
+		(on ? ev_io_start : ev_io_stop)(s->loop, &s->rd);
+}
+
+static void
+on_rate(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct source *s = w->data;
+
+	(void)loop;
+	(void)revents;
+	s->throttled = 0;
+	reading(s, 1);
+}
+
+/*
+ * --rate: 1 if the lines so far are ahead of the rate; reading then
+ * stops (what is complete goes out now) until the rate catches up.
+ */
+static int
+ahead(struct source *s)
+{
+	uint64_t now = ds_now_ns(), due;
+
+	if (s->rt0 == 0) {
+		s->rt0 = now;
+		s->rl0 = s->lineno;
+	}
+	due = (uint64_t)((double)(now - s->rt0) * (double)s->rate / 1e9);
+	if (s->lineno - s->rl0 <= due)
+		return 0;
+	s->throttled = 1;
+	reading(s, 0);
+	if (!s->ti.on || s->linger == 0)
+		close_bundle(s);
+	flush_complete(s);
+	ev_timer_set(&s->rt, (double)(s->lineno - s->rl0 - due) /
+	    (double)s->rate, 0);
+	ev_timer_start(s->loop, &s->rt);
+	return 1;
+}
+
 /* One read(2).  Returns 0 at EOF (everything flushed), else 1. */
 static int
 read_chunk(struct source *s)
 {
 	ssize_t n;
+	size_t room = s->rcap - s->rlen;
 
-	n = read(s->fd, s->rb + s->rlen, s->rcap - s->rlen);
+	if (s->rate > 0) {
+		if (ahead(s))
+			return 1;
+		if (room > RATE_CHUNK)
+			room = RATE_CHUNK;
+	}
+	n = read(s->fd, s->rb + s->rlen, room);
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return 1;
@@ -613,12 +678,7 @@ tick(void *arg)
 	}
 	if (s->paused && !ds_inst_full(&s->ti)) {
 		s->paused = 0;
-		if (s->eof)
-			return;
-		if (s->regular)
-			ev_idle_start(s->loop, &s->idle);
-		else
-			ev_io_start(s->loop, &s->rd);
+		reading(s, 1);
 	}
 }
 
@@ -716,6 +776,9 @@ main(int argc, char *argv[])
 		    "write a partial bundle after MS ms (default 5)", "MS" },
 		{ "max-tuple", 0, POPT_ARG_STRING, NULL, OPT_MAXTUPLE,
 		    "largest key+line in bytes, K/M/G (default 1M)", "SIZE" },
+		{ "rate", 0, POPT_ARG_STRING, NULL, OPT_RATE,
+		    "read at most N lines per second (default: no limit)",
+		    "N" },
 		{ "time-field", 0, POPT_ARG_STRING, NULL, OPT_TIMEFIELD,
 		    "field N (1-based) is the event time", "N" },
 		{ "time-format", 0, POPT_ARG_STRING, NULL, OPT_TIMEFORMAT,
@@ -765,6 +828,9 @@ main(int argc, char *argv[])
 		case OPT_MAXTUPLE:
 			s.maxtuple = ds_opt_size(&co, "--max-tuple", arg, 1,
 			    DS_FRAME_MAX - 1024);
+			break;
+		case OPT_RATE:
+			s.rate = ds_opt_u64(&co, "--rate", arg, 1, RATE_MAX);
 			break;
 		case OPT_TIMEFIELD:
 			s.timefield = ds_opt_u64(&co, "--time-field", arg, 0,
@@ -829,6 +895,8 @@ main(int argc, char *argv[])
 	}
 	ev_init(&s.lt, on_linger);
 	s.lt.data = &s;
+	ev_init(&s.rt, on_rate);
+	s.rt.data = &s;
 	ev_signal_init(&s.sigint, on_signal, SIGINT);
 	ev_signal_init(&s.sigterm, on_signal, SIGTERM);
 	s.sigint.data = s.sigterm.data = &s;

@@ -460,3 +460,16 @@ open("msg", "w").write(s.recv(512).decode())
 	    'ulimit -v 40000 && exec ds-source --max-tuple 60M < /dev/null'
 	[ "$stderr" = "ds-source: fatal: out of memory" ]
 }
+
+@test "ds-source: --rate paces the lines; a bad --rate is a usage error (64)" {
+	seq 1 300 > in
+	local t0=$SECONDS
+	run -0 sh -c 'ds-source --file in --rate 200 | ds-sink | wc -l'
+	[ "$output" = 300 ]
+	# 300 lines at 200/s take about 1.5 s: at least a second.
+	[ $((SECONDS - t0)) -ge 1 ]
+	run -64 --separate-stderr ds-source --rate 0 < /dev/null
+	[[ $stderr == *"--rate"* ]]
+	run -64 ds-source --rate x < /dev/null
+	run -64 ds-source --rate 1000000001 < /dev/null
+}
