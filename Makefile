@@ -79,8 +79,15 @@ check-man:
 	@sh t/check --only man
 
 # Long fault-injection runs, outside `make check` (and CI).
+# The long fault-injection runs (minutes): the chaos suites, then 50
+# seeded tools/chaos runs of the golden count, exactly-once, SIGKILLs of
+# every process kind and SIGSTOPped zombies.  CHAOS_RUNS to change 50.
+CHAOS_RUNS ?= 50
 chaos: all
 	bats --tap t/chaos
+	@for s in $$(seq 1 $(CHAOS_RUNS)); do \
+		tools/chaos -q -z -s $$s -m exactly -t 300 || exit 1; \
+	done
 
 demo: all
 	@sh examples/demo.sh

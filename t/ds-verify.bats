@@ -67,3 +67,15 @@ setup() {
 	[ "$status" -eq 66 ]
 	[[ "$output" == *"cannot read"* ]]
 }
+
+@test "ds-verify: least allows counts over n (a tuple processed twice), the others do not" {
+	printf 'k1\t144\n' >> "$BATS_TEST_TMPDIR/right"
+	run ds-verify -m least "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/right"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"1 over n: ok"* ]]
+	run ds-verify -m exactly "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/right"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"count 144 outside 1..143"* ]]
+	run ds-verify -m most "$BATS_TEST_TMPDIR/in" "$BATS_TEST_TMPDIR/right"
+	[ "$status" -eq 1 ]
+}

@@ -1,0 +1,90 @@
+#!/usr/bin/env bats
+# t/tools-chaos.bats: tools/chaos, the fault-injection harness (issue 4):
+# its options, usage errors and exit codes, and one short run.  The long
+# seeded runs are `make chaos`.
+
+load helper
+BATS_TEST_TIMEOUT=60
+
+setup() {
+	pids_setup
+	T=$BATS_TEST_TMPDIR
+}
+
+teardown() {
+	pids_teardown
+}
+
+@test "chaos: --help and -h print the usage on stdout and exit 0" {
+	run -0 --separate-stderr chaos --help
+	[[ ${lines[0]} == "usage: chaos "* ]]
+	[[ $output == *"-K KINDS"* ]]
+	[ -z "$stderr" ]
+	run -0 chaos -h
+	[[ ${lines[0]} == "usage: chaos "* ]]
+}
+
+@test "chaos: --help's usage equals the synopsis in its header comment" {
+	local h c
+	h=$(chaos --help | head -n 1 | sed 's/^usage: //')
+	c=$(awk '/^#   chaos /, /^#$/' "$TOP/tools/chaos" | sed 's/^#//' |
+	    tr -s ' \t\n' '   ' | sed 's/^ //; s/ $//')
+	[ "$h" = "$c" ] || { printf 'help:    %s\ncomment: %s\n' "$h" "$c" >&2; false; }
+}
+
+@test "chaos: usage errors exit 64 with usage on stderr" {
+	local bad
+	for bad in "-x" "--frob" "-m twice" "-n" "-n 0" "-n 12x" "-p 0" \
+	    "-p 1025" "-s 0" "-s 2147483647" "-t 0" "-r -1" "-K" "-K op,cpu" \
+	    "-K ," "extra"; do
+		run -64 --separate-stderr chaos -d "$T/w" $bad
+		[[ $stderr == *"usage: chaos "* ]] || { echo "no usage for: $bad" >&2; false; }
+	done
+}
+
+@test "chaos: a short run with ds-op kills passes (exit 0) and prints seed, schedule, summary" {
+	run -0 --separate-stderr chaos -s 7 -n 2000 -k 100 -m least -r 1000 -K op -t 50 -d "$T/w"
+	[ "${lines[0]}" = "chaos: seed 7" ]
+	[[ $output == *"chaos: schedule ("* ]]
+	[[ ${lines[-1]} == "chaos: seed=7 kills: "*"verify=ok"* ]]
+	[[ ${lines[-1]} == *"replay: tools/chaos -s 7 -n 2000 -k 100 -p 2 -m least -r 1000 -K op"* ]]
+	[ -s "$T/w/out" ]
+	run -0 ds-verify -m least "$T/w/in" "$T/w/out"
+}
+
+@test "chaos: the same seed gives the same schedule" {
+	run -0 chaos -s 99 -n 400 -k 10 -r 100 -K op,router,sink -z -t 40 -d "$T/a"
+	local a=$output
+	run -0 chaos -s 99 -n 400 -k 10 -r 100 -K op,router,sink -z -t 40 -d "$T/b"
+	diff <(grep '^chaos:   +' <<<"$a") <(grep '^chaos:   +' <<<"$output")
+	[ "$(grep -c '^chaos:   +' <<<"$a")" -ge 2 ]
+	run -0 chaos -s 100 -n 400 -k 10 -r 100 -K op,router,sink -z -t 40 -d "$T/c"
+	[ "$(grep '^chaos:   +' <<<"$a")" != "$(grep '^chaos:   +' <<<"$output")" ]
+}
+
+@test "chaos: -q prints only the summary line" {
+	run -0 --separate-stderr chaos -q -s 5 -n 300 -k 10 -r 0 -K sink -d "$T/w"
+	[ "${#lines[@]}" -eq 1 ]
+	[[ $output == "chaos: seed=5 kills: "*"verify=ok"* ]]
+}
+
+@test "chaos: a job that does not finish in time exits 2 and keeps the work directory" {
+	# 20 000 tuples at 2 000 a second take 10 s: a 2 s timeout ends it.
+	run -2 --separate-stderr chaos -q -s 3 -n 20000 -k 10 -r 2000 -K op \
+	    -t 2 -d "$T/w"
+	[[ $stderr == *"work directory kept: $T/w"* ]]
+	[ -e "$T/w/chaos.topo" ]
+}
+
+@test "chaos: wrong output exits 1" {
+	# chaos puts its own ../bin and ../tools first on PATH: run a copy
+	# whose tools/ holds a verifier that always says WRONG
+	mkdir -p "$T/top/tools"
+	ln -s "$TOP/bin" "$T/top/bin"
+	cp "$TOP/tools/chaos" "$T/top/tools/chaos"
+	printf '#!/bin/sh\necho "ds-verify: fake: WRONG"; exit 1\n' > "$T/top/tools/ds-verify"
+	chmod +x "$T/top/tools/ds-verify"
+	run -1 --separate-stderr "$T/top/tools/chaos" -q -s 3 -n 300 -k 10 -r 0 -K sink -d "$T/w"
+	[[ $output == *"verify=WRONG (ds-verify: fake: WRONG)"* ]]
+	[[ $stderr == *"work directory kept: $T/w"* ]]
+}
