@@ -56,7 +56,7 @@ struct item {
 	uint64_t	 first, last;
 	uint32_t	 count;
 	size_t		 len;
-	unsigned char	 frame[];
+	unsigned char	*frame;		/* owned: a writer's buffer */
 };
 
 /* What the router knows of consumer j about producer p. */
@@ -253,30 +253,38 @@ item_free(struct item *it)
 {
 	r.bytes -= it->len;
 	r.tuples -= it->count;
+	free(it->frame);
 	free(it);
 }
 
-/* Close writer j into an item at the tail of its consumer's queue. */
+/*
+ * Close writer j into an item at the tail of its consumer's queue.  The
+ * item takes the writer's buffer (no copy); on_bundle gives the writer a
+ * new one, sized for the whole input bundle.
+ */
 static void
 flush_writer(size_t j, size_t p, uint64_t first, uint64_t last)
 {
 	struct cons *c = &r.cons[j];
 	struct item *it;
+	unsigned char *fp;
 	uint32_t count = r.w[j].count;
 
 	if (ds_bundle_end(&r.w[j]) == -1)
 		ds_diesys(DS_EX_SOFTWARE, "unable to re-encode a bundle");
 	if (count == 0)
 		return;
-	if ((it = malloc(sizeof(*it) + r.wb[j].len)) == NULL)
+	if ((it = malloc(sizeof(*it))) == NULL)
 		nomem();
 	it->next = NULL;
 	it->prod = p;
 	it->first = first;
 	it->last = last;
 	it->count = count;
-	it->len = r.wb[j].len;
-	memcpy(it->frame, r.wb[j].p, r.wb[j].len);
+	it->frame = ds_buf_detach(&r.wb[j], &it->len);
+	/* Give back the room reserved for the whole input bundle. */
+	if ((fp = realloc(it->frame, it->len)) != NULL)
+		it->frame = fp;
 	if (c->tail != NULL)
 		c->tail->next = it;
 	else
@@ -291,7 +299,7 @@ on_bundle(void *arg, struct ds_inlet *in, const struct ds_bundle *b)
 {
 	struct prod *pr;
 	uint64_t *first, *last;
-	size_t j, p, lo, hi;
+	size_t j, p, lo, hi, need;
 	uint32_t i;
 
 	(void)arg;
@@ -307,9 +315,14 @@ on_bundle(void *arg, struct ds_inlet *in, const struct ds_bundle *b)
 	if ((first = calloc(r.ncons * 2, sizeof(*first))) == NULL)
 		nomem();
 	last = first + r.ncons;
+	/* Room for every tuple in each writer: adding never reallocates. */
+	need = DS_FRAME_HDR + DS_BUNDLE_HDR;
+	for (i = 0; i < b->count; i++)
+		need += ds_tuple_size(&b->t[i]);
 	for (j = 0; j < r.ncons; j++) {
 		ds_buf_reset(&r.wb[j]);
-		if (ds_bundle_begin(&r.w[j], &r.wb[j], b->producer,
+		if (ds_buf_grow(&r.wb[j], need) == -1 ||
+		    ds_bundle_begin(&r.w[j], &r.wb[j], b->producer,
 		    b->epoch) == -1)
 			nomem();
 	}
@@ -477,7 +490,9 @@ decode_pull(const unsigned char *msg, size_t len, struct ds_pull_msg *m,
  * Answer consumer c: every queued item at or after its from (whole items,
  * up to its limits, at least one).  scanned for p is routed unless an
  * item of p was left out (then just before the first left out); ENDED
- * once p ended and nothing of p for c is left out.
+ * once p ended and nothing of p for c is left out.  A request with
+ * nothing new is parked, unless its acks just finished c (every stream
+ * ended, told and acked): c is then told at once that its acks arrived.
  */
 static int
 serve_cons(struct cons *c, const struct ds_pull_msg *m, int first, int final,
@@ -487,7 +502,7 @@ serve_cons(struct cons *c, const struct ds_pull_msg *m, int first, int final,
 	struct item *it;
 	uint64_t *from, end, tuples = 0, bytes = 0, maxb, maxt;
 	size_t p, k;
-	int news = 0, full = 0;
+	int news = 0, full = 0, acked = 0, complete = 1;
 
 	if ((from = calloc(r.nprod, sizeof(*from))) == NULL)
 		nomem();
@@ -498,8 +513,10 @@ serve_cons(struct cons *c, const struct ds_pull_msg *m, int first, int final,
 			continue;
 		p = (size_t)(pr - r.prod);
 		from[p] = m->pos[k].from;
-		if (m->pos[k].ack > c->cp[p].acked)
+		if (m->pos[k].ack > c->cp[p].acked) {
 			c->cp[p].acked = m->pos[k].ack;
+			acked = 1;
+		}
 		if (from[p] == DS_FROM_NEW && first) {
 			/* A most-once consumer restarted: skip what is held. */
 			if (pr->routed > c->cp[p].acked)
@@ -564,14 +581,22 @@ serve_cons(struct cons *c, const struct ds_pull_msg *m, int first, int final,
 		}
 		if (ps->scanned >= (from[p] > 0 ? from[p] : 1))
 			news = 1;
+		if (!(ps->flags & DS_PROD_ENDED) || !c->cp[p].told_end ||
+		    c->cp[p].acked < ps->end)
+			complete = 0;
 	}
 	free(from);
+	/* This ack finished c: answer now, see ds_outq_serve. */
+	if (acked && complete)
+		news = 1;
 	if (r.npick == 0 && !news && !final)
 		return 0;
 	if (ds_msg_reply_put(reply, &rm) == -1)
 		return -1;
+	/* By reference: pull.c copies them once, into the message. */
 	for (k = 0; k < r.npick; k++)
-		if (ds_buf_add(reply, r.pick[k]->frame, r.pick[k]->len) == -1)
+		if (ds_pull_srv_ref(r.srv, r.pick[k]->frame,
+		    r.pick[k]->len) == -1)
 			return -1;
 	for (p = 0; p < r.nprod; p++)
 		if (r.pos[p].flags & DS_PROD_ENDED)
@@ -958,6 +983,7 @@ main(int argc, char *argv[])
 			nomem();
 	}
 	r.loop = EV_DEFAULT;
+	ds_pull_keep_memory();
 	/* Before nanomsg starts its threads, so that they inherit it. */
 	ev_signal_init(&r.term_w, term_cb, SIGTERM);
 	ev_signal_start(r.loop, &r.term_w);

@@ -337,8 +337,10 @@ apply(struct ds_inlet *in, const unsigned char *msg, size_t len,
 			moved = 1;
 		}
 	}
-	(void)ds_msg_next(msg, len, &off, &f, &why);	/* the REPLY */
-	while (!in->closing && ds_msg_next(msg, len, &off, &f, &why) == 1)
+	/* check() verified every frame: no second pass of CRCs. */
+	(void)ds_msg_next_checked(msg, len, &off, &f, &why);	/* the REPLY */
+	while (!in->closing &&
+	    ds_msg_next_checked(msg, len, &off, &f, &why) == 1)
 		if (deliver(in, f.payload, f.len) == -1) {
 			in->dead = 1;
 			return 0;

@@ -20,10 +20,11 @@
 #include "log.h"
 #include "wire.h"
 
-#define GRACE		0.1	/* s between done and leaving the loop */
+#define GRACE		0.02	/* s between done and leaving the loop */
 #define PULL_TUPLES	65536
 #define PULL_BYTES	(8u << 20)
 #define PULL_WAIT	500	/* ms */
+#define SHORT_WAIT	0.02	/* s, see wait_of */
 
 #define OPT(name, val, what, arg) \
 	{ name, 0, POPT_ARG_STRING, NULL, val, what, arg }
@@ -432,6 +433,7 @@ ds_inst_start(struct ds_inst *ti, struct ev_loop *loop, void (*tick)(void *),
 	ti->tick = tick;
 	ti->on_bundle = on_bundle;
 	ti->arg = arg;
+	ds_pull_keep_memory();
 	if (ti->master != NULL && (ti->lease = ds_lease_open(loop, ti->master,
 	    ti->id, ti->epoch, ti->keepalive_ms, on_lost, ti)) == NULL)
 		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach the master at %s",
@@ -469,6 +471,16 @@ bad:
 	return NULL;
 }
 
+/* Retained bundles go into the reply by reference: one copy, in pull.c. */
+static int
+ref_frame(void *arg, const void *p, size_t len)
+{
+	struct ds_inst *ti = arg;
+
+	ti->refbytes += len;
+	return ds_pull_srv_ref(ti->srv, p, len);
+}
+
 static int
 serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 {
@@ -479,12 +491,14 @@ serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 	    (req->user = decode_pull(req->msg, req->len)) == NULL)
 		return -1;
 	ds_inst_valid(ti);
-	if ((rc = ds_outq_serve(&ti->oq, req->user, req->final, reply)) == -1)
+	ti->refbytes = 0;
+	if ((rc = ds_outq_serve_ref(&ti->oq, req->user, req->final, reply,
+	    ref_frame, ti)) == -1)
 		nomem();
 	ds_debug("pull from %llu epoch %u: %s, %zu bytes",
 	    (unsigned long long)((struct ds_pull_msg *)req->user)->consumer,
 	    (unsigned)((struct ds_pull_msg *)req->user)->epoch,
-	    rc ? "answered" : "parked", reply->len);
+	    rc ? "answered" : "parked", reply->len + ti->refbytes);
 	return rc;
 }
 
@@ -501,19 +515,37 @@ forget(void *arg, struct ds_pull_req *req)
 	req->user = NULL;
 }
 
-/* The wait of a PULL, read in place: payload offset 20. */
+/*
+ * The wait of a PULL, read in place: payload offset 20.  Once the output
+ * has ended, a request whose ack for us is behind waits SHORT_WAIT only:
+ * the consumer acks what it got after this request left, and if its ack
+ * comes too soon to replace the request (see inlet.c's nudge), nothing
+ * else would answer it before its whole wait (as ds-router's wait_of).
+ */
 static double
 wait_of(void *arg, const unsigned char *msg, size_t len)
 {
+	struct ds_inst *ti = arg;
 	struct ds_frame f;
 	const char *why;
+	const unsigned char *v;
+	uint64_t ack = 0;
+	uint32_t i, n;
 	size_t off = 0;
+	double wait;
 
-	(void)arg;
 	if (ds_msg_next(msg, len, &off, &f, &why) != 1 ||
-	    f.type != DS_FRAME_PULL || f.len < 24)
+	    f.type != DS_FRAME_PULL || f.len < 28)
 		return 0;
-	return ds_get_le32(f.payload + 20) / 1000.0;
+	wait = ds_get_le32(f.payload + 20) / 1000.0;
+	if (!ti->has_oq || !ti->oq.ended || wait <= SHORT_WAIT)
+		return wait;
+	n = ds_get_le32(f.payload + 24);
+	for (i = 0, v = f.payload + 28; i < n &&
+	    (size_t)(v + 24 - f.payload) <= f.len; i++, v += 24)
+		if (ds_get_le64(v) == ti->oq.producer)
+			ack = ds_get_le64(v + 16);
+	return ack < ti->oq.next - 1 ? SHORT_WAIT : wait;
 }
 
 static const struct ds_pull_srv_ops srv_ops = { serve, forget, wait_of };

@@ -127,6 +127,7 @@ struct ds_inst {
 	struct ds_slog_pos	*front;		/* owned, nfront */
 	int			 paused;	/* inlets stopped (back-pressure) */
 	int			 wake;		/* output appended: wake pulls */
+	size_t			 refbytes;	/* bundle bytes of the reply */
 	int			 finishing;
 	uint64_t		 cnt_in, cnt_out;	/* tuples */
 	ev_prepare		 prep;

@@ -279,9 +279,9 @@ ds_msg_beatack_get(uint32_t *status, const unsigned char *p, size_t len,
 	return 0;
 }
 
-int
-ds_msg_next(const unsigned char *msg, size_t len, size_t *off,
-    struct ds_frame *f, const char **why)
+static int
+next(const unsigned char *msg, size_t len, size_t *off, struct ds_frame *f,
+    const char **why, int crc)
 {
 	const unsigned char *p;
 	size_t left;
@@ -297,13 +297,27 @@ ds_msg_next(const unsigned char *msg, size_t len, size_t *off,
 		return -1;
 	if (left - DS_FRAME_HDR < f->len)
 		return bad(why, "truncated frame payload");
-	if (ds_frame_check(p, p + DS_FRAME_HDR, f->len) == -1)
+	if (crc && ds_frame_check(p, p + DS_FRAME_HDR, f->len) == -1)
 		return bad(why, "checksum mismatch");
 	if (f->flags != 0)
 		return bad(why, "undefined frame flags set");
 	f->payload = p + DS_FRAME_HDR;
 	*off += DS_FRAME_HDR + f->len;
 	return 1;
+}
+
+int
+ds_msg_next(const unsigned char *msg, size_t len, size_t *off,
+    struct ds_frame *f, const char **why)
+{
+	return next(msg, len, off, f, why, 1);
+}
+
+int
+ds_msg_next_checked(const unsigned char *msg, size_t len, size_t *off,
+    struct ds_frame *f, const char **why)
+{
+	return next(msg, len, off, f, why, 0);
 }
 
 /*

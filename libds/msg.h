@@ -229,5 +229,11 @@ int	ds_msg_beatack_get(uint32_t *, const unsigned char *, size_t,
 struct ds_frame;
 int	ds_msg_next(const unsigned char *msg, size_t len, size_t *off,
 	    struct ds_frame *f, const char **why);
+/*
+ * The same walk over a message that ds_msg_next already accepted whole
+ * (every frame up to the end): the CRCs are not computed again.
+ */
+int	ds_msg_next_checked(const unsigned char *msg, size_t len, size_t *off,
+	    struct ds_frame *f, const char **why);
 
 #endif

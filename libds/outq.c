@@ -185,9 +185,22 @@ start_of(struct ds_outq *q, const struct ds_outq_cons *c, uint64_t from)
 	return NULL;
 }
 
+static int
+add_frame(void *arg, const void *p, size_t len)
+{
+	return ds_buf_add(arg, p, len);
+}
+
 int
 ds_outq_serve(struct ds_outq *q, const struct ds_pull_msg *m, int final,
     struct ds_buf *reply)
+{
+	return ds_outq_serve_ref(q, m, final, reply, add_frame, reply);
+}
+
+int
+ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
+    struct ds_buf *reply, int (*ref)(void *, const void *, size_t), void *arg)
 {
 	struct ds_outq_cons *c;
 	struct ds_outq_item *it, *end, *last = NULL;
@@ -195,6 +208,7 @@ ds_outq_serve(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 	uint64_t from = 0, ack = 0, ntup = 0;
 	size_t nbytes = 0, mark = reply->len;
 	uint32_t i;
+	int acked = 0;
 
 	if ((c = consumer(q, m->consumer)) == NULL)
 		return put_reply(q, reply, DS_PULL_UNKNOWN, NULL) == -1 ? -1 : 1;
@@ -215,6 +229,7 @@ ds_outq_serve(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 	if (ack > c->ack) {
 		c->ack = ack;
 		release(q);
+		acked = 1;
 	}
 
 	if (from == DS_FROM_NEW) {
@@ -225,8 +240,15 @@ ds_outq_serve(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 		it = NULL;
 	} else
 		it = start_of(q, c, from);
+	/*
+	 * Nothing to send: park, unless this ack finished c's part of an
+	 * ended stream.  That request is answered at once, so c learns its
+	 * last ack arrived and can exit now rather than at its timeout (a
+	 * reply to a request parked here is lost when this process exits).
+	 */
 	if (it == NULL && !final && from != DS_FROM_NEW &&
-	    (!q->ended || c->told_end))
+	    (!q->ended || c->told_end) &&
+	    !(acked && q->ended && c->ack >= q->next - 1))
 		return 0;
 
 	/* Whole bundles up to the limits, at least one. */
@@ -249,11 +271,10 @@ ds_outq_serve(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 		pos.flags |= DS_PROD_ENDED;
 		pos.end = q->next - 1;
 	}
-	if (ds_buf_grow(reply, nbytes + 256) == -1 ||
-	    put_reply(q, reply, DS_PULL_OK, &pos) == -1)
+	if (put_reply(q, reply, DS_PULL_OK, &pos) == -1)
 		goto fail;
 	for (; it != end; it = it->next)
-		if (ds_buf_add(reply, it->frame, it->len) == -1)
+		if (ref(arg, it->frame, it->len) == -1)
 			goto fail;
 	if (pos.flags & DS_PROD_ENDED)
 		c->told_end = 1;

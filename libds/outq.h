@@ -74,10 +74,21 @@ void	ds_outq_end(struct ds_outq *);
  * max_bytes worth of whole bundles (at least one bundle if any is ready)
  * to reply.  Returns 1 when answered, 0 when there is nothing to send and
  * the request may be parked (never when final is set, then an empty reply
- * is made), -1 on ENOMEM.  Applies the request's ack first.
+ * is made; nor when its ack just completed the consumer's part of an
+ * ended stream, which is answered at once), -1 on ENOMEM.  Applies the
+ * request's ack first.
  */
 int	ds_outq_serve(struct ds_outq *, const struct ds_pull_msg *, int final,
 	    struct ds_buf *reply);
+/*
+ * The same, but the bundles are not copied into reply: ref(arg, frame,
+ * len) is called for each, in order (they belong after the REPLY frame
+ * in reply; the frames stay valid until the queue is next changed).  ref
+ * returns 0 or -1 (ENOMEM).
+ */
+int	ds_outq_serve_ref(struct ds_outq *, const struct ds_pull_msg *,
+	    int final, struct ds_buf *reply,
+	    int (*ref)(void *, const void *, size_t), void *arg);
 /* Every consumer acked the whole ended stream and was told it ended. */
 int	ds_outq_done(const struct ds_outq *);
 /* The lowest ack over all consumers (what may be forgotten upstream). */

@@ -16,6 +16,9 @@
 
 #include <errno.h>
 #include <limits.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -30,6 +33,8 @@
 #define CTL_MAX		512	/* room for the backtrace of a long route */
 #define EPS		1e-3	/* deadlines this close count as passed */
 #define UNSENT_MAX_S	10.0	/* drop a reply that could not leave */
+#define RECONNECT_MS	5	/* first retry of a refused connect ... */
+#define RECONNECT_MAX_MS 100	/* ... doubling up to this */
 
 struct parked {
 	struct ds_pull_req	 req;
@@ -63,6 +68,9 @@ struct ds_pull_srv {
 	struct parked			**tail;
 	size_t				 nparked;
 	struct ds_buf			 reply;
+	struct nn_iovec			*iov;	/* [0] reply, then refs */
+	size_t				 niov, capiov;
+	size_t				 reflen;	/* bytes in refs */
 	int				 waking;
 	int				 rewake;
 };
@@ -82,6 +90,16 @@ struct ds_pull_cli {
 	int			 hasunsent;
 	ev_timer		 sendtm;	/* retries sending it */
 };
+
+void
+ds_pull_keep_memory(void)
+{
+#ifdef __GLIBC__
+	/* glibc's largest mmap threshold; keep up to 256 MB of free heap. */
+	(void)mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	(void)mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
+}
 
 const char *
 ds_pull_strerror(int e)
@@ -104,6 +122,23 @@ set_common(int s)
 	int max = DS_PULL_MSGMAX;
 
 	return nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVMAXSIZE, &max,
+	    sizeof(max));
+}
+
+/*
+ * Instances start together and a client often connects before its server
+ * has bound: nanomsg's default first retry (100 ms) would then delay every
+ * job's start by that much.  Retry soon, backing off to the default.
+ */
+static int
+set_reconnect(int s)
+{
+	int ivl = RECONNECT_MS, max = RECONNECT_MAX_MS;
+
+	if (nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL, &ivl,
+	    sizeof(ivl)) == -1)
+		return -1;
+	return nn_setsockopt(s, NN_SOL_SOCKET, NN_RECONNECT_IVL_MAX, &max,
 	    sizeof(max));
 }
 
@@ -152,18 +187,16 @@ srv_release(struct ds_pull_srv *s, struct parked *p)
 	free(p);
 }
 
+/* Send the gather list iov[0..n); nanomsg copies it into one message. */
 static int
-srv_sendmsg(struct ds_pull_srv *s, const void *body, size_t len,
+srv_sendmsg(struct ds_pull_srv *s, struct nn_iovec *iov, size_t n,
     const void *ctl, size_t ctllen)
 {
-	struct nn_iovec iov;
 	struct nn_msghdr h;
 
-	iov.iov_base = (void *)(uintptr_t)body;
-	iov.iov_len = len;
 	memset(&h, 0, sizeof(h));
-	h.msg_iov = &iov;
-	h.msg_iovlen = 1;
+	h.msg_iov = iov;
+	h.msg_iovlen = (int)n;
 	h.msg_control = (void *)(uintptr_t)ctl;
 	h.msg_controllen = ctllen;
 	return nn_sendmsg(s->sock, &h, NN_DONTWAIT) < 0 ? -1 : 0;
@@ -184,7 +217,9 @@ srv_unsent_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)revents;
 	for (up = &s->uhead; (u = *up) != NULL;) {
-		if (srv_sendmsg(s, u->body, u->len, u->ctl, u->ctllen) == 0 ||
+		struct nn_iovec iov = { u->body, u->len };
+
+		if (srv_sendmsg(s, &iov, 1, u->ctl, u->ctllen) == 0 ||
 		    errno != EAGAIN || ev_now(loop) - u->since > UNSENT_MAX_S) {
 			*up = u->next;
 			free(u->ctl);
@@ -203,22 +238,28 @@ static void
 srv_send(struct ds_pull_srv *s, struct parked *p)
 {
 	struct unsent *u;
+	size_t len = s->reply.len + s->reflen, i, off;
 
-	if (s->reply.len > DS_PULL_MSGMAX)
+	if (len > DS_PULL_MSGMAX)
 		return;		/* the client times out; see pull.h */
-	if (srv_sendmsg(s, s->reply.p, s->reply.len, p->ctl, p->ctllen) == 0 ||
+	s->iov[0].iov_base = s->reply.p;
+	s->iov[0].iov_len = s->reply.len;
+	if (srv_sendmsg(s, s->iov, s->niov, p->ctl, p->ctllen) == 0 ||
 	    errno != EAGAIN)
 		return;
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (u->body = malloc(s->reply.len ? s->reply.len : 1)) == NULL ||
+	    (u->body = malloc(len ? len : 1)) == NULL ||
 	    (u->ctl = malloc(p->ctllen)) == NULL) {
 		if (u != NULL)
 			free(u->body);
 		free(u);
 		return;		/* the client times out */
 	}
-	memcpy(u->body, s->reply.p, s->reply.len);
-	u->len = s->reply.len;
+	for (i = off = 0; i < s->niov; i++) {
+		memcpy(u->body + off, s->iov[i].iov_base, s->iov[i].iov_len);
+		off += s->iov[i].iov_len;
+	}
+	u->len = len;
 	memcpy(u->ctl, p->ctl, p->ctllen);
 	u->ctllen = p->ctllen;
 	u->since = ev_now(s->loop);
@@ -239,6 +280,8 @@ srv_offer(struct ds_pull_srv *s, struct parked *p, int final)
 
 	p->req.final = final;
 	ds_buf_reset(&s->reply);
+	s->niov = 1;
+	s->reflen = 0;
 	rc = s->ops->serve(s->arg, &p->req, &s->reply);
 	if (rc == 0 && !final)
 		return 0;
@@ -374,6 +417,12 @@ ds_pull_srv_open(struct ev_loop *loop, const char *addr,
 	s->arg = arg;
 	s->tail = &s->head;
 	s->utail = &s->uhead;
+	s->capiov = 64;
+	s->niov = 1;
+	if ((s->iov = calloc(s->capiov, sizeof(*s->iov))) == NULL) {
+		free(s);
+		return NULL;
+	}
 	ev_timer_init(&s->utm, srv_unsent_cb, 0.001, 0.001);
 	s->utm.data = s;
 	if ((s->sock = nn_socket(AF_SP_RAW, NN_REP)) == -1)
@@ -397,9 +446,29 @@ fail:
 	e = errno;
 	if (s->sock >= 0)
 		nn_close(s->sock);
+	free(s->iov);
 	free(s);
 	errno = e;
 	return NULL;
+}
+
+int
+ds_pull_srv_ref(struct ds_pull_srv *s, const void *p, size_t len)
+{
+	struct nn_iovec *v;
+	size_t cap;
+
+	if (s->niov == s->capiov) {
+		cap = s->capiov * 2;
+		if ((v = realloc(s->iov, cap * sizeof(*v))) == NULL)
+			return -1;
+		s->iov = v;
+		s->capiov = cap;
+	}
+	s->iov[s->niov].iov_base = (void *)(uintptr_t)p;
+	s->iov[s->niov++].iov_len = len;
+	s->reflen += len;
+	return 0;
 }
 
 void
@@ -449,6 +518,7 @@ ds_pull_srv_close(struct ds_pull_srv *s)
 	}
 	nn_close(s->sock);
 	ds_buf_free(&s->reply);
+	free(s->iov);
 	free(s);
 }
 
@@ -475,6 +545,7 @@ cli_socket(struct ds_pull_cli *c)
 	if ((c->sock = nn_socket(AF_SP_RAW, NN_REQ)) == -1)
 		return -1;
 	if (set_common(c->sock) == -1 ||
+	    set_reconnect(c->sock) == -1 ||
 	    nn_connect(c->sock, c->addr) < 0 ||
 	    (fd = rcvfd(c->sock)) == -1) {
 		e = errno;

@@ -3,7 +3,8 @@
  * vectors (RFC 3720 B.4) pin the algorithm; a bit-at-a-time reference
  * pins the table code; the dispatching ds_crc32c (SSE4.2 when the CPU has
  * it) must equal the portable ds_crc32c_sw for every length 0..1024 at
- * every misalignment, whole or continued in two parts.
+ * every misalignment, whole or continued in two parts, and at lengths up
+ * to 100 000 around the block sizes of the three-chain hardware path.
  */
 #include <stdint.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 
 #define MAXLEN	1024
 #define MISALIGN 16
+#define LONGLEN	100000
 
 static uint64_t rnd = 0x9e3779b97f4a7c15ull;
 
@@ -114,6 +116,40 @@ random_buffers(void)
 	}
 }
 
+/*
+ * Long buffers: lengths at and around the hardware path's block edges
+ * (3 x 256, 3 x 8192) and random ones, at a few misalignments.
+ */
+static void
+long_buffers(void)
+{
+	static unsigned char buf[LONGLEN + MISALIGN];
+	static const size_t edge[] = { 767, 768, 769, 775, 776, 1535, 1536,
+	    24575, 24576, 24577, 24583, 25344, 49152, 49152 + 768, 65536,
+	    LONGLEN };
+	size_t i, k, len, off, cut, bad = 0, n = 0;
+	uint32_t sw;
+
+	for (i = 0; i < sizeof(buf); i++)
+		buf[i] = (unsigned char)xorshift();
+	for (k = 0; k < sizeof(edge) / sizeof(edge[0]) + 64; k++) {
+		len = k < sizeof(edge) / sizeof(edge[0]) ? edge[k] :
+		    xorshift() % (LONGLEN + 1);
+		for (off = 0; off < MISALIGN; off += 5) {
+			sw = ds_crc32c_sw(0, buf + off, len);
+			cut = xorshift() % (len + 1);
+			if (ds_crc32c(0, buf + off, len) != sw ||
+			    ds_crc32c(ds_crc32c(0, buf + off, cut),
+			    buf + off + cut, len - cut) != sw)
+				bad++;
+			n++;
+		}
+	}
+	ok(bad == 0, "long buffers up to %d bytes: ds_crc32c == "
+	    "ds_crc32c_sw, whole and split (%zu of %zu differ)", LONGLEN, bad,
+	    n);
+}
+
 /* Every single-bit error in a short message changes the CRC. */
 static void
 bit_flips(void)
@@ -146,6 +182,7 @@ main(void)
 #endif
 	vectors();
 	random_buffers();
+	long_buffers();
 	bit_flips();
 	return done();
 }

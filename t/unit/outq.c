@@ -372,7 +372,10 @@ ending(void)
 	    "nothing left but not told yet: answered at once with ENDED");
 	ok(!ds_outq_done(&q), "C1 has not acked 10: not done");
 	r = serve(&q, C1, 11, 10);
-	ok(r.rc == 0, "told and nothing left: parked");
+	ok(r.rc == 1 && seqs(&r, 1, 0) && (r.pos.flags & DS_PROD_ENDED),
+	    "the ack that completes the ended stream: answered at once");
+	r = serve(&q, C1, 11, 10);
+	ok(r.rc == 0, "told, acked and nothing left: parked");
 	ok(ds_outq_done(&q) && q.head == NULL,
 	    "everyone acked the end and was told: done, empty");
 	r = serve5(&q, C1, 1, 11, 10, 0, 1);
