@@ -12,6 +12,12 @@
  * each write the inputs are acked (what is written is durable enough for
  * issue 3) and, with --state, a MARK and ACKED with the input frontier go
  * to the state log, so a restart resumes after what was written.
+ *
+ * --tc: no text; each tuple's key -> payload is put into a Tokyo Cabinet
+ * hash database (tcstore.h), the last value of a key winning, so writing
+ * the same tuples again leaves the same database.  A commit (end of a TC
+ * transaction, then a sync in topology mode and at the end) takes the
+ * place of a flush, and of the file's length in the journal.
  */
 
 #include <sys/stat.h>
@@ -29,20 +35,24 @@
 
 #include "ds.h"
 #include "inst.h"
+#include "tcstore.h"
 #include "timefmt.h"
 
 #define USAGE \
 	"ds-sink [-qv] [--append] [--file PATH] [--format FMT]\n" \
-	"        [--max-tuple SIZE] [--notify-fd FD] [topology options]"
+	"        [--max-tuple SIZE] [--notify-fd FD] [--tc PATH]\n" \
+	"        [topology options]"
 
 #define FLUSH_AT	(256 * 1024)
 #define DEFAULT_FORMAT	"%k\\t%p"
+#define TC_BATCH	(4u << 20)	/* pipe mode: commit this often */
 
 enum {
 	OPT_APPEND = 1,
 	OPT_FILE,
 	OPT_FORMAT,
-	OPT_MAXTUPLE
+	OPT_MAXTUPLE,
+	OPT_TC
 };
 
 /* One step of a compiled --format. */
@@ -81,6 +91,8 @@ struct sink {
 	struct ds_buf	 out;
 	struct fmt	 fmt;
 	uint64_t	 ntuples;
+	struct ds_tcstore *tc;		/* --tc, or NULL */
+	uint64_t	 tcbytes;	/* put since the last commit */
 	/* Topology mode. */
 	struct ds_inst	 ti;
 	int		 use_slog;
@@ -301,6 +313,76 @@ flush(struct sink *k)
 	k->out.len = 0;
 }
 
+/* --tc: end the transaction; with sync, make the database durable. */
+static void
+tc_commit(struct sink *k, int sync)
+{
+	if (ds_tcstore_commit(k->tc, sync) == -1)
+		ds_die(ds_tcstore_code(k->tc), "%s", ds_tcstore_err(k->tc));
+	k->tcbytes = 0;
+}
+
+/* --tc: commit, sync and close (74 on failure). */
+static void
+tc_close(struct sink *k)
+{
+	char err[512];
+	uint64_t n;
+
+	if (k->tc == NULL)
+		return;
+	tc_commit(k, 1);
+	n = ds_tcstore_count(k->tc);
+	if (ds_tcstore_close(k->tc, err, sizeof(err)) == -1) {
+		k->tc = NULL;
+		ds_die(DS_EX_IOERR, "%s", err);
+	}
+	k->tc = NULL;
+	ds_info("%s: %llu records", k->name, (unsigned long long)n);
+}
+
+/*
+ * --tc: put key -> payload for each tuple.  A tuple without a key is
+ * refused (65) before anything of its bundle is put.
+ */
+static void
+tc_put(struct sink *k, const struct ds_bundle *b)
+{
+	const struct ds_tuple *t;
+	uint32_t i;
+
+	for (i = 0; i < b->count; i++)
+		if (b->t[i].keylen == 0) {
+			if (!k->ti.on)
+				tc_close(k);	/* what came before stays */
+			ds_die(DS_EX_DATAERR, "tuple %llu:%llu has no key, "
+			    "and --tc puts key -> payload", (unsigned long long)
+			    b->producer, (unsigned long long)b->t[i].seq);
+		}
+	for (i = 0; i < b->count; i++) {
+		t = &b->t[i];
+		if (ds_tcstore_put(k->tc, t->key, t->keylen, t->payload,
+		    t->paylen) == -1)
+			ds_die(ds_tcstore_code(k->tc), "%s",
+			    ds_tcstore_err(k->tc));
+		k->tcbytes += t->keylen + t->paylen;
+	}
+}
+
+/* Render or put one bundle. */
+static void
+emit(struct sink *k, const struct ds_bundle *b)
+{
+	uint32_t i;
+
+	if (k->tc != NULL) {
+		tc_put(k, b);
+		return;
+	}
+	for (i = 0; i < b->count; i++)
+		render(k, b, &b->t[i]);
+}
+
 static int
 no_delta(void *arg, const void *key, size_t keylen, const void *val,
     size_t vallen)
@@ -345,13 +427,16 @@ jdurable(void *arg, uint64_t token)
  * journal the frontier with the file's length in one MARK; the frontier
  * is acked upstream once that is durable.  One unit at a time: what comes
  * meanwhile goes with the next one.  A restart cuts the file back to the
- * length of the last durable MARK and pulls from its frontier on.
+ * length of the last durable MARK and pulls from its frontier on.  With
+ * --tc: commit and sync the puts instead, and the MARK's aux is 0 (a
+ * restart puts the same values again from the frontier on: no cut).
  */
 static void
 jcommit(struct sink *k)
 {
 	struct ds_slog_mark m;
 	struct ds_slog_pos *f;
+	uint64_t ntup;
 	size_t n;
 
 	if (!k->jready || ds_inst_jpending(&k->ti) > 0)
@@ -361,11 +446,17 @@ jcommit(struct sink *k)
 	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
 		return;
 	ds_inst_valid(&k->ti);
+	ntup = k->ntuples;
 	k->ti.cnt_out += k->ntuples;
 	k->ntuples = 0;
-	flush(k);
-	if (fdatasync(k->fd) == -1 && errno != EINVAL && errno != EROFS)
-		ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
+	if (k->tc != NULL)
+		tc_commit(k, 1);	/* aux stays 0: puts need no cut */
+	else {
+		flush(k);
+		if (fdatasync(k->fd) == -1 && errno != EINVAL &&
+		    errno != EROFS)
+			ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
+	}
 	if (k->last.pos == NULL && ((k->last.pos = calloc(n ? n : 1,
 	    sizeof(*f))) == NULL || (k->jfront = calloc(n ? n : 1,
 	    sizeof(*f))) == NULL))
@@ -377,6 +468,8 @@ jcommit(struct sink *k)
 	m.aux = k->size;
 	m.n = (uint32_t)n;
 	m.pos = f;
+	ds_debug("unit %llu: %llu tuples", (unsigned long long)m.mark,
+	    (unsigned long long)ntup);
 	ds_buf_reset(&k->jbuf);
 	if (ds_slog_put_mark(&k->jbuf, &m) == -1 ||
 	    ds_slog_put_acked(&k->jbuf, m.mark) == -1)
@@ -406,7 +499,10 @@ topo_commit(struct sink *k)
 	ds_inst_valid(&k->ti);
 	k->ti.cnt_out += k->ntuples;
 	k->ntuples = 0;
-	flush(k);
+	if (k->tc != NULL)
+		tc_commit(k, 1);	/* what is acked is in the database */
+	else
+		flush(k);
 	ds_inst_ack_all(&k->ti);
 	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
 	    sizeof(*f))) == NULL)
@@ -429,11 +525,9 @@ static int
 topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
 {
 	struct sink *k = arg;
-	uint32_t i;
 
 	(void)pl;
-	for (i = 0; i < b->count; i++)
-		render(k, b, &b->t[i]);
+	emit(k, b);
 	k->ntuples += b->count;
 	if (k->out.len >= FLUSH_AT) {
 		if (k->ti.exactly)
@@ -461,6 +555,34 @@ topo_tick(void *arg)
 	}
 }
 
+/*
+ * Exactly-once recovery of a --file: cut it back to the length of the
+ * last durable mark m (0 or, with --append, its length without a mark).
+ */
+static void
+jcut(struct sink *k, const struct ds_slog_mark *m)
+{
+	struct stat st;
+
+	if (fstat(k->fd, &st) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to stat %s", k->name);
+	if (m->mark != 0 && (uint64_t)st.st_size < m->aux)
+		ds_die(DS_EX_DATAERR, "%s: %llu bytes, shorter than the %llu "
+		    "the journal says were written: it was changed behind "
+		    "our back", k->name, (unsigned long long)st.st_size,
+		    (unsigned long long)m->aux);
+	k->size = m->mark != 0 ? m->aux : k->jtrunc ? 0 :
+	    (uint64_t)st.st_size;
+	if ((uint64_t)st.st_size > k->size) {
+		ds_info("%s: cutting %llu bytes written after the last "
+		    "commit", k->name,
+		    (unsigned long long)((uint64_t)st.st_size - k->size));
+		if (ftruncate(k->fd, (off_t)k->size) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to truncate %s",
+			    k->name);
+	}
+}
+
 /* Topology mode: recover, pull until every input ended. */
 static void
 topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
@@ -474,31 +596,14 @@ topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 	memset(&m, 0, sizeof(m));
 	if (k->ti.exactly) {
 		struct ds_inst_jrec jr;
-		struct stat st;
 
 		ds_inst_jrecover(&k->ti, no_delta, NULL, NULL, &jr);
 		m = jr.mark;
 		memset(&jr.mark, 0, sizeof(jr.mark));
 		k->jmark = jr.maxmark;
 		ds_inst_jrec_free(&jr);
-		if (fstat(k->fd, &st) == -1)
-			ds_diesys(DS_EX_IOERR, "unable to stat %s", k->name);
-		if (m.mark != 0 && (uint64_t)st.st_size < m.aux)
-			ds_die(DS_EX_DATAERR, "%s: %llu bytes, shorter than "
-			    "the %llu the journal says were written: it was "
-			    "changed behind our back", k->name,
-			    (unsigned long long)st.st_size,
-			    (unsigned long long)m.aux);
-		k->size = m.mark != 0 ? m.aux : k->jtrunc ? 0 :
-		    (uint64_t)st.st_size;
-		if ((uint64_t)st.st_size > k->size) {
-			ds_info("%s: cutting %llu bytes written after the "
-			    "last commit", k->name, (unsigned long long)
-			    ((uint64_t)st.st_size - k->size));
-			if (ftruncate(k->fd, (off_t)k->size) == -1)
-				ds_diesys(DS_EX_IOERR, "unable to truncate %s",
-				    k->name);
-		}
+		if (k->tc == NULL)
+			jcut(k, &m);	/* puts are idempotent: no cut */
 		ds_inst_jopen(&k->ti);
 	} else if (k->ti.state != NULL) {
 		k->use_slog = 1;
@@ -572,12 +677,12 @@ main(int argc, char *argv[])
 	struct ds_common co = DS_COMMON_INIT;
 	struct ds_input in;
 	struct ds_bundle *b;
-	char *file = NULL, *format = NULL, *arg;
+	char *file = NULL, *format = NULL, *tc = NULL, *arg;
+	char err[512];
 	size_t maxtuple = DS_TUPLE_MAX;
 	uint64_t ntuples = 0;
-	uint32_t i;
 	poptContext pc;
-	int rc, append = 0, flags;
+	int rc, append = 0, flags, code;
 	struct poptOption opts[] = {
 		{ "append", 0, POPT_ARG_NONE, NULL, OPT_APPEND,
 		    "append to the --file instead of truncating it", NULL },
@@ -589,6 +694,9 @@ main(int argc, char *argv[])
 		{ "max-tuple", 0, POPT_ARG_STRING, NULL, OPT_MAXTUPLE,
 		    "largest key+payload in bytes, K/M/G (default 1M)",
 		    "SIZE" },
+		{ "tc", 0, POPT_ARG_STRING, NULL, OPT_TC,
+		    "put key -> payload into the Tokyo Cabinet hash database "
+		    "PATH instead of writing lines", "PATH" },
 		DS_POPT_INST(ds_inst_sink_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
@@ -623,6 +731,11 @@ main(int argc, char *argv[])
 			maxtuple = ds_opt_size(&co, "--max-tuple", arg, 1,
 			    DS_FRAME_MAX - 1024);
 			break;
+		case OPT_TC:
+			free(tc);
+			tc = arg;
+			arg = NULL;
+			break;
 		}
 		free(arg);
 	}
@@ -631,6 +744,9 @@ main(int argc, char *argv[])
 	poptFreeContext(pc);
 
 	/* validate */
+	if (tc != NULL && (file != NULL || format != NULL || append))
+		ds_dieusage(&co, "--tc writes no text: it excludes --file, "
+		    "--format and --append");
 	if (append && file == NULL)
 		ds_dieusage(&co, "--append needs --file");
 	fmt_compile(&co, &k.fmt, format != NULL ? format : DEFAULT_FORMAT);
@@ -639,9 +755,10 @@ main(int argc, char *argv[])
 	if (k.ti.on && resuming(&k))
 		append = 1;
 	if (k.ti.exactly) {
-		if (file == NULL)
-			ds_dieusage(&co, "exactly-once needs --file: what is "
-			    "written to standard output cannot be taken back");
+		if (file == NULL && tc == NULL)
+			ds_dieusage(&co, "exactly-once needs --file or --tc: "
+			    "what is written to standard output cannot be "
+			    "taken back");
 		/*
 		 * The journal knows the length to keep; a fresh job without
 		 * --append truncates only when it has no mark (recovery).
@@ -661,7 +778,12 @@ main(int argc, char *argv[])
 		if ((k.fd = open(file, flags, 0666)) == -1)
 			ds_diesys(DS_EX_IOERR, "unable to open %s", file);
 	}
-	if (file == NULL)
+	if (tc != NULL) {
+		k.name = tc;
+		if ((k.tc = ds_tcstore_open(tc, &code, err,
+		    sizeof(err))) == NULL)
+			ds_die(code, "%s", err);
+	} else if (file == NULL)
 		ds_grow_pipe(STDOUT_FILENO);
 	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
 		nomem();
@@ -675,32 +797,41 @@ main(int argc, char *argv[])
 
 	/* run */
 	for (;;) {
-		if (k.out.len > 0 && !ds_frame_reader_ready(&in.rd) &&
-		    !wait_input(STDIN_FILENO, 0))
+		if ((k.out.len > 0 || k.tcbytes > 0) &&
+		    !ds_frame_reader_ready(&in.rd) &&
+		    !wait_input(STDIN_FILENO, 0)) {
 			flush(&k);
+			if (k.tc != NULL)
+				tc_commit(&k, 0);	/* before waiting */
+		}
 		rc = ds_input_next(&in, STDIN_FILENO, &b);
 		if (rc == 0)
 			break;
 		if (rc == DS_INPUT_AGAIN) {
 			/* stdin was left non-blocking by someone else. */
 			flush(&k);
+			if (k.tc != NULL && k.tcbytes > 0)
+				tc_commit(&k, 0);
 			(void)wait_input(STDIN_FILENO, -1);
 			continue;
 		}
 		if (rc == -1) {
 			/* Whole bundles before the bad frame still count. */
 			flush(&k);
+			tc_close(&k);
 			ds_die(in.code, "%s", in.msg);
 		}
-		for (i = 0; i < b->count; i++)
-			render(&k, b, &b->t[i]);
+		emit(&k, b);
 		ntuples += b->count;
 		if (k.out.len >= FLUSH_AT)
 			flush(&k);
+		if (k.tc != NULL && k.tcbytes >= TC_BATCH)
+			tc_commit(&k, 0);
 	}
 	flush(&k);
 	ds_info("end of input: %llu tuples", (unsigned long long)ntuples);
 done:
+	tc_close(&k);
 	if (close(k.fd) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to close %s", k.name);
 	ds_input_term(&in);
@@ -708,5 +839,6 @@ done:
 	ds_buf_free(&k.out);
 	free(file);
 	free(format);
+	free(tc);
 	return DS_EX_OK;
 }

@@ -8,7 +8,10 @@
 load helper
 
 setup() { pids_setup; }
-teardown() { pids_teardown; }
+teardown() {
+	pids_teardown
+	[ -z "${TC_MNT:-}" ] || umount "$TC_MNT" 2>/dev/null || true
+}
 
 # "end:count" for each frame of file $1: its end offset and tuple count.
 frame_ends() {
@@ -377,4 +380,92 @@ open("msg", "w").write(s.recv(512).decode())
 sys.stdout.buffer.write(b"\0DS\x01" + struct.pack("<HHII", 1, 0, 60 << 20, 0))' > big
 	run -71 --separate-stderr bash -c 'ulimit -v 40000 && exec ds-sink < big'
 	[ "$stderr" = "ds-sink: fatal: out of memory reading stdin" ]
+}
+
+# --tc: the database's records as "key TAB value" lines, sorted.
+tc_list() {
+	command -v tchmgr > /dev/null || skip "tchmgr (tokyocabinet-bin) missing"
+	tchmgr list -pv "$1" | LC_ALL=C sort
+}
+
+@test "ds-sink: --tc with --file, --format or --append is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --tc db --file out < /dev/null
+	[[ $stderr == "ds-sink: --tc writes no text: it excludes --file,"* ]]
+	run -64 --separate-stderr ds-sink --tc db --format %k < /dev/null
+	[[ $stderr == *"usage: ds-sink "* ]]
+	run -64 ds-sink --tc db --append < /dev/null
+	[ ! -e db ] && [ ! -e out ]
+}
+
+@test "ds-sink: --tc puts key -> payload, the last value of a key wins" {
+	printf 'b 1\na 2\nb 3\nc 4\na 5\n' | ds-source --key-field 1 |
+	    ds-sink -v --tc db.tch 2> err
+	run -0 tc_list db.tch
+	[ "$output" = "$(printf 'a\ta 5\nb\tb 3\nc\tc 4')" ]
+	grep -qx "ds-sink: info: db.tch: 3 records" err
+}
+
+@test "ds-sink: --tc is idempotent: the same input twice leaves the same database" {
+	awk 'BEGIN { for (i = 1; i <= 20000; i++)
+	    printf "k%d\tv%d\n", i % 997, i }' > in
+	ds-source --key-field 1 --delimiter '\t' < in > in.frames
+	ds-sink --tc once.tch < in.frames
+	ds-sink --tc twice.tch < in.frames
+	ds-sink --tc twice.tch < in.frames
+	tc_list once.tch > once
+	tc_list twice.tch > twice
+	[ "$(wc -l < once)" = 997 ]
+	cmp once twice
+	# The same as the last line of each key in text mode.
+	ds-sink < in.frames | awk -F '\t' '{ v[$1] = $0 }
+	    END { for (k in v) print v[k] }' | LC_ALL=C sort > want
+	cmp once want
+}
+
+@test "ds-sink: --tc refuses a tuple without a key (65), keeping the bundles before it" {
+	run -65 --separate-stderr ds-sink --tc db.tch < "$T_DATA/three.frames"
+	[ "$stderr" = "ds-sink: fatal: tuple 0:4 has no key, and --tc puts key -> payload" ]
+	run -0 tc_list db.tch
+	[ "$output" = "$(printf 'apple\tgreen\nbanana\tyellow')" ]
+}
+
+@test "ds-sink: --tc on a database another process holds exits 69 at once" {
+	mkfifo in
+	ds-sink --tc db.tch < in 3>&- &
+	PIDS+=($!)
+	exec 7> in
+	wait_for '[ -s db.tch ]'
+	local t0=$SECONDS
+	run -69 --separate-stderr ds-sink --tc db.tch < /dev/null
+	[ $((SECONDS - t0)) -le 2 ]
+	[[ $stderr == "ds-sink: fatal: unable to open db.tch: another process holds its lock"* ]]
+	# A stopped holder keeps it too.
+	kill -STOP "${PIDS[0]}"
+	run -69 ds-sink --tc db.tch < /dev/null
+	kill -CONT "${PIDS[0]}"
+	exec 7>&-
+	wait "${PIDS[0]}"
+	run -0 ds-sink --tc db.tch < /dev/null
+}
+
+@test "ds-sink: --tc that cannot be opened exits 74 naming the path" {
+	run -74 --separate-stderr ds-sink --tc nodir/db.tch < /dev/null
+	[[ $stderr == "ds-sink: fatal: unable to open nodir/db.tch: file not found"* ]]
+	head -c 4096 /dev/urandom > notdb
+	run -74 --separate-stderr ds-sink --tc notdb < /dev/null
+	[[ $stderr == "ds-sink: fatal: unable to open notdb: "* ]]
+	mkdir dir
+	run -74 ds-sink --tc dir < /dev/null
+}
+
+@test "ds-sink: --tc on a file system filling up exits 74, never SIGBUS" {
+	[ "$(id -u)" = 0 ] || skip "needs root to mount a small tmpfs"
+	mkdir mnt
+	mount -t tmpfs -o size=24m tmpfs mnt 2>/dev/null ||
+	    skip "cannot mount a tmpfs here"
+	TC_MNT=$PWD/mnt
+	awk 'BEGIN { for (i = 1; i <= 100000; i++)
+	    printf "k%d %0100d\n", i, i }' | ds-source --key-field 1 > in.frames
+	run -74 --separate-stderr ds-sink --tc mnt/db.tch < in.frames
+	[[ $stderr == "ds-sink: fatal: unable to write mnt/db.tch: only "*" bytes free"* ]]
 }
