@@ -8,6 +8,9 @@
  * sent.  Before each request and each checkpoint free space is checked
  * against --min-free: below it, JWRITEs get FULL (never applied), so the
  * disk never fills under Tokyo Cabinet (which dies with SIGBUS).
+ * --lock-wait: a journal restarted while its predecessor still holds
+ * state.tch's lock (it lives on for up to a keepalive after losing its
+ * lease) retries the lock, beating to the master meanwhile.
  */
 #include <sys/statvfs.h>
 
@@ -29,15 +32,17 @@
 
 #define USAGE \
 	"ds-journal [-qv] [--checkpoint SIZE] [--epoch N] [--id N]\n" \
-	"          [--keepalive MS] [--master ADDR] [--min-free SIZE]\n" \
-	"          [--notify-fd FD] [--sync-every MS] --dir DIR --listen ADDR"
+	"          [--keepalive MS] [--lock-wait SECONDS] [--master ADDR]\n" \
+	"          [--min-free SIZE] [--notify-fd FD] [--sync-every MS]\n" \
+	"          --dir DIR --listen ADDR"
 
 #define PARK_S		30.0		/* longest a request waits for a sync */
 #define READ_MAX	(4u << 20)	/* largest JDATA chunk */
+#define LOCK_RETRY_S	0.1		/* --lock-wait: retry this often */
 
 enum {
 	OPT_CHECKPOINT = 1, OPT_DIR, OPT_EPOCH, OPT_ID, OPT_KEEPALIVE,
-	OPT_LISTEN, OPT_MASTER, OPT_MINFREE, OPT_SYNCEVERY
+	OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MINFREE, OPT_SYNCEVERY
 };
 
 /*
@@ -439,7 +444,8 @@ term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	if (ds_journal_queued(g.j) > 0 && ds_journal_sync(g.j) == -1)
+	if (g.j != NULL && ds_journal_queued(g.j) > 0 &&
+	    ds_journal_sync(g.j) == -1)
 		die_journal();
 	ds_info("stopped by signal %d", w->signum);
 	ds_journal_close(g.j);
@@ -465,16 +471,56 @@ warn_torn(const char *msg)
 	ds_warn("%s", msg);
 }
 
+static void
+retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	*(int *)w->data = 1;
+}
+
+/*
+ * Open and recover DIR; while another process holds state.tch's lock,
+ * retry for up to wait_s seconds, running the loop (the lease beats).
+ */
+static struct ds_journal *
+open_journal(const char *dir, uint64_t wait_s)
+{
+	struct ds_journal *j;
+	ev_tstamp until = ev_time() + (double)wait_s;
+	ev_timer t;
+	char err[1024];
+	int code, fired, said = 0;
+
+	ev_timer_init(&t, retry_cb, LOCK_RETRY_S, 0);
+	t.data = &fired;
+	while ((j = ds_journal_open(dir, &code, err, sizeof(err), warn_torn))
+	    == NULL) {
+		if (code != DS_EX_UNAVAILABLE || ev_time() >= until)
+			ds_die(code, "%s", err);
+		if (!said++)
+			ds_warn("%s: waiting up to %llu s for it", err,
+			    (unsigned long long)wait_s);
+		fired = 0;
+		ev_timer_set(&t, LOCK_RETRY_S, 0);
+		ev_timer_start(g.loop, &t);
+		while (!fired)
+			ev_run(g.loop, EVRUN_ONCE);
+	}
+	if (said)
+		ds_info("got the lock of %s", dir);
+	return j;
+}
+
 int
 main(int argc, char *argv[])
 {
 	static const struct ds_pull_srv_ops ops = { serve, forget, wait_of };
 	struct ds_common co = DS_COMMON_INIT;
 	char *listen = NULL, *dir = NULL, *master = NULL, *arg;
-	char err[1024];
-	uint64_t id = 0, keepalive = 10000;
+	uint64_t id = 0, keepalive = 10000, lock_wait = 0;
 	uint32_t epoch = 1;
-	int rc, code, have_id = 0;
+	int rc, have_id = 0;
 	poptContext pc;
 	struct poptOption opts[] = {
 		{ "checkpoint", 0, POPT_ARG_STRING, NULL, OPT_CHECKPOINT,
@@ -490,6 +536,9 @@ main(int argc, char *argv[])
 		    "lease length in ms (default 10000)", "MS" },
 		{ "listen", 0, POPT_ARG_STRING, NULL, OPT_LISTEN,
 		    "serve requests at this nanomsg address", "ADDR" },
+		{ "lock-wait", 0, POPT_ARG_STRING, NULL, OPT_LOCKWAIT,
+		    "wait up to this long for DIR's lock (default 0)",
+		    "SECONDS" },
 		{ "master", 0, POPT_ARG_STRING, NULL, OPT_MASTER,
 		    "ds-master's control socket", "ADDR" },
 		{ "min-free", 0, POPT_ARG_STRING, NULL, OPT_MINFREE,
@@ -536,6 +585,10 @@ main(int argc, char *argv[])
 			listen = arg;
 			arg = NULL;
 			break;
+		case OPT_LOCKWAIT:
+			lock_wait = ds_opt_u64(&co, "--lock-wait", arg, 0,
+			    86400);
+			break;
 		case OPT_MASTER:
 			free(master);
 			master = arg;
@@ -563,26 +616,24 @@ main(int argc, char *argv[])
 		ds_dieusage(&co, "--master needs --id");
 	g.dir = dir;
 
-	/* acquire: recover first, then bind, then the lease */
+	/* acquire: the lease, then recover (maybe waiting), then bind */
 	signal(SIGPIPE, SIG_IGN);
-	if ((g.j = ds_journal_open(dir, &code, err, sizeof(err), warn_torn))
-	    == NULL)
-		ds_die(code, "%s", err);
 	g.loop = EV_DEFAULT;
 	g.gen = 1;
 	ev_signal_init(&g.term_w, term_cb, SIGTERM);
 	ev_signal_start(g.loop, &g.term_w);
 	ev_signal_init(&g.int_w, term_cb, SIGINT);
 	ev_signal_start(g.loop, &g.int_w);
+	if (master != NULL && (g.lease = ds_lease_open(g.loop, master, id,
+	    epoch, keepalive, on_lost, NULL)) == NULL)
+		ds_die(DS_EX_UNAVAILABLE, "unable to reach master %s: %s",
+		    master, ds_pull_strerror(errno));
+	g.j = open_journal(dir, lock_wait);
 	ev_async_init(&g.ckpt_w, ckpt_cb);
 	ev_async_start(g.loop, &g.ckpt_w);
 	ev_prepare_init(&g.prep_w, prep_cb);
 	ev_prepare_start(g.loop, &g.prep_w);
 	ev_timer_init(&g.sync_w, sync_cb, 0, 0);
-	if (master != NULL && (g.lease = ds_lease_open(g.loop, master, id,
-	    epoch, keepalive, on_lost, NULL)) == NULL)
-		ds_die(DS_EX_UNAVAILABLE, "unable to reach master %s: %s",
-		    master, ds_pull_strerror(errno));
 	if ((g.srv = ds_pull_srv_open(g.loop, listen, &ops, NULL)) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to listen on %s: %s", listen,
 		    ds_pull_strerror(errno));

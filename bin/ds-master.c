@@ -8,6 +8,10 @@
  * only answers BEATs and CTL commands on RUN/master, never touches data.
  * Children are forked and exec'ed at once: a forked child calls only
  * async-signal-safe functions (nanomsg threads do not survive fork).
+ * With exactly-once anywhere, one ds-journal child is started first and
+ * stopped last.  A run after a ds-master that was killed first waits for
+ * that master's children to give up their leases: it never signals a
+ * process it did not start.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -43,6 +47,8 @@
 #define KILL_AFTER_S	2.0	/* SIGTERM, then SIGKILL after this */
 #define CTL_TIMEOUT_S	2.0	/* status/stop wait this long for an answer */
 #define ROUTER_BIT	(1ull << 40)
+#define JOURNAL_ID	(2ull << 40)	/* no instance or router has it */
+#define OLD_POLL_S	0.05	/* check for an earlier run's processes */
 #define IPC_MAX		100	/* longest ipc:// path we hand out */
 
 enum { OPT_CHECK = 1 };
@@ -104,6 +110,12 @@ static struct {
 	struct inst		*in;
 	size_t			 nin;
 	struct proc		*procs;
+	struct inst		*jn;		/* the ds-journal, or NULL */
+	char			*jaddr;		/* ipc://RUN/journal, or NULL */
+	int			 jn_termed;	/* SIGTERMed it at the end */
+	ev_tstamp		 old_until;	/* stop waiting for old ones */
+	ev_timer		 old;		/* polls for old ones */
+	struct ds_common	*co;
 	struct ds_pull_srv	*srv;
 	int			 devnull;
 	int			 stopping;
@@ -371,6 +383,34 @@ epochs_save(void)
 	return rc;
 }
 
+/* Remove the files of STATE/journal (ds-journal(5)), if any. */
+static void
+journal_clear(void)
+{
+	struct dirent *de;
+	char *dir, *p;
+	DIR *d;
+
+	dir = xprintf("%s/journal", M.topo.state);
+	if ((d = opendir(dir)) == NULL) {
+		if (errno != ENOENT)
+			ds_diesys(DS_EX_IOERR, "unable to read %s", dir);
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "journal.", 8) != 0 &&
+		    strncmp(de->d_name, "state.tch", 9) != 0)
+			continue;
+		p = xprintf("%s/%s", dir, de->d_name);
+		if (unlink(p) == -1 && errno != ENOENT)
+			ds_diesys(DS_EX_IOERR, "unable to remove %s", p);
+		free(p);
+	}
+	closedir(d);
+	free(dir);
+}
+
 /* A finished run leaves STATE/done: the next run starts over. */
 static void
 state_prepare(void)
@@ -396,6 +436,7 @@ state_prepare(void)
 			free(p);
 		}
 		closedir(d);
+		journal_clear();
 		if (unlink(done) == -1)
 			ds_diesys(DS_EX_IOERR, "unable to remove %s", done);
 		ds_info("previous run finished: starting over");
@@ -490,6 +531,14 @@ build_instance(struct inst *in, int n, unsigned i, const char *topodir)
 	for (a = 1; a < nd->argc; a++)
 		sv_add(&in->argv, nd->argv[a]);
 	common_opts(in, ds_once_name(t->once), 1);
+	/* Exactly-once instances: own mode, or an exactly-once input. */
+	for (e = 0; e < t->nedge; e++)
+		if (t->edge[e].to == n && t->edge[e].once == DS_ONCE_EXACTLY)
+			break;
+	if (M.jaddr != NULL && (t->once == DS_ONCE_EXACTLY || e < t->nedge)) {
+		sv_add(&in->argv, "--journal");
+		sv_add(&in->argv, M.jaddr);
+	}
 	if (nd->kind != DS_KIND_SINK) {
 		sv_add(&in->argv, "--listen");
 		sv_take(&in->argv, xprintf("ipc://%s/%s", t->run, in->name));
@@ -579,6 +628,56 @@ build_router(struct inst *in, size_t e, const char *router)
 	ds_buf_free(&ids);
 }
 
+/*
+ * The ds-journal of the job.  Its lock wait covers a predecessor that
+ * lives on until its lease runs out (up to a keepalive; twice for slack).
+ */
+static void
+build_journal(struct inst *in, const char *topodir)
+{
+	const struct ds_topo *t = &M.topo;
+
+	in->id = JOURNAL_ID;
+	in->name = xstrdup("journal");
+	if ((in->path = resolve("ds-journal", topodir)) == NULL)
+		ds_die(DS_EX_UNAVAILABLE, "exactly-once: ds-journal: program "
+		    "not found");
+	sv_add(&in->argv, "ds-journal");
+	sv_add(&in->argv, "--dir");
+	sv_take(&in->argv, xprintf("%s/journal", t->state));
+	sv_add(&in->argv, "--listen");
+	sv_add(&in->argv, M.jaddr);
+	sv_add(&in->argv, "--id");
+	sv_take(&in->argv, xprintf("%llu", (unsigned long long)in->id));
+	sv_add(&in->argv, "--epoch");
+	in->epoch_slot = in->argv.n;
+	sv_add(&in->argv, "0");
+	sv_add(&in->argv, "--master");
+	sv_add(&in->argv, M.addr);
+	sv_add(&in->argv, "--keepalive");
+	sv_take(&in->argv, xprintf("%llu",
+	    (unsigned long long)t->keepalive_ms));
+	sv_add(&in->argv, "--lock-wait");
+	sv_take(&in->argv, xprintf("%llu",
+	    (unsigned long long)(2 * t->keepalive_ms + 999) / 1000));
+	M.jn = in;
+}
+
+/* Does any instance or edge use exactly-once? */
+static int
+uses_exactly(void)
+{
+	const struct ds_topo *t = &M.topo;
+	size_t e;
+
+	if (t->once == DS_ONCE_EXACTLY)
+		return 1;
+	for (e = 0; e < t->nedge; e++)
+		if (t->edge[e].once == DS_ONCE_EXACTLY)
+			return 1;
+	return 0;
+}
+
 static void
 build_all(void)
 {
@@ -592,6 +691,10 @@ build_all(void)
 		*slash = '\0';
 	else
 		strcpy(topodir, ".");
+	if (uses_exactly()) {
+		M.jaddr = xprintf("ipc://%s/journal", t->run);
+		M.nin++;
+	}
 	for (n = 0; n < t->nnode; n++)
 		M.nin += t->node[n].parallel;
 	for (e = 0; e < t->nedge; e++) {
@@ -606,6 +709,8 @@ build_all(void)
 	}
 	if ((M.in = calloc(M.nin, sizeof(*M.in))) == NULL)
 		nomem();
+	if (M.jaddr != NULL)
+		build_journal(&M.in[k++], topodir);	/* first: started first */
 	for (n = 0; n < t->nnode; n++)
 		for (i = 0; i < t->node[n].parallel; i++)
 			build_instance(&M.in[k++], (int)n, i, topodir);
@@ -700,7 +805,9 @@ child_cb(EV_P_ ev_child *w, int revents)
 	}
 	in->cur = NULL;
 	in->last_status = w->rstatus;
-	if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0) {
+	/* The journal is needed until the end: its exit is a death. */
+	if (WIFEXITED(w->rstatus) && WEXITSTATUS(w->rstatus) == 0 &&
+	    (in != M.jn || M.stopping)) {
 		in->state = I_EXITED;
 		ds_info("%s finished pid=%ld epoch=%lu", in->name,
 		    (long)p->pid, (unsigned long)p->epoch);
@@ -886,13 +993,15 @@ spawn(struct inst *in)
 	    (unsigned long)in->epoch);
 }
 
+/* Signal every child; the current journal only if also_journal. */
 static void
-signal_all(int sig)
+signal_all(int sig, int also_journal)
 {
 	struct proc *p;
 
 	for (p = M.procs; p != NULL; p = p->next)
-		(void)kill(p->pid, sig);
+		if (also_journal || M.jn == NULL || p != M.jn->cur)
+			(void)kill(p->pid, sig);
 }
 
 static void
@@ -904,7 +1013,7 @@ killer_cb(EV_P_ ev_timer *w, int revents)
 	if (M.procs != NULL)
 		ds_warn("children still running after %.0f s: killing them",
 		    KILL_AFTER_S);
-	signal_all(SIGKILL);
+	signal_all(SIGKILL, 1);
 }
 
 /*
@@ -928,7 +1037,9 @@ job_stop(int code, const char *fmt, ...)
 	for (i = 0; i < M.nin; i++)
 		ev_timer_stop(EV_DEFAULT, &M.in[i].backoff);
 	ds_info("stopping the job: %s", M.why);
-	signal_all(code == DS_EX_OK ? SIGKILL : SIGTERM);
+	ev_timer_stop(EV_DEFAULT, &M.old);
+	/* The journal goes last: see journal_last(). */
+	signal_all(code == DS_EX_OK ? SIGKILL : SIGTERM, 0);
 	ev_timer_init(&M.killer, killer_cb, KILL_AFTER_S, 0);
 	ev_timer_start(EV_DEFAULT, &M.killer);
 	ev_timer_stop(EV_DEFAULT, &M.tick);
@@ -975,9 +1086,29 @@ all_exited(void)
 	size_t i;
 
 	for (i = 0; i < M.nin; i++)
-		if (M.in[i].state != I_EXITED)
+		if (M.in[i].state != I_EXITED && &M.in[i] != M.jn)
 			return 0;
 	return 1;
+}
+
+/*
+ * Stopping: once the journal is the only child left (every writer has
+ * made its last units durable or is gone), SIGTERM it (it syncs what is
+ * queued and exits 0), and give it the full KILL_AFTER_S.
+ */
+static void
+journal_last(void)
+{
+	if (M.jn == NULL || M.jn->cur == NULL || M.jn_termed ||
+	    M.procs != M.jn->cur || M.procs->next != NULL)
+		return;
+	M.jn_termed = 1;
+	ds_info("journal: every other process ended: stopping pid=%ld",
+	    (long)M.jn->cur->pid);
+	(void)kill(M.jn->cur->pid, SIGTERM);
+	ev_timer_stop(EV_DEFAULT, &M.killer);
+	ev_timer_set(&M.killer, KILL_AFTER_S, 0);
+	ev_timer_start(EV_DEFAULT, &M.killer);
 }
 
 static void
@@ -990,6 +1121,7 @@ tick_cb(EV_P_ ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	if (M.stopping) {
+		journal_last();
 		/* Leave a stop command's answer time to go out. */
 		if (M.procs == NULL && (M.code == DS_EX_OK ||
 		    now - M.stop_at >= 0.2))
@@ -1039,7 +1171,7 @@ sig_cb(EV_P_ ev_signal *w, int revents)
 	(void)EV_A;
 	(void)revents;
 	if (M.stopping) {
-		signal_all(SIGKILL);
+		signal_all(SIGKILL, 1);
 		return;
 	}
 	job_stop(DS_EX_TEMPFAIL, "stopped by signal %d", w->signum);
@@ -1076,8 +1208,8 @@ on_beat(const struct ds_frame *f, struct ds_buf *reply)
 		for (i = 0; i < b.n && i < DS_CNT_N; i++)
 			in->cnt[i] = b.cnt[i];
 		in->state = b.state == DS_BEAT_DONE ? I_DONE : I_RUNNING;
-		if (M.stopping)
-			ack = DS_BEAT_STOP;
+		if (M.stopping && in != M.jn)
+			ack = DS_BEAT_STOP;	/* the journal: journal_last() */
 	}
 	if (ds_msg_beatack_put(reply, ack) == -1)
 		nomem();
@@ -1192,31 +1324,120 @@ load(const struct ds_common *co, const char *file)
 		ds_die(DS_EX_CONFIG, "%s", err);
 }
 
-static void
-refuse_exactly(void)
+/*
+ * Processes still holding a lease from an earlier ds-master of this run
+ * directory (killed before it could stop them): those whose argv has
+ * "--master ipc://RUN/master", found in /proc.  Their number; the first
+ * pids go in pids.  Called before we start any child of our own.
+ */
+static size_t
+old_procs(pid_t *pids, size_t max)
 {
-	const struct ds_topo *t = &M.topo;
-	size_t e;
+	struct ds_buf b = DS_BUF_INIT;
+	char path[64], chunk[4096];
+	struct dirent *de;
+	const char *a, *end;
+	size_t n = 0, alen = strlen(M.addr);
+	ssize_t r;
+	pid_t pid;
+	DIR *d;
+	int fd;
 
-	if (t->once == DS_ONCE_EXACTLY)
-		ds_die(DS_EX_CONFIG, "%s: once: exactly-once needs "
-		    "ds-journal, which the instances do not use yet: use "
-		    "most or least", t->file);
-	for (e = 0; e < t->nedge; e++)
-		if (t->edge[e].once == DS_ONCE_EXACTLY)
-			ds_die(DS_EX_CONFIG, "%s:%d: input: %s: exactly-once "
-			    "needs ds-journal, which the instances do not use "
-			    "yet: use most or least", t->file,
-			    t->edge[e].line, t->node[t->edge[e].from].name);
+	if ((d = opendir("/proc")) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if ((pid = (pid_t)atol(de->d_name)) <= 0 || pid == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/cmdline", (long)pid);
+		if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1)
+			continue;
+		/* A router's argv can be long: read all of it. */
+		ds_buf_reset(&b);
+		while ((r = read(fd, chunk, sizeof(chunk))) > 0)
+			if (ds_buf_add(&b, chunk, (size_t)r) == -1)
+				nomem();
+		close(fd);
+		if (b.len == 0)
+			continue;
+		if (ds_buf_addc(&b, '\0') == -1)
+			nomem();
+		end = (const char *)b.p + b.len - 1;
+		for (a = (const char *)b.p; a < end; a += strlen(a) + 1)
+			if (strcmp(a, "--master") == 0 &&
+			    a + 9 + alen <= end && strcmp(a + 9, M.addr) == 0)
+				break;
+		if (a >= end)
+			continue;
+		if (n < max)
+			pids[n] = pid;
+		n++;
+	}
+	closedir(d);
+	ds_buf_free(&b);
+	return n;
+}
+
+/* Start every process, the journal first; then we are ready. */
+static void
+start_all(void)
+{
+	size_t i;
+
+	for (i = 0; i < M.nin && !M.stopping; i++) {
+		M.in[i].state = I_WAIT;
+		spawn(&M.in[i]);
+	}
+	if (ds_notify_ready(M.co, "STATUS=running") == -1)
+		ds_warnsys("unable to signal readiness");
+}
+
+/*
+ * Wait until the processes of an earlier ds-master of this run directory
+ * are gone: their leases end within a keepalive of its death, sooner once
+ * they reach us and are fenced.  Until then they may still write (a sink
+ * its file, a journal its lock): starting ours next to them is not safe.
+ */
+static void
+old_cb(EV_P_ ev_timer *w, int revents)
+{
+	pid_t pids[8];
+	size_t n, i;
+	char list[128];
+	int off = 0;
+
+	(void)revents;
+	n = old_procs(pids, 8);
+	if (n > 0 && ev_now(EV_A) < M.old_until) {
+		if (w->repeat == 0) {
+			for (i = 0; i < n && i < 8; i++)
+				off += snprintf(list + off, sizeof(list) - off,
+				    "%s%ld", i ? "," : "", (long)pids[i]);
+			ds_warn("processes of an earlier ds-master still hold "
+			    "leases from %s (%zu: pid %s%s): waiting up to "
+			    "%.0f s for them to stop", M.addr, n, list,
+			    n > 8 ? ",..." : "", M.old_until - ev_now(EV_A));
+			w->repeat = OLD_POLL_S;
+			ev_timer_again(EV_A_ w);
+		}
+		return;
+	}
+	ev_timer_stop(EV_A_ w);
+	if (n > 0)
+		ds_warn("processes of an earlier ds-master still hold leases "
+		    "from %s (%zu): starting anyway (their epochs are fenced)",
+		    M.addr, n);
+	else if (w->repeat != 0)
+		ds_info("the earlier ds-master's processes are gone");
+	start_all();
 }
 
 static int
 cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 {
+	char *jdir;
 	size_t i;
 
 	load(co, file);
-	refuse_exactly();
 	if (check)
 		return DS_EX_OK;
 	M.dir = own_dir(a0);
@@ -1230,6 +1451,12 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 		ds_diesys(DS_EX_IOERR, "unable to create %s", M.topo.state);
 	lock_run();
 	state_prepare();
+	if (M.jn != NULL) {
+		jdir = xprintf("%s/journal", M.topo.state);
+		if (mkdirs(jdir, 0700) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to create %s", jdir);
+		free(jdir);
+	}
 	epochs_load();
 	if ((M.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		ds_diesys(DS_EX_OSERR, "unable to open /dev/null");
@@ -1249,13 +1476,13 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	ds_notify_forget();
 	ds_info("job %s: %zu processes, run %s, state %s", M.topo.name, M.nin,
 	    M.topo.run, M.topo.state);
-	for (i = 0; i < M.nin; i++) {
+	for (i = 0; i < M.nin; i++)
 		ev_timer_init(&M.in[i].backoff, backoff_cb, 0, 0);
-		M.in[i].state = I_WAIT;
-		spawn(&M.in[i]);
-	}
-	if (ds_notify_ready(co, "STATUS=running") == -1)
-		ds_warnsys("unable to signal readiness");
+	M.co = co;
+	M.old_until = ev_now(EV_DEFAULT) + 2.0 * M.topo.keepalive_ms / 1000.0 +
+	    1.0;
+	ev_timer_init(&M.old, old_cb, 0, 0);
+	ev_timer_start(EV_DEFAULT, &M.old);
 	ev_run(EV_DEFAULT, 0);
 	return DS_EX_SOFTWARE;	/* finish() exits */
 }

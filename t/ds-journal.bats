@@ -62,6 +62,8 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	run -64 ds-journal --dir "$D" --listen "$J" --sync-every -1
 	run -64 ds-journal --dir "$D" --listen "$J" --checkpoint 10
 	run -64 ds-journal --dir "$D" --listen "$J" --epoch 0
+	run -64 ds-journal --dir "$D" --listen "$J" --lock-wait 1.5
+	run -64 ds-journal --dir "$D" --listen "$J" --lock-wait 86401
 	run -64 ds-journal --dir "$D" --listen "$J" --bogus
 	run -64 ds-journal --dir "$D" --listen "$J" extra
 	run -64 --separate-stderr ds-journal --dir "$D" --listen "$J" \
@@ -271,6 +273,39 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	wait_for '! kill -0 '"$JP"' 2>/dev/null' 10
 	start_journal
 	run -0 jctl stat "$J"
+}
+
+@test "ds-journal: --lock-wait waits for a held lock, then recovers and serves" {
+	start_journal
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	old=$JP
+	kill -STOP "$old"
+	# Readiness goes to a file: a fifo would block the start itself.
+	ds-journal --dir "$D" --listen "ipc://$PWD/j2" --min-free 0 \
+	    --lock-wait 30 --notify-fd 4 2>j2.log 4>ready2 3>&- &
+	JP=$!
+	PIDS+=("$JP")
+	wait_for "grep -q 'warning: another ds-journal holds $D .*: waiting up to 30 s for it' j2.log" 10
+	kill -0 "$JP"
+	[ ! -s ready2 ]
+	kill -KILL "$old"
+	wait_for '[ -s ready2 ]' 10
+	run -0 jctl read "ipc://$PWD/j2" 7 1
+	[ "${lines[0]}" = "set a 1" ]
+	[ "$(grep -c 'waiting up to' j2.log)" -eq 1 ]
+}
+
+@test "ds-journal: --lock-wait gives up after SECONDS (69)" {
+	start_journal
+	kill -STOP "$JP"
+	SECONDS=0
+	run -69 --separate-stderr ds-journal --dir "$D" \
+	    --listen "ipc://$PWD/j2" --lock-wait 1
+	t=$SECONDS
+	kill -KILL "$JP"
+	[ "$t" -ge 1 ] && [ "$t" -lt 10 ]
+	[[ $stderr == *"waiting up to 1 s for it"* ]]
+	[[ $stderr == *"fatal: another ds-journal holds $D"* ]]
 }
 
 @test "ds-journal: checkpoints fold segments into state.tch and recover" {
