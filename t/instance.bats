@@ -519,3 +519,43 @@ tc_sink() {	# EPOCH
 	n=$(sed -n 's/.*end of input: \([0-9]*\) tuples$/\1/p' sink.err)
 	[ "$n" -gt 0 ] && [ "$n" -lt 300000 ]
 }
+
+@test "instance: exactly-once with the journal's disk full: input is held with a warning, nothing is lost, the job ends once there is room (tmpfs)" {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	unshare -m true 2>/dev/null || skip "no private mount namespace (unshare -m)"
+	count_input 50000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	mkdir -p jdir
+	cat > full.sh <<-EOF
+	set -e
+	J="ipc://$PWD/jr" x="--once exactly --journal ipc://$PWD/jr"
+	mount -t tmpfs -o size=16m tmpfs jdir
+	# Leave less than --min-free: every write is refused (FULL).
+	dd if=/dev/zero of=jdir/fill bs=1M count=13 2>/dev/null
+	ds-journal --dir jdir --listen "\$J" --min-free 4M 2> journal.err &
+	jp=\$!
+	ds-source --file in --key-field 1 --id 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 \$x 2> src.err &
+	sp=\$!
+	ds-op --builtin count --id 2 --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "exactly:1@ipc://$PWD/src" \$x 2> op.err &
+	op=\$!
+	ds-sink --id 3 --pull "exactly:2@ipc://$PWD/op" --file got \$x \
+	    2> sink.err &
+	kp=\$!
+	trap 'kill \$jp \$sp \$op \$kp 2>/dev/null || true' EXIT
+	i=0
+	until grep -q "short of disk space" src.err; do
+		i=\$((i + 1)); [ \$i -lt 400 ] || exit 9; sleep 0.05
+	done
+	rm jdir/fill
+	wait \$sp; wait \$op; wait \$kp
+	echo finished
+	EOF
+	run -0 unshare -m sh full.sh
+	echo "$output"
+	[ "${lines[-1]}" = finished ]
+	grep -q "refusing writes" journal.err
+	cmp got want
+}
