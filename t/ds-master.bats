@@ -879,3 +879,45 @@ master_killed_rerun() {
 	# The old journal's lease ended too; the new one has epoch 2.
 	grep -qx 'journal 2' "$T/state/epochs"
 }
+
+@test "ds-master: a corrupt journal (a flipped byte mid-segment) stops the job with ds-journal's message, and nothing wrong is written" {
+	need_topology_mode
+	load golden
+	rm -rf "$FAKE_OUT"
+	golden_topo exactly "bundle = 1"
+	# Small enough that the journal does not checkpoint (64M) first.
+	golden_input 60000 1000 60000 > "$T/in.all"
+	# Paced: about 3 s, so the master dies mid-run.
+	sed -i "s|^run = ds-source --key-field 1\$|run = ds-source --file $T/in.all --key-field 1 --rate 20000|" "$T/golden.topo"
+	ds-master run -v "$T/golden.topo" 2> "$T/m1.log" 3>&- &
+	MASTER=$!
+	PIDS+=("$MASTER")
+	sink=0
+	wait_for '[ -s "$T/out" ] && sink=$(pid_of sink.0) && [ "${sink:-0}" -gt 1 ]' 20
+	kill -STOP "$sink"
+	kill -KILL "$MASTER"
+	kill -CONT "$sink"
+	old=$(awk '/started pid=/ { sub(/^pid=/, "", $5); print $5 }' "$T/m1.log")
+	[ "$(echo $old | wc -w)" -ge 5 ]
+	for p in $old; do
+		wait_for "gone $p" 10
+	done
+	cp "$T/out" "$T/out.before"
+	# Flip one byte in the middle of the biggest segment: a bad record
+	# with good ones after it is corruption, not a torn tail.
+	seg=$(ls -S "$T"/state/journal/journal.* | head -1)
+	size=$(stat -c %s "$seg")
+	[ "$size" -gt 100000 ]
+	off=$((size / 2))
+	b=$(od -An -tu1 -j "$off" -N1 "$seg" | tr -d ' ')
+	printf "$(printf '\\%03o' $(((b + 1) % 256)))" |
+	    dd of="$seg" bs=1 seek="$off" conv=notrunc 2>/dev/null
+	run --separate-stderr timeout 60 ds-master run "$T/golden.topo"
+	echo "$stderr" | tail -5 >&2
+	[ "$status" -eq 69 ]
+	[[ $stderr == *"ds-journal: "*"corrupt"* ]] || [[ $stderr == *"ds-journal: "*"bad"* ]]
+	[[ $stderr == *"journal exited 5 times in a row"* ]]
+	# The sink never ran without its journal: its file is as it was,
+	# or cut back to a committed length (a prefix of it).
+	cmp -n "$(stat -c %s "$T/out")" "$T/out" "$T/out.before"
+}
