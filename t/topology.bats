@@ -99,3 +99,11 @@ teardown() {
 	    ds-op --builtin count | ds-sink | sort > "$T/want"
 	sort "$T/exactly.out" | cmp - "$T/want"
 }
+
+@test "topology: tools/chaos, exactly-once, one seeded run: SIGKILLs of every process kind (ds-master too) and zombies, output exactly right" {
+	# The short version of `make chaos` (50 seeds).
+	run "$TOP/tools/chaos" -q -z -s 1 -m exactly -t 240 -d "$T/chaos"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[[ $output == *"verify=ok"* ]]
+}
