@@ -723,6 +723,10 @@ main(int argc, const char *argv[])
 		use_exec = 1;
 		if (ds_exec_start(&ex, &run, command, loop) == -1)
 			die_op();
+		if (ti.on) {
+			ex.waiting = ds_inst_poll;
+			ex.waiting_arg = &ti;
+		}
 	} else {
 		if (builtin != NULL)
 			ds_oprun_use(&run, op, "built-in", builtin);

@@ -28,6 +28,7 @@
 #define RCHUNK		(64u << 10)
 #define GRACE_MS	2000		/* for a program that stopped answering */
 #define STALL_MS	100		/* silence that may switch padding on */
+#define WAIT_SLICE_MS	100		/* most time between waiting() calls */
 #define PAD_MIN		4096		/* mawk's input block */
 
 int
@@ -410,7 +411,20 @@ pump(struct ds_exec *x)
 	}
 	if (n == 0)
 		return died(x);
+	if (x->waiting != NULL) {
+		/* The loop does not run meanwhile: let the owner keep its
+		 * lease. */
+		x->waiting(x->waiting_arg);
+		if (timeout < 0 || timeout > WAIT_SLICE_MS) {
+			if ((rc = poll(pf, n, WAIT_SLICE_MS)) == 0)
+				return 0;
+			goto polled;
+		}
+	}
 	if ((rc = poll(pf, n, timeout)) == -1)
+		return errno == EINTR ? 0 : oserr(x, "poll");
+polled:
+	if (rc == -1)
 		return errno == EINTR ? 0 : oserr(x, "poll");
 	if (rc == 0) {
 		if (unread(x->wfd) > 0)
@@ -546,7 +560,13 @@ ds_exec_bundle(struct ds_exec *x, const struct ds_bundle *b)
 		if (rec == NULL)
 			return oserr(x, "allocate memory");
 		rec->pins++;	/* ours now; the request's once sent */
-		while (rec->pins > 1 || x->nreq == DS_EXEC_WINDOW ||
+		/*
+		 * One request per key at a time: wait while another one
+		 * holds the record (the state log's dirty list holds a pin
+		 * of its own until the commit after this bundle: not one).
+		 */
+		while (rec->pins - (rec->dirty ? 1 : 0) > 1 ||
+		    x->nreq == DS_EXEC_WINDOW ||
 		    x->wbuf.len - x->wpos > WBUF_HIGH)
 			if (pump(x) == -1)
 				return -1;

@@ -55,6 +55,9 @@ struct ds_exec {
 	int			 ended;		/* input ended, stdin closed */
 	uint64_t		 line;		/* answer lines read */
 	size_t			 maxline;
+	/* Called at least every 100 ms while waiting for the program. */
+	void			(*waiting)(void *);
+	void			*waiting_arg;
 };
 
 /*

@@ -369,6 +369,15 @@ on_lost(void *arg, int why)
 }
 
 void
+ds_inst_poll(void *arg)
+{
+	struct ds_inst *ti = arg;
+
+	if (ti->lease != NULL)
+		ds_lease_poll(ti->lease);
+}
+
+void
 ds_inst_valid(struct ds_inst *ti)
 {
 	if (ti->lease != NULL && !ds_lease_valid(ti->lease))

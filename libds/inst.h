@@ -180,6 +180,11 @@ void	ds_inst_restore(struct ds_inst *, const struct ds_slog_mark *);
 /* Start pulling. */
 void	ds_inst_go(struct ds_inst *);
 
+/*
+ * From work that keeps the loop from running for long (a slow --exec
+ * operator): keep the lease alive (lease.h ds_lease_poll).
+ */
+void	ds_inst_poll(void *ti);
 /* Exit 75 unless the lease is valid (always valid without --master). */
 void	ds_inst_valid(struct ds_inst *);
 /*

@@ -187,6 +187,22 @@ ds_lease_done(struct ds_lease *l)
 	beat(l);
 }
 
+void
+ds_lease_poll(struct ds_lease *l)
+{
+	if (l == NULL || l->lost)
+		return;
+	(void)ds_pull_cli_poll(l->cli);
+	if (l->lost)
+		return;
+	if (!ds_lease_valid(l)) {
+		lose(l, DS_LEASE_LOST);
+		return;
+	}
+	if (!ds_pull_cli_busy(l->cli) && mono() - l->sent_at >= l->ivl)
+		beat(l);
+}
+
 int
 ds_lease_valid(struct ds_lease *l)
 {

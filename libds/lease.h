@@ -33,6 +33,12 @@ void	ds_lease_count(struct ds_lease *, int idx, uint64_t value);
 void	ds_lease_done(struct ds_lease *);
 int	ds_lease_valid(struct ds_lease *);
 /*
+ * For work that keeps the event loop from running (a slow --exec
+ * operator): take a BEATACK that came, and beat if one is due, so the
+ * lease lives on.  May call on_lost.
+ */
+void	ds_lease_poll(struct ds_lease *);
+/*
  * After ds_lease_done, close blocks (at most 1 s) until the DONE beat is
  * acked, because nanomsg drops queued messages at exit; NULL is harmless.
  */

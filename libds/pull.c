@@ -794,6 +794,27 @@ ds_pull_cli_busy(const struct ds_pull_cli *c)
 	return c->busy;
 }
 
+int
+ds_pull_cli_poll(struct ds_pull_cli *c)
+{
+	void *msg = NULL;
+	int n;
+
+	if (!c->busy || c->sock < 0)
+		return 0;
+	if (c->hasunsent && cli_sendraw(c, c->unsent.p, c->unsent.len) == 0) {
+		c->hasunsent = 0;
+		ev_timer_stop(c->loop, &c->sendtm);
+	}
+	if ((n = cli_recvraw(c, &msg, NN_DONTWAIT)) < 0)
+		return 0;
+	c->busy = 0;
+	ev_timer_stop(c->loop, &c->tm);
+	c->fn(c->arg, msg, (size_t)n);
+	nn_freemsg(msg);
+	return 1;
+}
+
 void
 ds_pull_cli_reset(struct ds_pull_cli *c)
 {

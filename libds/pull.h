@@ -117,6 +117,11 @@ int	ds_pull_cli_send(struct ds_pull_cli *, const void *msg, size_t len,
 int	ds_pull_cli_replace(struct ds_pull_cli *, const void *msg, size_t len,
 	    double timeout);
 int	ds_pull_cli_busy(const struct ds_pull_cli *);
+/*
+ * Outside the event loop (a long computation): take the reply to the
+ * request out if it has come, calling the reply callback.  1 if it did.
+ */
+int	ds_pull_cli_poll(struct ds_pull_cli *);
 /* Drop any outstanding request and reopen the socket. */
 void	ds_pull_cli_reset(struct ds_pull_cli *);
 void	ds_pull_cli_close(struct ds_pull_cli *);

@@ -378,7 +378,9 @@ ex_start() {	# KIND EPOCH [NAME]
 	src)	bg "$n" ds-source -v --file in --key-field 1 --id 1 \
 		    --listen "ipc://$PWD/src" --consumers 2 "${x[@]}" \
 		    2>> src.err ;;
-	op)	bg "$n" ds-op -v --builtin count --id 2 \
+	op)	local opc=(--builtin count)
+		[ -z "${OPCMD+set}" ] || opc=("${OPCMD[@]}")
+		bg "$n" ds-op -v "${opc[@]}" --id 2 \
 		    --listen "ipc://$PWD/op" --consumers 3 \
 		    --pull "exactly:1@ipc://$PWD/src" "${x[@]}" 2>> op.err ;;
 	sink)	bg "$n" ds-sink -v --id 3 --pull "exactly:2@ipc://$PWD/op" \
@@ -558,4 +560,16 @@ tc_sink() {	# EPOCH
 	[ "${lines[-1]}" = finished ]
 	grep -q "refusing writes" journal.err
 	cmp got want
+}
+
+@test "instance: exactly-once with an --exec operator (count.awk): SIGKILL of ds-op mid-stream, restart: output identical" {
+	OPCMD=(--exec "awk -f $TOP/examples/exec/count.awk")
+	exactly_chain op 200000
+	grep -q "recovered mark" op.err
+}
+
+@test "instance: exactly-once with a C plugin (count.so): SIGKILL of ds-op mid-stream, restart: output identical" {
+	OPCMD=(--plugin "$TOP/examples/plugins/count.so")
+	exactly_chain op 200000
+	grep -q "recovered mark" op.err
 }

@@ -107,3 +107,40 @@ teardown() {
 	[ "$status" -eq 0 ]
 	[[ $output == *"verify=ok"* ]]
 }
+
+@test "topology: a slow --exec operator keeps its lease (keepalive 2s) while it works for longer" {
+	# 6 000 tuples, 0.3 s of sleep every 500: about 3.6 s of work, more
+	# than the keepalive, mostly inside one pulled reply.
+	seq 1 6000 | awk '{ print "k" $1 % 10, $1 }' > "$T/in"
+	cat > "$T/slow.awk" <<'AWK'
+BEGIN { FS = OFS = "\t" }
+$1 == "T" {
+	if (++n % 500 == 0) system("sleep 0.3")
+	print "S", $3 + 1; print "E", $2, $3 + 1; print "D"; fflush(); next
+}
+AWK
+	cat > "$T/slow.topo" <<TOPO
+[topology]
+name = slow
+keepalive = 2s
+state = $T/state
+run = $T/run
+
+[node src]
+run = ds-source --file $T/in --key-field 1
+
+[node slow]
+run = ds-op --exec 'awk -f $T/slow.awk'
+input = src:hash
+
+[node sink]
+run = ds-sink --file $T/out
+input = slow
+TOPO
+	run -0 --separate-stderr timeout 60 ds-master run "$T/slow.topo"
+	[[ $stderr != *"lease lost"* ]]
+	[[ $stderr != *"died"* ]]
+	ds-source --file "$T/in" --key-field 1 | ds-op --builtin count |
+	    ds-sink | sort > "$T/want"
+	sort "$T/out" | cmp - "$T/want"
+}
