@@ -4,7 +4,8 @@
  * from the checkpoint's segment on, in order; a record is applied to memory
  * only after it was checked whole; state.tch changes only inside a
  * transaction and every value in it carries its CRC-32C, checked on read.
- * The only includer of Tokyo Cabinet.  Never prints, never exits.
+ * With tcstore.c (ds-sink --tc) the only includer of Tokyo Cabinet.
+ * Never prints, never exits.
  */
 #include <sys/stat.h>
 #include <sys/types.h>

@@ -3,7 +3,8 @@
  * directory holds segment files journal.NNNNNNNN (a 32-byte header, then
  * JWRITE frames exactly as writers sent them) and a Tokyo Cabinet hash
  * database state.tch that holds everything up to the last checkpoint.
- * journal.c is the only file that includes Tokyo Cabinet.
+ * journal.c and tcstore.c (ds-sink --tc) are the only files that include
+ * Tokyo Cabinet.
  *
  * In memory: per writer its epoch, last MARK, last ACKED mark, timers,
  * the records after its last MARK (pending) and its outputs not yet
