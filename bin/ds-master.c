@@ -928,6 +928,7 @@ spawn(struct inst *in)
 		return;
 	}
 	in->epoch++;
+	in->retiring = 0;	/* a new life: SIGTERM it again if need be */
 	if (epochs_save() == -1) {
 		job_stop(DS_EX_IOERR, "unable to write %s/epochs: %s",
 		    M.topo.state, strerror(errno));
@@ -1159,6 +1160,13 @@ tick_cb(EV_P_ ev_timer *w, int revents)
 		}
 		in->cur->stale = 1;
 		in->cur = NULL;
+		if (consumers_done(in)) {
+			/* A replacement would wait for them forever. */
+			in->state = I_EXITED;
+			ds_info("%s: every consumer finished: done, not "
+			    "replaced", in->name);
+			continue;
+		}
 		in->state = I_WAIT;
 		in->restarts++;
 		spawn(in);
