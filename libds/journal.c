@@ -46,6 +46,7 @@ struct writer {
 	struct ds_buf	 mark;		/* last MARK frame, whole */
 	struct ds_buf	 pend;		/* frames after the last MARK */
 	struct ds_buf	 outs;		/* [mark:u64][BUNDLE frame]..., unacked */
+	size_t		 outskip;	/* outs bytes acked, not yet dropped */
 	struct ds_state	 timers;	/* key -> when:u64 (LE) */
 };
 
@@ -459,13 +460,21 @@ close_mark(struct ds_journal *j, struct writer *w, const unsigned char *mf,
 static void
 drop_acked(struct writer *w, uint64_t acked)
 {
-	size_t off = 0;
+	size_t off = w->outskip;
 
 	while (off + 8 + DS_FRAME_HDR <= w->outs.len &&
 	    ds_get_le64(w->outs.p + off) <= acked)
 		off += 8 + DS_FRAME_HDR +
 		    ds_get_le32(w->outs.p + off + 8 + 8);
-	ds_buf_consume(&w->outs, off);
+	/*
+	 * Acks come often and the unacked tail may be long: move it down
+	 * only once the acked head is at least as long (amortized O(1)).
+	 */
+	w->outskip = off;
+	if (off * 2 >= w->outs.len) {
+		ds_buf_consume(&w->outs, off);
+		w->outskip = 0;
+	}
 	if (acked > w->acked)
 		w->acked = acked;
 }
@@ -600,11 +609,15 @@ blob_add(struct ds_buf *b, const struct ds_buf *part)
 static int
 writer_blob(const struct writer *w, struct ds_buf *b)
 {
-	struct ds_buf t = DS_BUF_INIT;
+	struct ds_buf t = DS_BUF_INIT, outs;
 	struct ds_state_rec *r;
 	unsigned char p[12];
 	size_t it = 0;
 	int rc = -1;
+
+	outs = w->outs;		/* a view of the unacked part */
+	outs.p += w->outskip;
+	outs.len -= w->outskip;
 
 	while ((r = ds_state_next(&w->timers, &it)) != NULL)
 		if (r->hasval && ds_msg_timer_put(&t, r->key, r->klen,
@@ -615,7 +628,7 @@ writer_blob(const struct writer *w, struct ds_buf *b)
 	ds_put_le64(p + 4, w->acked);
 	if (ds_buf_add(b, p, 12) == -1 || blob_add(b, &w->mark) == -1 ||
 	    blob_add(b, &w->pend) == -1 || blob_add(b, &t) == -1 ||
-	    blob_add(b, &w->outs) == -1)
+	    blob_add(b, &outs) == -1)
 		goto out;
 	rc = 0;
 out:
@@ -1442,7 +1455,7 @@ ds_journal_recovery(struct ds_journal *j, uint64_t writer,
 		if (ds_frame_append(out, DS_FRAME_ACKED, 0, a, 8) == -1)
 			return -1;
 	}
-	for (at = 0; at + 8 + DS_FRAME_HDR <= w->outs.len; ) {
+	for (at = w->outskip; at + 8 + DS_FRAME_HDR <= w->outs.len; ) {
 		vl = DS_FRAME_HDR + ds_get_le32(w->outs.p + at + 16);
 		if (ds_buf_add(out, w->outs.p + at + 8, vl) == -1)
 			return -1;

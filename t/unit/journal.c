@@ -545,6 +545,69 @@ test_semantics(void)
 	ds_buf_free(&out);
 }
 
+/* The BUNDLE payloads "vN" in a recovery stream, as a bit set of N. */
+static unsigned long
+outs_of(const struct ds_buf *out)
+{
+	struct ds_frame fr;
+	const char *why;
+	size_t off = 0;
+	unsigned long set = 0;
+
+	while (ds_msg_next(out->p, out->len, &off, &fr, &why) == 1)
+		if (fr.type == DS_FRAME_BUNDLE && fr.len >= 2 &&
+		    fr.payload[0] == 'v')
+			set |= 1ul << atoi((const char *)fr.payload + 1);
+	return set;
+}
+
+/*
+ * Many ACKEDs, each dropping a little of a long unacked tail (dropped
+ * lazily): recovery, a checkpoint and a reopen all see exactly the
+ * unacked outputs.
+ */
+static void
+test_acked_tail(void)
+{
+	struct ds_journal *j;
+	struct ds_buf r = DS_BUF_INIT, f = DS_BUF_INIT, out = DS_BUF_INIT;
+	uint32_t ep;
+	int code, i;
+
+	rmall();
+	j = jopen(&code);
+	for (i = 1; i <= 20; i++) {
+		ds_buf_reset(&f);
+		unit(&f, 7, 1, i);
+		ds_journal_apply(j, f.p, f.len, &ep);
+	}
+	for (i = 1; i <= 13; i += 3) {
+		ds_buf_reset(&r);
+		ds_buf_reset(&f);
+		acked(&r, (uint64_t)i);
+		jwrite(&f, 7, 1, &r, 1);
+		ds_journal_apply(j, f.p, f.len, &ep);
+	}
+	ok(ds_journal_sync(j) == 0, "acks synced");
+	ds_journal_recovery(j, 7, &out);
+	ok(outs_of(&out) == (((1ul << 21) - 1) & ~((1ul << 14) - 1)),
+	    "outputs after ACKED 13 only, live");
+	ok(ds_journal_checkpoint(j) == 0, "checkpoint");
+	ds_journal_recovery(j, 7, &out);
+	ok(outs_of(&out) == (((1ul << 21) - 1) & ~((1ul << 14) - 1)),
+	    "and after the checkpoint");
+	ds_journal_close(j);
+	j = jopen(&code);
+	ok(j != NULL, "reopen");
+	ds_journal_recovery(j, 7, &out);
+	ok(outs_of(&out) == (((1ul << 21) - 1) & ~((1ul << 14) - 1)),
+	    "and after a reopen");
+	ds_journal_close(j);
+	ds_buf_free(&r);
+	ds_buf_free(&f);
+	ds_buf_free(&out);
+}
+
 /* I/O shims: a write that stops after `budget` bytes, a failing sync. */
 static long budget;
 
@@ -677,6 +740,7 @@ main(void)
 	test_scan();
 	test_store();
 	test_semantics();
+	test_acked_tail();
 	test_ioerr();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)system(cmd);
