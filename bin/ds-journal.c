@@ -525,7 +525,7 @@ main(int argc, char *argv[])
 	struct poptOption opts[] = {
 		{ "checkpoint", 0, POPT_ARG_STRING, NULL, OPT_CHECKPOINT,
 		    "checkpoint into state.tch after this many journal "
-		    "bytes, K/M/G (default 64M)", "SIZE" },
+		    "bytes, K/M/G (default 256M)", "SIZE" },
 		{ "dir", 0, POPT_ARG_STRING, NULL, OPT_DIR,
 		    "the journal directory (must exist)", "DIR" },
 		{ "epoch", 0, POPT_ARG_STRING, NULL, OPT_EPOCH,
@@ -554,7 +554,7 @@ main(int argc, char *argv[])
 	ds_progname = "ds-journal";
 	co.usage = USAGE;
 	g.min_free = 64u << 20;
-	g.ckpt = 64u << 20;
+	g.ckpt = 256u << 20;	/* a checkpoint stalls writers for tens of ms */
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1) {
 		arg = poptGetOptArg(pc);
