@@ -618,6 +618,8 @@ main(int argc, char *argv[])
 
 	/* acquire: the lease, then recover (maybe waiting), then bind */
 	signal(SIGPIPE, SIG_IGN);
+	/* Units come and go by the megabyte: keep freed memory. */
+	ds_pull_keep_memory();
 	g.loop = EV_DEFAULT;
 	g.gen = 1;
 	ev_signal_init(&g.term_w, term_cb, SIGTERM);

@@ -116,7 +116,10 @@ struct source {
 	size_t			 jqhead, jqlen, jqcap;
 	struct ds_buf		 jbuf;		/* the unit being built */
 	uint64_t		 jmark;		/* last mark number used */
-	uint64_t		 jacked;	/* ACKED mark to write, 0: none */
+	struct pend_mark	 jack;		/* newest mark acked downstream */
+	int			 jackset;	/* jack not journaled yet */
+	int			 jrec;		/* recovery found an acked position */
+	uint64_t		 jrec_outseq, jrec_aux;
 	int			 ended;		/* ds_inst_end called */
 
 	struct ev_loop		*loop;
@@ -210,6 +213,49 @@ jdurable(void *arg, uint64_t token)
  * offset after it) go to the journal as one unit; the bundle is pulled
  * only once that is durable, so a replay after any crash is the same.
  */
+/*
+ * What consumers acked, for the journal.  A file is read again from the
+ * acked position on recovery (key JACK_KEY: outseq:u64 offset:u64), so
+ * its bundles need not be journaled; from stdin the bundles are in the
+ * journal and an ACKED lets it drop them.
+ */
+#define JACK_KEY	"\0acked"
+#define JACK_KEYLEN	6
+
+static uint32_t
+put_jack(struct source *s)
+{
+	unsigned char v[16];
+
+	if (!s->jackset)
+		return 0;
+	s->jackset = 0;
+	if (s->regular) {
+		ds_put_le64(v, s->jack.outseq);
+		ds_put_le64(v + 8, s->jack.aux);
+		if (ds_slog_put_delta(&s->jbuf, JACK_KEY, JACK_KEYLEN, v, 16)
+		    == -1)
+			nomem();
+	} else if (ds_slog_put_acked(&s->jbuf, s->jack.mark) == -1)
+		nomem();
+	return 1;
+}
+
+static int
+load_jack(void *arg, const void *key, size_t keylen, const void *val,
+    size_t vallen)
+{
+	struct source *s = arg;
+
+	if (keylen != JACK_KEYLEN || memcmp(key, JACK_KEY, JACK_KEYLEN) != 0 ||
+	    val == NULL || vallen != 16)
+		return -1;	/* a source's state has nothing else */
+	s->jrec = 1;
+	s->jrec_outseq = ds_get_le64(val);
+	s->jrec_aux = ds_get_le64((const unsigned char *)val + 8);
+	return 0;
+}
+
 static void
 jtake(struct source *s)
 {
@@ -217,17 +263,16 @@ jtake(struct source *s)
 	struct ds_buf *nq;
 	struct pend_mark *nm;
 	size_t i, ncap;
-	uint32_t n = 2;
+	uint32_t n = 1;
 
 	ds_buf_reset(&s->jbuf);
-	if (ds_buf_add(&s->jbuf, s->out.p, s->out.len) == -1)
-		nomem();
-	if (s->jacked != 0) {
-		if (ds_slog_put_acked(&s->jbuf, s->jacked) == -1)
+	if (!s->regular) {
+		/* stdin cannot be read again: journal the input itself */
+		if (ds_buf_add(&s->jbuf, s->out.p, s->out.len) == -1)
 			nomem();
-		s->jacked = 0;
 		n++;
 	}
+	n += put_jack(s);
 	memset(&m, 0, sizeof(m));
 	m.mark = ++s->jmark;
 	m.outseq = s->blast;
@@ -251,16 +296,13 @@ jtake(struct source *s)
 		s->jqhead = 0;
 	}
 	i = (s->jqhead + s->jqlen++) % s->jqcap;
-	memset(&s->jq[i], 0, sizeof(s->jq[i]));
-	if (ds_buf_add(&s->jq[i], s->out.p, s->out.len) == -1)
-		nomem();
+	s->jq[i] = s->out;		/* moved: the bundle, pulled once durable */
+	memset(&s->out, 0, sizeof(s->out));
 	s->jqm[i].mark = m.mark;
 	s->jqm[i].outseq = m.outseq;
 	s->jqm[i].aux = m.aux;
 	ds_inst_valid(&s->ti);
-	ds_inst_jwrite(&s->ti, s->jbuf.p, s->jbuf.len, n, jdurable, s,
-	    m.mark);
-	s->out.len = 0;
+	ds_inst_jwrite_buf(&s->ti, &s->jbuf, n, jdurable, s, m.mark);
 	s->w.start = 0;
 	pause_input(s);
 }
@@ -646,13 +688,13 @@ tick(void *arg)
 	if (s->pmlen == 0)
 		s->pmhead = 0;
 	if (s->ti.exactly) {
-		if (pm != NULL && pm->mark > s->jacked)
-			s->jacked = pm->mark;
-		if (s->jacked != 0 && ds_inst_jpending(&s->ti) == 0) {
+		if (pm != NULL) {
+			s->jack = *pm;
+			s->jackset = 1;
+		}
+		if (s->jackset && ds_inst_jpending(&s->ti) == 0) {
 			ds_buf_reset(&s->jbuf);
-			if (ds_slog_put_acked(&s->jbuf, s->jacked) == -1)
-				nomem();
-			s->jacked = 0;
+			(void)put_jack(s);
 			ds_inst_jwrite(&s->ti, s->jbuf.p, s->jbuf.len, 1, NULL,
 			    NULL, 0);
 		}
@@ -696,10 +738,28 @@ topo_start(struct source *s, const char *file)
 	if (s->ti.exactly) {
 		struct ds_inst_jrec jr;
 
-		ds_inst_jrecover(&s->ti, no_delta, NULL, NULL, &jr);
+		ds_inst_jrecover(&s->ti, load_jack, NULL, s, &jr);
 		ds_inst_jopen(&s->ti);
 		s->jmark = jr.maxmark;
-		if (jr.mark.mark != 0) {
+		if (s->regular) {
+			/*
+			 * Read again from what the consumers acked: the
+			 * lines after it come out with the same seqs.
+			 */
+			if (s->jrec && lseek(s->fd, (off_t)s->jrec_aux,
+			    SEEK_SET) == -1)
+				ds_diesys(DS_EX_IOERR, "unable to seek %s",
+				    s->name);
+			s->base = s->jrec ? s->jrec_aux : 0;
+			s->lineno = s->jrec ? s->jrec_outseq : 0;
+			first = s->lineno + 1;
+			if (jr.mark.mark != 0)
+				ds_info("resuming %s at offset %llu, line %llu "
+				    "(acked; line %llu was durable)", s->name,
+				    (unsigned long long)s->base,
+				    (unsigned long long)first,
+				    (unsigned long long)jr.mark.outseq);
+		} else if (jr.mark.mark != 0) {
 			if (s->regular && lseek(s->fd, (off_t)jr.mark.aux,
 			    SEEK_SET) == -1)
 				ds_diesys(DS_EX_IOERR, "unable to seek %s",

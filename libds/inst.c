@@ -1155,8 +1155,19 @@ void
 ds_inst_jwrite(struct ds_inst *ti, const void *recs, size_t len, uint32_t n,
     void (*done)(void *, uint64_t), void *arg, uint64_t token)
 {
+	struct ds_buf b = DS_BUF_INIT;
+
+	if (ds_buf_add(&b, recs, len) == -1)
+		nomem();
+	ds_inst_jwrite_buf(ti, &b, n, done, arg, token);
+}
+
+void
+ds_inst_jwrite_buf(struct ds_inst *ti, struct ds_buf *recs, uint32_t n,
+    void (*done)(void *, uint64_t), void *arg, uint64_t token)
+{
 	struct ds_inst_junit *nu, *u;
-	size_t ncap, i;
+	size_t ncap, i, len = recs->len;
 
 	DS_ASSERT(ti->jc != NULL);
 	if (ti->jlen == ti->jcap) {
@@ -1172,8 +1183,8 @@ ds_inst_jwrite(struct ds_inst *ti, const void *recs, size_t len, uint32_t n,
 	}
 	u = &ti->ju[(ti->jhead + ti->jlen) % ti->jcap];
 	memset(u, 0, sizeof(*u));
-	if (ds_buf_add(&u->recs, recs, len) == -1)
-		nomem();
+	u->recs = *recs;		/* moved */
+	memset(recs, 0, sizeof(*recs));
 	u->n = n;
 	u->done = done;
 	u->arg = arg;

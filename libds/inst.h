@@ -253,6 +253,9 @@ void	ds_inst_jopen(struct ds_inst *);
 void	ds_inst_jwrite(struct ds_inst *, const void *recs, size_t len,
 	    uint32_t n, void (*done)(void *, uint64_t), void *arg,
 	    uint64_t token);
+/* The same, taking the unit's buffer (*recs is left empty). */
+void	ds_inst_jwrite_buf(struct ds_inst *, struct ds_buf *recs, uint32_t n,
+	    void (*done)(void *, uint64_t), void *arg, uint64_t token);
 /* Units not yet durable. */
 size_t	ds_inst_jpending(const struct ds_inst *);
 
