@@ -339,20 +339,7 @@ take_bundle(struct source *s)
 			nomem();
 		/* The mark is in the log before anyone can pull the bundle. */
 		ds_inst_slog_flush(&s->ti, &s->sl);
-		if (s->pmhead + s->pmlen == s->pmcap) {
-			if (s->pmhead > 0) {
-				memmove(s->pm, s->pm + s->pmhead, s->pmlen *
-				    sizeof(*s->pm));
-				s->pmhead = 0;
-			} else {
-				s->pmcap = s->pmcap ? s->pmcap * 2 : 256;
-				if ((pm = realloc(s->pm, s->pmcap *
-				    sizeof(*pm))) == NULL)
-					nomem();
-				s->pm = pm;
-			}
-		}
-		pm = &s->pm[s->pmhead + s->pmlen++];
+		pm = pm_push(s);
 		pm->mark = m.mark;
 		pm->outseq = m.outseq;
 		pm->aux = m.aux;
@@ -361,13 +348,7 @@ take_bundle(struct source *s)
 	ds_inst_append(&s->ti, s->out.p, s->out.len);
 	s->out.len = 0;
 	s->w.start = 0;
-	if (!s->paused && ds_inst_full(&s->ti)) {
-		s->paused = 1;
-		if (s->regular)
-			ev_idle_stop(s->loop, &s->idle);
-		else
-			ev_io_stop(s->loop, &s->rd);
-	}
+	pause_input(s);
 }
 
 static void

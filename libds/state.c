@@ -188,14 +188,7 @@ ds_state_dirty(struct ds_state *st, int (*fn)(void *, const void *, size_t,
 		    rec->hasval ? rec->vlen : 0) == -1)
 			return -1;
 	}
-	for (i = 0; i < st->ndirty; i++) {
-		rec = st->dirty[i];
-		rec->dirty = 0;
-		rec->tdirty = 0;
-		rec->pins--;
-		ds_state_release(st, rec);
-	}
-	st->ndirty = 0;
+	unlist(st);
 	return 0;
 }
 
