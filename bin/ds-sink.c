@@ -530,9 +530,11 @@ topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
 	emit(k, b);
 	k->ntuples += b->count;
 	if (k->out.len >= FLUSH_AT) {
-		if (k->ti.exactly)
+		if (k->ti.exactly) {
+			/* A zombie must not touch the file: check first. */
+			ds_inst_valid(&k->ti);
 			flush(k);	/* jcommit makes it durable */
-		else
+		} else
 			topo_commit(k);
 	}
 	return 0;
