@@ -43,7 +43,8 @@
 	"          [topology options]"
 
 #define READ_CHUNK	(256 * 1024)	/* least room for one read(2) */
-#define RATE_CHUNK	4096		/* most bytes per read(2) with --rate */
+#define RATE_MIN_READ	4096		/* --rate: bytes per read(2), from */
+#define RATE_MAX_READ	65536		/* ... to */
 #define RATE_MAX	1000000000
 #define FLUSH_AT	(256 * 1024)	/* write out once this much is ready */
 #define SHOW_MAX	128		/* bytes of a bad field quoted */
@@ -85,6 +86,7 @@ struct source {
 	uint64_t		 rate;		/* --rate: lines/s, 0: no limit */
 	uint64_t		 rt0;		/* ns: pacing started */
 	uint64_t		 rl0;		/* lineno then */
+	uint64_t		 rbytes;	/* bytes read since then */
 	int			 throttled;	/* not reading: ahead of --rate */
 	ev_timer		 rt;
 	size_t			 keyfield;	/* 0: no key */
@@ -549,12 +551,29 @@ read_chunk(struct source *s)
 	size_t room = s->rcap - s->rlen;
 
 	if (s->rate > 0) {
+		uint64_t lines, want;
+
 		if (ahead(s))
 			return 1;
-		if (room > RATE_CHUNK)
-			room = RATE_CHUNK;
+		/*
+		 * About a millisecond of input a read, from the line length
+		 * so far: small reads keep the pace even, but at hundreds of
+		 * thousands of lines a second they cut bundles of a few
+		 * lines (measured: p99 twice as high).
+		 */
+		lines = s->lineno - s->rl0;
+		want = lines == 0 ? RATE_MIN_READ :
+		    s->rbytes / lines * s->rate / 1000;
+		if (want < RATE_MIN_READ)
+			want = RATE_MIN_READ;
+		if (want > RATE_MAX_READ)
+			want = RATE_MAX_READ;
+		if (room > want)
+			room = (size_t)want;
 	}
 	n = read(s->fd, s->rb + s->rlen, room);
+	if (n > 0)
+		s->rbytes += (uint64_t)n;
 	if (n == -1) {
 		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			return 1;
