@@ -470,13 +470,16 @@ lock_run(void)
 
 /* --- the argv of every process (ds-topology(5), "Processes") -------- */
 
+/* --id [--name] --epoch (set by spawn) --master --keepalive. */
 static void
-common_opts(struct inst *in, const char *once, int with_state)
+lease_opts(struct inst *in, int with_name)
 {
 	sv_add(&in->argv, "--id");
 	sv_take(&in->argv, xprintf("%llu", (unsigned long long)in->id));
-	sv_add(&in->argv, "--name");
-	sv_add(&in->argv, in->name);
+	if (with_name) {
+		sv_add(&in->argv, "--name");
+		sv_add(&in->argv, in->name);
+	}
 	sv_add(&in->argv, "--epoch");
 	in->epoch_slot = in->argv.n;
 	sv_add(&in->argv, "0");
@@ -485,6 +488,12 @@ common_opts(struct inst *in, const char *once, int with_state)
 	sv_add(&in->argv, "--keepalive");
 	sv_take(&in->argv, xprintf("%llu",
 	    (unsigned long long)M.topo.keepalive_ms));
+}
+
+static void
+common_opts(struct inst *in, const char *once, int with_state)
+{
+	lease_opts(in, 1);
 	sv_add(&in->argv, "--once");
 	sv_add(&in->argv, once);
 	if (with_state) {
@@ -647,16 +656,7 @@ build_journal(struct inst *in, const char *topodir)
 	sv_take(&in->argv, xprintf("%s/journal", t->state));
 	sv_add(&in->argv, "--listen");
 	sv_add(&in->argv, M.jaddr);
-	sv_add(&in->argv, "--id");
-	sv_take(&in->argv, xprintf("%llu", (unsigned long long)in->id));
-	sv_add(&in->argv, "--epoch");
-	in->epoch_slot = in->argv.n;
-	sv_add(&in->argv, "0");
-	sv_add(&in->argv, "--master");
-	sv_add(&in->argv, M.addr);
-	sv_add(&in->argv, "--keepalive");
-	sv_take(&in->argv, xprintf("%llu",
-	    (unsigned long long)t->keepalive_ms));
+	lease_opts(in, 0);
 	sv_add(&in->argv, "--lock-wait");
 	sv_take(&in->argv, xprintf("%llu",
 	    (unsigned long long)(2 * t->keepalive_ms + 999) / 1000));

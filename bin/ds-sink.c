@@ -102,7 +102,6 @@ struct sink {
 	uint64_t	 size;		/* bytes in the --file */
 	uint64_t	 jmark;
 	struct ds_buf	 jbuf;
-	struct ds_slog_pos *jfront;	/* frontier of the unit out */
 	int		 jready;	/* the first mark is durable */
 	int		 jtrunc;	/* no --append: a fresh job truncates */
 };
@@ -419,7 +418,8 @@ jdurable(void *arg, uint64_t token)
 		ds_inst_go(&k->ti);
 		return;
 	}
-	ds_inst_ack(&k->ti, k->jfront, k->ti.nfront);
+	/* One unit out at a time: last is its frontier. */
+	ds_inst_ack(&k->ti, k->last.pos, k->ti.nfront);
 }
 
 /*
@@ -457,12 +457,10 @@ jcommit(struct sink *k)
 		    errno != EROFS)
 			ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
 	}
-	if (k->last.pos == NULL && ((k->last.pos = calloc(n ? n : 1,
-	    sizeof(*f))) == NULL || (k->jfront = calloc(n ? n : 1,
-	    sizeof(*f))) == NULL))
+	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
+	    sizeof(*f))) == NULL)
 		nomem();
 	memcpy(k->last.pos, f, n * sizeof(*f));
-	memcpy(k->jfront, f, n * sizeof(*f));
 	memset(&m, 0, sizeof(m));
 	m.mark = ++k->jmark;
 	m.aux = k->size;

@@ -672,19 +672,33 @@ cli_unsocket(struct ds_pull_cli *c)
  * close from it.
  */
 static void
-cli_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+cli_deliver(struct ds_pull_cli *c, void *msg, int n)
 {
-	struct ds_pull_cli *c = w->data;
+	c->busy = 0;
+	ev_timer_stop(c->loop, &c->tm);
+	c->fn(c->arg, msg, (size_t)n);
+	nn_freemsg(msg);
+}
+
+/* The reply to the request out if it has come: 1, else 0. */
+static int
+cli_take(struct ds_pull_cli *c)
+{
 	void *msg = NULL;
 	int n;
 
-	(void)revents;
 	if ((n = cli_recvraw(c, &msg, NN_DONTWAIT)) < 0)
-		return;
-	c->busy = 0;
-	ev_timer_stop(loop, &c->tm);
-	c->fn(c->arg, msg, (size_t)n);
-	nn_freemsg(msg);
+		return 0;
+	cli_deliver(c, msg, n);
+	return 1;
+}
+
+static void
+cli_read_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	(void)cli_take(w->data);
 }
 
 static void
@@ -797,22 +811,13 @@ ds_pull_cli_busy(const struct ds_pull_cli *c)
 int
 ds_pull_cli_poll(struct ds_pull_cli *c)
 {
-	void *msg = NULL;
-	int n;
-
 	if (!c->busy || c->sock < 0)
 		return 0;
 	if (c->hasunsent && cli_sendraw(c, c->unsent.p, c->unsent.len) == 0) {
 		c->hasunsent = 0;
 		ev_timer_stop(c->loop, &c->sendtm);
 	}
-	if ((n = cli_recvraw(c, &msg, NN_DONTWAIT)) < 0)
-		return 0;
-	c->busy = 0;
-	ev_timer_stop(c->loop, &c->tm);
-	c->fn(c->arg, msg, (size_t)n);
-	nn_freemsg(msg);
-	return 1;
+	return cli_take(c);
 }
 
 void
@@ -860,10 +865,7 @@ ds_pull_cli_wait(struct ds_pull_cli *c, double timeout)
 	    sizeof(ms));
 	if (n < 0)
 		return -1;
-	c->busy = 0;
-	ev_timer_stop(c->loop, &c->tm);
-	c->fn(c->arg, msg, (size_t)n);
-	nn_freemsg(msg);
+	cli_deliver(c, msg, n);
 	return 1;
 }
 

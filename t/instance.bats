@@ -349,15 +349,8 @@ start_blocked_chain() {
 # --once exactly; $1 (src, op, sink or none) is SIGKILLed once the sink's
 # file has grown past $2 bytes, and started again with epoch 2.
 exactly_chain() {
-	local kill=$1 at=$2 J="ipc://$PWD/jr"
-	count_input 300000 in
-	ds-source --file in --key-field 1 | ds-op --builtin count |
-	    ds-sink > want
-	mkdir -p jdir
-	bg journal ds-journal --dir jdir --listen "$J" 2> journal.err
-	ex_start src 1
-	ex_start op 1
-	ex_start sink 1
+	local kill=$1 at=$2
+	ex_setup
 	if [ "$kill" != none ]; then
 		wait_for "[ \$(stat -c %s got 2>/dev/null || echo 0) -gt $at ]"
 		kill -KILL "$(cat "pid.$kill")"
@@ -369,6 +362,19 @@ exactly_chain() {
 	exited op 0 60
 	exited sink 0 60
 	cmp got want
+}
+
+# The pipe-mode result in want, then ds-journal and the chain at epoch 1.
+ex_setup() {
+	count_input 300000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	mkdir -p jdir
+	bg journal ds-journal --dir jdir --listen "ipc://$PWD/jr" \
+	    2> journal.err
+	ex_start src 1
+	ex_start op 1
+	ex_start sink 1
 }
 
 ex_start() {	# KIND EPOCH [NAME]
@@ -408,15 +414,7 @@ ex_start() {	# KIND EPOCH [NAME]
 }
 
 @test "instance: exactly-once: a zombie ds-op (SIGSTOP, a new epoch starts, SIGCONT) is fenced and changes nothing" {
-	local J="ipc://$PWD/jr"
-	count_input 300000 in
-	ds-source --file in --key-field 1 | ds-op --builtin count |
-	    ds-sink > want
-	mkdir -p jdir
-	bg journal ds-journal --dir jdir --listen "$J" 2> journal.err
-	ex_start src 1
-	ex_start op 1
-	ex_start sink 1
+	ex_setup
 	wait_for "[ \$(stat -c %s got 2>/dev/null || echo 0) -gt 100000 ]"
 	kill -STOP "$(cat pid.op)"
 	ex_start op 2 op2
