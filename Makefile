@@ -28,7 +28,7 @@ LIB_OBJ  = $(LIB_SRC:.c=.o)
 LIB_HDR  = $(wildcard libds/*.h)
 BINS     = $(patsubst %.c,%,$(sort $(wildcard bin/ds-*.c)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
-TOOLS    = tools/ds-jctl tools/bench/journal
+TOOLS    = tools/ds-jctl tools/bench/journal tools/bench/rategen
 PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
