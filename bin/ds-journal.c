@@ -439,6 +439,21 @@ sync_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	commit();
 }
 
+/* At a clean stop, under -v: what the group commits cost. */
+static void
+info_stats(void)
+{
+	struct ds_journal_stats st;
+
+	if (g.j == NULL)
+		return;
+	ds_journal_stats(g.j, &st);
+	ds_info("%" PRIu64 " writes, %" PRIu64 " syncs, sync avg %" PRIu64
+	    " us, max %" PRIu64 " us", st.writes, st.syncs,
+	    st.syncs ? st.sync_ns / st.syncs / 1000 : 0,
+	    st.sync_max_ns / 1000);
+}
+
 static void
 term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -447,6 +462,7 @@ term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	if (g.j != NULL && ds_journal_queued(g.j) > 0 &&
 	    ds_journal_sync(g.j) == -1)
 		die_journal();
+	info_stats();
 	ds_info("stopped by signal %d", w->signum);
 	ds_journal_close(g.j);
 	exit(DS_EX_OK);
@@ -457,6 +473,7 @@ on_lost(void *arg, int why)
 {
 	(void)arg;
 	if (why == DS_LEASE_STOP) {
+		info_stats();
 		ds_info("stopped by the master");
 		exit(DS_EX_OK);
 	}

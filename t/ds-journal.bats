@@ -111,6 +111,15 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	[ "$output" = "" ]
 }
 
+@test "ds-journal: -v prints the cost of its group commits at a clean stop" {
+	start_journal -v
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	run -0 jctl write "$J" 7 1 set:a=2 mark:2
+	stop_journal
+	grep -E '^ds-journal: info: 2 writes, [12] syncs, sync avg [0-9]+ us, max [0-9]+ us' j.log
+	grep 'stopped by signal 15' j.log
+}
+
 @test "ds-journal: recovery streams in small replies" {
 	start_journal
 	args=()
