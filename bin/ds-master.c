@@ -45,6 +45,7 @@
 #define QUICK_S		2.0	/* an exit this soon after start is quick */
 #define QUICK_MAX	5	/* this many quick exits in a row: give up */
 #define KILL_AFTER_S	2.0	/* SIGTERM, then SIGKILL after this */
+#define RETIRE_AFTER_S	1.0	/* consumers done this long: SIGTERM it */
 #define CTL_TIMEOUT_S	2.0	/* status/stop wait this long for an answer */
 #define ROUTER_BIT	(1ull << 40)
 #define JOURNAL_ID	(2ull << 40)	/* no instance or router has it */
@@ -101,6 +102,7 @@ struct inst {
 	uint64_t	 fenced;	/* beats of stale epochs we refused */
 	int		 stdin_ok;	/* a source: keeps our standard input */
 	int		 retiring;	/* SIGTERMed: every consumer finished */
+	ev_tstamp	 cons_done_at;	/* when that was first seen, or 0 */
 };
 
 static struct {
@@ -929,6 +931,7 @@ spawn(struct inst *in)
 	}
 	in->epoch++;
 	in->retiring = 0;	/* a new life: SIGTERM it again if need be */
+	in->cons_done_at = 0;
 	if (epochs_save() == -1) {
 		job_stop(DS_EX_IOERR, "unable to write %s/epochs: %s",
 		    M.topo.state, strerror(errno));
@@ -1133,9 +1136,23 @@ tick_cb(EV_P_ ev_timer *w, int revents)
 		job_stop(DS_EX_OK, "every process finished");
 		return;
 	}
+	/*
+	 * A producer whose consumers all finished is normally finishing
+	 * too: the last consumer's final ack may still be on its way, and a
+	 * SIGTERM now would drop it and leave the producer's own producer
+	 * waiting for it (seen: the router stopped 6 ms after its consumers,
+	 * the source then waited for the next tick, 2.5 s).  Only one still
+	 * running RETIRE_AFTER_S later, at a later tick, is stopped.
+	 */
 	for (i = 0; i < M.nin; i++) {
 		in = &M.in[i];
-		if (in->cur != NULL && !in->retiring && consumers_done(in)) {
+		if (in->cur == NULL || in->retiring || !consumers_done(in)) {
+			in->cons_done_at = 0;
+			continue;
+		}
+		if (in->cons_done_at == 0)
+			in->cons_done_at = now;
+		if (now - in->cons_done_at >= RETIRE_AFTER_S) {
 			ds_info("%s: every consumer finished: stopping pid=%ld",
 			    in->name, (long)in->cur->pid);
 			in->retiring = 1;
