@@ -418,6 +418,7 @@ jdurable(void *arg, uint64_t token)
 		ds_inst_go(&k->ti);
 		return;
 	}
+	ds_debug("unit %llu durable", (unsigned long long)token);
 	/* One unit out at a time: last is its frontier. */
 	ds_inst_ack(&k->ti, k->last.pos, k->ti.nfront);
 }

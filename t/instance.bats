@@ -486,6 +486,11 @@ tc_chain() {
 	if [ "$kill" = sink ]; then
 		wait_for "[ \$(grep -c ': unit [0-9]*: [1-9][0-9]* tuples' \
 		    sink.err) -ge $at ]" 30
+		# Kill once such a unit is durable: a restart then resumes.
+		local u
+		u=$(sed -n 's/.*: unit \([0-9]*\): [1-9][0-9]* tuples.*/\1/p' \
+		    sink.err | sed -n "${at}p")
+		wait_for "durable_from $u" 30
 		kill -KILL "$(cat pid.sink)"
 		wait_for "[ -s rc.sink ]"
 		mv rc.sink rc.sink.1
@@ -498,6 +503,12 @@ tc_chain() {
 	tchmgr list -pv db.tch | LC_ALL=C sort > got
 	[ "$(wc -l < want)" = 50000 ]
 	cmp got want
+}
+
+# durable_from U: sink.err shows a unit >= U durable.
+durable_from() {
+	sed -n 's/.*: unit \([0-9]*\) durable.*/\1/p' sink.err |
+	    awk -v u="$1" '$1 >= u { f = 1 } END { exit !f }'
 }
 
 tc_sink() {	# EPOCH
