@@ -424,6 +424,29 @@ jdurable(void *arg, uint64_t token)
 }
 
 /*
+ * Topology mode: the input frontier into *fp and *np; 0 when neither it
+ * nor the output moved since the last commit (nothing to commit).
+ */
+static int
+moved(struct sink *k, struct ds_slog_pos **fp, size_t *np)
+{
+	*fp = ds_inst_frontier(&k->ti, NULL, np);
+	return k->out.len > 0 || k->last.pos == NULL ||
+	    memcmp(*fp, k->last.pos, *np * sizeof(**fp)) != 0;
+}
+
+/* The frontier f of n positions was committed: it becomes last. */
+static void
+keep_last(struct sink *k, const struct ds_slog_pos *f, size_t n)
+{
+	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
+	    sizeof(*f))) == NULL)
+		nomem();
+	memcpy(k->last.pos, f, n * sizeof(*f));
+	k->last.n = (uint32_t)n;
+}
+
+/*
  * Exactly-once: write what is rendered, make it durable (fdatasync), then
  * journal the frontier with the file's length in one MARK; the frontier
  * is acked upstream once that is durable.  One unit at a time: what comes
@@ -440,11 +463,7 @@ jcommit(struct sink *k)
 	uint64_t ntup;
 	size_t n;
 
-	if (!k->jready || ds_inst_jpending(&k->ti) > 0)
-		return;
-	f = ds_inst_frontier(&k->ti, NULL, &n);
-	if (k->out.len == 0 && k->last.pos != NULL &&
-	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
+	if (!k->jready || ds_inst_jpending(&k->ti) > 0 || !moved(k, &f, &n))
 		return;
 	ds_inst_valid(&k->ti);
 	ntup = k->ntuples;
@@ -458,10 +477,7 @@ jcommit(struct sink *k)
 		    errno != EROFS)
 			ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
 	}
-	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
-	    sizeof(*f))) == NULL)
-		nomem();
-	memcpy(k->last.pos, f, n * sizeof(*f));
+	keep_last(k, f, n);
 	memset(&m, 0, sizeof(m));
 	m.mark = ++k->jmark;
 	m.aux = k->size;
@@ -491,9 +507,7 @@ topo_commit(struct sink *k)
 		jcommit(k);
 		return;
 	}
-	f = ds_inst_frontier(&k->ti, NULL, &n);
-	if (k->out.len == 0 && k->last.pos != NULL &&
-	    memcmp(f, k->last.pos, n * sizeof(*f)) == 0)
+	if (!moved(k, &f, &n))
 		return;
 	ds_inst_valid(&k->ti);
 	k->ti.cnt_out += k->ntuples;
@@ -503,11 +517,7 @@ topo_commit(struct sink *k)
 	else
 		flush(k);
 	ds_inst_ack_all(&k->ti);
-	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
-	    sizeof(*f))) == NULL)
-		nomem();
-	memcpy(k->last.pos, f, n * sizeof(*f));
-	k->last.n = (uint32_t)n;
+	keep_last(k, f, n);
 	if (!k->use_slog)
 		return;
 	k->last.mark = 0;
