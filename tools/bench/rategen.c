@@ -1,7 +1,7 @@
 /*
  * tools/bench/rategen: the latency benchmarks' paced input.  Writes 1 KB
- * lines "k<n> <i> xxx..." to stdout at RATE lines a second for SECONDS,
- * in 1 ms steps, keyed over KEYS keys.  Written in C because the Python
+ * lines ("k<n> <i> " padded with x) to stdout at RATE lines a second for
+ * SECONDS, in 1 ms steps, keyed over KEYS keys.  Written in C as the Python
  * version it replaces took 15% of a two-CPU machine at 360 000 lines a
  * second, CPU the topology under test was then short of.  Not a test.
  *
