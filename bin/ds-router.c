@@ -19,13 +19,12 @@
 
 #include <ev.h>
 #include <popt.h>
-#include <xxhash.h>
-
 #include "ds.h"
 #include "inlet.h"
 #include "lease.h"
 #include "msg.h"
 #include "outq.h"
+#include "part.h"
 #include "pull.h"
 #include "topo.h"
 
@@ -229,25 +228,6 @@ parse_pull(const struct ds_common *co, const char *s, struct edge *e)
 	free(ids);
 }
 
-/* The consumer index of one tuple (not for broadcast): see ds-router(1). */
-static size_t
-target(const struct ds_tuple *t, uint64_t producer)
-{
-	uint64_t h, d = r.ncons;
-
-	switch (r.dist) {
-	case DS_DIST_HASH:
-		return XXH64(t->key, t->keylen, 0) % d;
-	case DS_DIST_RANGE:
-		h = XXH64(t->key, t->keylen, 0);
-		return (size_t)(((unsigned __int128)h * d) >> 64);
-	case DS_DIST_SHUFFLE:
-		return (producer + t->seq) % d;
-	default:
-		return 0;
-	}
-}
-
 static void
 item_free(struct item *it)
 {
@@ -333,7 +313,8 @@ on_bundle(void *arg, struct ds_inlet *in, const struct ds_bundle *b)
 			lo = 0;
 			hi = r.ncons;
 		} else {
-			lo = target(t, b->producer);
+			lo = ds_part_target(r.dist, t, b->producer,
+			    r.ncons);
 			hi = lo + 1;
 		}
 		for (j = lo; j < hi; j++) {

@@ -5,6 +5,11 @@
  * Serving never changes the list except through the request's ack, so a
  * parked request may be served again as often as the owner likes.  Pure
  * bookkeeping: no I/O, never prints.
+ *
+ * An item holds one piece per consumer view: piece 0 is the whole bundle
+ * (empty when no consumer takes the whole stream), piece 1 + base + k is
+ * part k of a group.  An empty piece is skipped in replies, but its seqs
+ * still count as scanned.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -12,15 +17,30 @@
 
 #include "frame.h"
 #include "outq.h"
+#include "part.h"
 #include "tuple.h"
 #include "wire.h"
+
+/*
+ * A consumer that has nothing but empty pieces to come is answered
+ * anyway (an empty reply that moves its scanned seq, so its ack frees
+ * the queue) once the queue holds this much; below it, its request stays
+ * parked until data or its deadline comes.
+ */
+#define NUDGE_BYTES	(1u << 20)
+
+struct ds_outq_piece {
+	unsigned char	*p;		/* NULL: empty */
+	size_t		 len;
+	uint32_t	 count;
+};
 
 struct ds_outq_item {
 	struct ds_outq_item	*next;
 	uint64_t		 first, last;
-	uint32_t		 count;		/* tuples */
-	size_t			 len;
-	unsigned char		 frame[];
+	uint32_t		 count;		/* tuples of the whole bundle */
+	size_t			 len;		/* bytes of every piece */
+	struct ds_outq_piece	 pc[];		/* npiece, then piece 0 bytes */
 };
 
 int
@@ -41,7 +61,62 @@ ds_outq_init(struct ds_outq *q, uint64_t producer, uint32_t epoch,
 	for (i = 0; i < n; i++)
 		q->cons[i].id = consumers[i];
 	q->ncons = n;
+	q->npiece = 1;
 	return 0;
+}
+
+static struct ds_outq_cons *
+consumer(struct ds_outq *q, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < q->ncons; i++)
+		if (q->cons[i].id == id)
+			return &q->cons[i];
+	return NULL;
+}
+
+int
+ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
+    size_t n)
+{
+	struct ds_outq_group *g;
+	struct ds_outq_cons *c;
+	size_t k;
+
+	if (n == 0 || q->head != NULL || q->next != q->first ||
+	    (dist != DS_DIST_HASH && dist != DS_DIST_RANGE &&
+	    dist != DS_DIST_SHUFFLE)) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (k = 0; k < n; k++)
+		if ((c = consumer(q, ids[k])) == NULL || c->piece != 0) {
+			errno = EINVAL;
+			return -1;
+		}
+	g = realloc(q->group, (q->ngroup + 1) * sizeof(*g));
+	if (g == NULL)
+		return -1;
+	q->group = g;
+	g = &q->group[q->ngroup++];
+	g->dist = dist;
+	g->n = n;
+	g->base = q->npiece - 1;
+	for (k = 0; k < n; k++)
+		consumer(q, ids[k])->piece = q->npiece + k;
+	q->npiece += n;
+	return 0;
+}
+
+static void
+item_free(const struct ds_outq *q, struct ds_outq_item *it)
+{
+	size_t i;
+
+	for (i = 1; i < q->npiece; i++)
+		free(it->pc[i].p);
+	free(it);
 }
 
 void
@@ -51,9 +126,12 @@ ds_outq_term(struct ds_outq *q)
 
 	for (it = q->head; it != NULL; it = nx) {
 		nx = it->next;
-		free(it);
+		item_free(q, it);
 	}
 	free(q->cons);
+	free(q->group);
+	free(q->tgt);
+	ds_bundle_free(&q->dec);
 	memset(q, 0, sizeof(*q));
 }
 
@@ -84,8 +162,86 @@ release(struct ds_outq *q)
 			q->tail = NULL;
 		q->bytes -= it->len;
 		q->tuples -= it->count;
-		free(it);
+		item_free(q, it);
 	}
+}
+
+/* Does some consumer take the whole stream? */
+static int
+wants_whole(const struct ds_outq *q)
+{
+	size_t i;
+
+	for (i = 0; i < q->ncons; i++)
+		if (q->cons[i].piece == 0)
+			return 1;
+	return q->ncons == 0;
+}
+
+/*
+ * Split the bundle frame f into the parts of every group: each part is
+ * encoded into a buffer of its exact size, which the item then owns.
+ */
+static int
+split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
+    size_t len)
+{
+	const struct ds_outq_group *g;
+	struct ds_bundle *b = &q->dec;
+	struct ds_bundle_writer w;
+	struct ds_buf buf;
+	const char *why;
+	size_t gi, k, i, pi, *need = NULL;
+	uint32_t *t;
+
+	if (ds_bundle_decode(b, f + DS_FRAME_HDR, len - DS_FRAME_HDR,
+	    SIZE_MAX, &why) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (b->count > q->tgtcap) {
+		if ((t = realloc(q->tgt, b->count * sizeof(*t))) == NULL)
+			return -1;
+		q->tgt = t;
+		q->tgtcap = b->count;
+	}
+	if ((need = calloc(q->npiece, sizeof(*need))) == NULL)
+		return -1;
+	for (gi = 0; gi < q->ngroup; gi++) {
+		g = &q->group[gi];
+		for (i = 0; i < b->count; i++) {
+			k = ds_part_target(g->dist, &b->t[i], b->producer,
+			    g->n);
+			q->tgt[i] = (uint32_t)k;
+			need[1 + g->base + k] += ds_tuple_size(&b->t[i]);
+		}
+		for (k = 0; k < g->n; k++) {
+			pi = 1 + g->base + k;
+			if (need[pi] == 0)
+				continue;
+			buf = (struct ds_buf)DS_BUF_INIT;
+			if (ds_buf_grow(&buf, DS_FRAME_HDR + DS_BUNDLE_HDR +
+			    need[pi]) == -1 || ds_bundle_begin(&w, &buf,
+			    b->producer, b->epoch) == -1)
+				goto fail;
+			for (i = 0; i < b->count; i++)
+				if (q->tgt[i] == k &&
+				    ds_bundle_add(&w, &b->t[i]) == -1)
+					goto fail;
+			it->pc[pi].count = w.count;
+			if (ds_bundle_end(&w) == -1)
+				goto fail;
+			it->pc[pi].p = ds_buf_detach(&buf, &it->pc[pi].len);
+			it->len += it->pc[pi].len;
+			continue;
+fail:
+			ds_buf_free(&buf);
+			free(need);
+			return -1;
+		}
+	}
+	free(need);
+	return 0;
 }
 
 int
@@ -94,29 +250,40 @@ ds_outq_append(struct ds_outq *q, const void *frame, size_t len,
 {
 	struct ds_outq_item *it;
 	const unsigned char *p = frame;
+	size_t hdr, whole;
 
-	if (first > last || first < q->next || q->ended) {
+	if (first > last || first < q->next || q->ended ||
+	    (q->ngroup > 0 && len < DS_FRAME_HDR + DS_BUNDLE_HDR)) {
 		errno = EINVAL;
 		return -1;
 	}
-	it = malloc(sizeof(*it) + len);
-	if (it == NULL)
+	whole = wants_whole(q) ? len : 0;
+	hdr = sizeof(*it) + q->npiece * sizeof(it->pc[0]);
+	if ((it = calloc(1, hdr + whole)) == NULL)
 		return -1;
-	it->next = NULL;
 	it->first = first;
 	it->last = last;
-	it->len = len;
-	memcpy(it->frame, frame, len);
 	if (len >= DS_FRAME_HDR + DS_BUNDLE_HDR)
 		it->count = ds_get_le32(p + DS_FRAME_HDR + 12);
 	else
 		it->count = (uint32_t)(last - first + 1);
+	if (whole > 0) {
+		it->pc[0].p = (unsigned char *)it + hdr;
+		it->pc[0].len = len;
+		it->pc[0].count = it->count;
+		memcpy(it->pc[0].p, frame, len);
+		it->len = len;
+	}
+	if (q->ngroup > 0 && split(q, it, p, len) == -1) {
+		item_free(q, it);
+		return -1;
+	}
 	if (q->tail != NULL)
 		q->tail->next = it;
 	else
 		q->head = it;
 	q->tail = it;
-	q->bytes += len;
+	q->bytes += it->len;
 	q->tuples += it->count;
 	q->next = last + 1;
 	release(q);
@@ -140,17 +307,6 @@ ds_outq_done(const struct ds_outq *q)
 		if (q->cons[i].ack < q->next - 1 || !q->cons[i].told_end)
 			return 0;
 	return 1;
-}
-
-static struct ds_outq_cons *
-consumer(struct ds_outq *q, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < q->ncons; i++)
-		if (q->cons[i].id == id)
-			return &q->cons[i];
-	return NULL;
 }
 
 static int
@@ -204,9 +360,10 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 {
 	struct ds_outq_cons *c;
 	struct ds_outq_item *it, *end, *last = NULL;
+	const struct ds_outq_piece *pc;
 	struct ds_pos pos;
 	uint64_t from = 0, ack = 0, ntup = 0;
-	size_t nbytes = 0, mark = reply->len;
+	size_t nbytes = 0, nsent = 0, pi, mark = reply->len;
 	uint32_t i;
 	int acked = 0;
 
@@ -232,34 +389,42 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 		acked = 1;
 	}
 
+	pi = c->piece;
 	if (from == DS_FROM_NEW) {
 		/* At most once after a restart: forget what is retained. */
 		for (it = q->head; it != NULL; it = it->next)
 			if (it->last > c->ack)
-				q->skipped += it->count;
+				q->skipped += it->pc[pi].count;
 		it = NULL;
 	} else
 		it = start_of(q, c, from);
+	for (end = it; end != NULL && end->pc[pi].len == 0; end = end->next)
+		;
 	/*
 	 * Nothing to send: park, unless this ack finished c's part of an
 	 * ended stream.  That request is answered at once, so c learns its
 	 * last ack arrived and can exit now rather than at its timeout (a
 	 * reply to a request parked here is lost when this process exits).
+	 * Only parts for others pending: park too, unless they hold up much
+	 * of the queue (see NUDGE_BYTES).
 	 */
-	if (it == NULL && !final && from != DS_FROM_NEW &&
+	if (end == NULL && !final && from != DS_FROM_NEW &&
 	    (!q->ended || c->told_end) &&
-	    !(acked && q->ended && c->ack >= q->next - 1))
+	    !(acked && q->ended && c->ack >= q->next - 1) &&
+	    (it == NULL || q->bytes < NUDGE_BYTES))
 		return 0;
 
-	/* Whole bundles up to the limits, at least one. */
+	/* Whole pieces up to the limits, at least one. */
 	for (end = it; end != NULL; end = end->next) {
-		if (end != it && ((m->max_tuples != 0 &&
-		    ntup + end->count > m->max_tuples) ||
-		    (m->max_bytes != 0 && nbytes + end->len > m->max_bytes) ||
-		    nbytes + end->len > DS_FRAME_MAX))
+		pc = &end->pc[pi];
+		if (nsent > 0 && pc->len > 0 && ((m->max_tuples != 0 &&
+		    ntup + pc->count > m->max_tuples) ||
+		    (m->max_bytes != 0 && nbytes + pc->len > m->max_bytes) ||
+		    nbytes + pc->len > DS_FRAME_MAX))
 			break;
-		ntup += end->count;
-		nbytes += end->len;
+		ntup += pc->count;
+		nbytes += pc->len;
+		nsent += pc->len > 0;
 		last = end;
 	}
 
@@ -274,7 +439,8 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 	if (put_reply(q, reply, DS_PULL_OK, &pos) == -1)
 		goto fail;
 	for (; it != end; it = it->next)
-		if (ref(arg, it->frame, it->len) == -1)
+		if (it->pc[pi].len > 0 &&
+		    ref(arg, it->pc[pi].p, it->pc[pi].len) == -1)
 			goto fail;
 	if (pos.flags & DS_PROD_ENDED)
 		c->told_end = 1;

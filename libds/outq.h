@@ -22,6 +22,14 @@
  * retained after a restart (at-least-once replay) -- except DS_FROM_NEW,
  * which skips everything retained now (at-most-once after a restart) and
  * counts the skipped tuples in skipped.
+ *
+ * Partitions: by default every consumer gets the whole stream.  After
+ * ds_outq_part, each consumer of a group gets only the tuples the group's
+ * distribution sends it (part.h): every appended bundle is split into one
+ * sub-bundle per consumer of the group, with the producer, epoch and seqs
+ * unchanged (what a ds-router would send it), and a reply's scanned
+ * covers the seqs meant for others.  The whole bundle is kept only while
+ * some consumer takes the whole stream.
  */
 #ifndef DS_OUTQ_H
 #define DS_OUTQ_H
@@ -31,6 +39,8 @@
 
 #include "buf.h"
 #include "msg.h"
+#include "topo.h"
+#include "tuple.h"
 
 #define DS_FROM_NEW	UINT64_MAX
 
@@ -41,6 +51,13 @@ struct ds_outq_cons {
 	uint32_t	 epoch;		/* highest seen */
 	uint64_t	 ack;		/* highest ack seen */
 	int		 told_end;	/* was sent a reply with ENDED */
+	size_t		 piece;		/* 0: the whole stream, else a part */
+};
+
+struct ds_outq_group {
+	enum ds_dist	 dist;
+	size_t		 n;		/* consumers, part k for the k-th */
+	size_t		 base;		/* piece of part 0 */
 };
 
 struct ds_outq {
@@ -55,6 +72,12 @@ struct ds_outq {
 	struct ds_outq_cons	*cons;
 	size_t			 ncons;
 	uint64_t		 fenced, skipped;
+	struct ds_outq_group	*group;
+	size_t			 ngroup;
+	size_t			 npiece;	/* 1 + every group's n */
+	struct ds_bundle	 dec;		/* splitting, reused */
+	uint32_t		*tgt;
+	size_t			 tgtcap;
 };
 
 /*
@@ -64,7 +87,18 @@ struct ds_outq {
 int	ds_outq_init(struct ds_outq *, uint64_t producer, uint32_t epoch,
 	    uint64_t first, const uint64_t *consumers, size_t n);
 void	ds_outq_term(struct ds_outq *);
-/* Retain one BUNDLE frame (copied) holding seqs first..last.  0 or -1. */
+/*
+ * Partition: consumer ids[k] (one of the queue's consumers, in no other
+ * group) gets only the tuples dist (hash, range or shuffle) sends to part
+ * k of n.  Before the first append.  0, or -1 with EINVAL or ENOMEM.
+ */
+int	ds_outq_part(struct ds_outq *, enum ds_dist, const uint64_t *ids,
+	    size_t n);
+/*
+ * Retain one BUNDLE frame (copied, or split for the groups) holding seqs
+ * first..last.  0, or -1 with EINVAL (seqs out of order, after the end, or
+ * a frame that does not decode when it must be split) or ENOMEM.
+ */
 int	ds_outq_append(struct ds_outq *, const void *frame, size_t len,
 	    uint64_t first, uint64_t last);
 /* No more appends: the stream ends at next - 1. */

@@ -4,7 +4,9 @@
  * reply is decoded back (REPLY header, then BUNDLE frames) and checked:
  * which seqs came, scanned, the end flag, fencing, unknown consumers, the
  * from rules (0, inside, below, above the next seq, DS_FROM_NEW), limits,
- * acks freeing only what every consumer acked, and done.
+ * acks freeing only what every consumer acked, and done; and partitions
+ * (ds_outq_part): each consumer of a group gets its part only, scanned
+ * covers the others' seqs.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -21,6 +23,7 @@
 #define PROD	0x10000ull
 #define C1	0x20000ull
 #define C2	0x20001ull
+#define C3	0x20002ull
 
 /* A decoded reply. */
 struct rep {
@@ -405,6 +408,69 @@ ending(void)
 	ds_outq_term(&q);
 }
 
+/*
+ * Shuffle parts (PROD is even: even seqs go to part 0, C2, odd ones to
+ * part 1, C3) beside C1, which takes the whole stream.
+ */
+static void
+parts(void)
+{
+	const uint64_t cons[] = { C1, C2, C3 }, two[] = { C2, C3 };
+	const uint64_t bad[] = { C2, 0x999 }, one[] = { C1 };
+	struct ds_outq q;
+	struct rep r;
+
+	ds_outq_init(&q, PROD, 1, 1, cons, 3);
+	ok(ds_outq_part(&q, DS_DIST_BROADCAST, two, 2) == -1 &&
+	    errno == EINVAL, "part: broadcast is no partition (EINVAL)");
+	ok(ds_outq_part(&q, DS_DIST_HASH, bad, 2) == -1 && errno == EINVAL,
+	    "part: an id that is no consumer (EINVAL)");
+	ok(ds_outq_part(&q, DS_DIST_SHUFFLE, two, 2) == 0, "part: shuffle");
+	ok(ds_outq_part(&q, DS_DIST_HASH, two + 1, 1) == -1 &&
+	    errno == EINVAL, "part: a consumer in two groups (EINVAL)");
+	append(&q, 1, 4);
+	append(&q, 5, 5);
+	ok(ds_outq_part(&q, DS_DIST_HASH, one, 1) == -1 && errno == EINVAL,
+	    "part: after an append (EINVAL)");
+	r = serve(&q, C1, 0, 0);
+	ok(seqs(&r, 1, 5) && r.pos.scanned == 5, "whole consumer: 1..5");
+	r = serve(&q, C2, 0, 0);
+	ok(r.rc == 1 && r.nseq == 2 && r.seqs[0] == 2 && r.seqs[1] == 4 &&
+	    r.nbundles == 1 && r.pos.scanned == 5,
+	    "part 0: seqs 2 and 4 in one bundle, scanned 5 (got %zu seqs, "
+	    "scanned %llu)", r.nseq, (unsigned long long)r.pos.scanned);
+	r = serve(&q, C3, 0, 0);
+	ok(r.rc == 1 && r.nseq == 3 && r.seqs[0] == 1 && r.seqs[1] == 3 &&
+	    r.seqs[2] == 5 && r.nbundles == 2 && r.pos.scanned == 5,
+	    "part 1: seqs 1, 3, 5 in two bundles, scanned 5");
+	r = serve(&q, C2, 6, 5);
+	ok(r.rc == 0, "part 0 acked everything: parked");
+	append(&q, 7, 7);
+	r = serve(&q, C2, 6, 5);
+	ok(r.rc == 0, "only another part's seqs pending, little retained: "
+	    "parked");
+	r = serve5(&q, C2, 1, 6, 5, 0, 1);
+	ok(r.rc == 1 && r.nseq == 0 && r.pos.scanned == 7,
+	    "at its deadline: an empty reply that scanned 7");
+	ok(q.head != NULL && q.tuples == 6,
+	    "nothing freed before every consumer acked");
+	serve(&q, C1, 8, 7);
+	serve(&q, C3, 8, 5);
+	ok(q.tuples == 1, "acks of all three free 1..5, keep 7 (%llu left)",
+	    (unsigned long long)q.tuples);
+	serve(&q, C3, 8, 7);
+	ok(q.tuples == 1, "C2 has not acked 7 yet: kept");
+	serve(&q, C2, 8, 7);
+	ok(q.head == NULL && q.bytes == 0 && q.tuples == 0, "all acked: "
+	    "empty");
+	ds_outq_end(&q);
+	serve(&q, C1, 8, 7);
+	serve(&q, C2, 8, 7);
+	serve(&q, C3, 8, 7);
+	ok(ds_outq_done(&q), "every part told of the end: done");
+	ds_outq_term(&q);
+}
+
 int
 main(void)
 {
@@ -413,5 +479,6 @@ main(void)
 	restart();
 	limits();
 	ending();
+	parts();
 	return done();
 }
