@@ -557,14 +557,38 @@ build_instance(struct inst *in, int n, unsigned i, const char *topodir)
 			ed = &t->edge[e];
 			if (ed->from != n)
 				continue;
+			dn = &t->node[ed->to];
 			if (ed->dist == DS_DIST_FORWARD)
 				ids_add(&ids, ds_topo_producer(ed->to,
-				    i % t->node[ed->to].parallel));
-			else
+				    i % dn->parallel));
+			else if (ds_topo_routed(t, e))
 				ids_add(&ids, router_id(e));
+			else
+				for (k = 0; k < dn->parallel; k++)
+					ids_add(&ids, ds_topo_producer(ed->to,
+					    k));
 		}
 		sv_add(&in->argv, "--consumers");
 		sv_take(&in->argv, ids_str(&ids));
+		/*
+		 * Direct edges that split: this instance partitions its
+		 * output (into one part: it need not).
+		 */
+		for (e = 0; e < t->nedge; e++) {
+			ed = &t->edge[e];
+			dn = &t->node[ed->to];
+			if (ed->from != n || ed->dist == DS_DIST_FORWARD ||
+			    ed->dist == DS_DIST_BROADCAST ||
+			    dn->parallel == 1 || ds_topo_routed(t, e))
+				continue;
+			for (k = 0; k < dn->parallel; k++)
+				ids_add(&ids, ds_topo_producer(ed->to, k));
+			s = ids_str(&ids);
+			sv_add(&in->argv, "--part");
+			sv_take(&in->argv, xprintf("%s:%s",
+			    ds_dist_name(ed->dist), s));
+			free(s);
+		}
 	}
 	if (nd->kind == DS_KIND_SOURCE) {
 		ds_buf_free(&ids);
@@ -576,7 +600,7 @@ build_instance(struct inst *in, int n, unsigned i, const char *topodir)
 			continue;
 		up = &t->node[ed->from];
 		dn = nd;
-		if (ed->dist != DS_DIST_FORWARD) {
+		if (ds_topo_routed(t, e)) {
 			for (k = 0; k < up->parallel; k++)
 				ids_add(&ids, ds_topo_producer(ed->from, k));
 			s = ids_str(&ids);
@@ -588,8 +612,10 @@ build_instance(struct inst *in, int n, unsigned i, const char *topodir)
 			npull++;
 			continue;
 		}
+		/* Forward: some upstream instances; direct: all of them. */
 		for (k = 0; k < up->parallel; k++) {
-			if (k % dn->parallel != i)
+			if (ed->dist == DS_DIST_FORWARD &&
+			    k % dn->parallel != i)
 				continue;
 			sv_add(&in->argv, "--pull");
 			sv_take(&in->argv, xprintf("%s:%llu@ipc://%s/%s.%u",
@@ -700,7 +726,7 @@ build_all(void)
 	for (n = 0; n < t->nnode; n++)
 		M.nin += t->node[n].parallel;
 	for (e = 0; e < t->nedge; e++) {
-		if (t->edge[e].dist == DS_DIST_FORWARD)
+		if (!ds_topo_routed(t, e))
 			continue;
 		M.nin++;
 		if (router == NULL &&
@@ -717,7 +743,7 @@ build_all(void)
 		for (i = 0; i < t->node[n].parallel; i++)
 			build_instance(&M.in[k++], (int)n, i, topodir);
 	for (e = 0; e < t->nedge; e++)
-		if (t->edge[e].dist != DS_DIST_FORWARD)
+		if (ds_topo_routed(t, e))
 			build_router(&M.in[k++], e, router);
 	for (k = 0; k < M.nin; k++)
 		if (strlen(t->run) + strlen(M.in[k].name) + 1 > IPC_MAX)

@@ -45,6 +45,9 @@
 	    "serve the output stream at ADDR", "ADDR")
 #define O_CONSUMERS OPT("consumers", DS_INST_OPT_CONSUMERS, \
 	    "ids of every consumer of the output, comma-separated", "IDS")
+#define O_PART	OPT("part", DS_INST_OPT_PART, \
+	    "consumers IDS (of --consumers) share the output by DIST: " \
+	    "hash, range or shuffle (repeatable)", "DIST:IDS")
 #define O_ENDED	OPT("ended", DS_INST_OPT_ENDED, \
 	    "producers that finished and exited: their streams are over", \
 	    "IDS")
@@ -57,11 +60,12 @@
 
 struct poptOption ds_inst_source_opts[] = {
 	O_CONSUMERS, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_LISTEN,
-	O_MASTER, O_NAME, O_ONCE, O_STATE, POPT_TABLEEND
+	O_MASTER, O_NAME, O_ONCE, O_PART, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_inst_op_opts[] = {
 	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE,
-	O_LISTEN, O_MASTER, O_NAME, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
+	O_LISTEN, O_MASTER, O_NAME, O_ONCE, O_PART, O_PULL, O_STATE,
+	POPT_TABLEEND
 };
 struct poptOption ds_inst_sink_opts[] = {
 	O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_MASTER, O_NAME,
@@ -103,6 +107,9 @@ ds_inst_term(struct ds_inst *ti)
 		ds_outq_term(&ti->oq);
 	if (ti->lease != NULL)
 		ds_lease_close(ti->lease);
+	for (i = 0; i < ti->npart; i++)
+		free(ti->part[i].ids);
+	free(ti->part);
 	free(ti->pull);
 	free(ti->cons);
 	free(ti->ended);
@@ -222,6 +229,33 @@ parse_pull(struct ds_inst *ti, const struct ds_common *co, const char *s)
 }
 
 static void
+parse_part(struct ds_inst *ti, const struct ds_common *co, const char *s)
+{
+	struct ds_inst_part pt, *np;
+	const char *colon, *why;
+	char name[16];
+
+	memset(&pt, 0, sizeof(pt));
+	if ((colon = strchr(s, ':')) == NULL)
+		ds_dieusage(co, "--part: not DIST:IDS: '%s'", s);
+	snprintf(name, sizeof(name), "%.*s", (int)(colon - s), s);
+	if ((size_t)(colon - s) >= sizeof(name) ||
+	    ds_dist_parse(name, &pt.dist) == -1 ||
+	    (pt.dist != DS_DIST_HASH && pt.dist != DS_DIST_RANGE &&
+	    pt.dist != DS_DIST_SHUFFLE))
+		ds_dieusage(co, "--part: unknown distribution '%.*s' (hash, "
+		    "range, shuffle): '%s'", (int)(colon - s), s, s);
+	if (parse_ids(colon + 1, strlen(colon + 1), &pt.ids, &pt.n,
+	    &why) == -1)
+		ds_dieusage(co, "--part: bad consumer ids '%s': %s", colon + 1,
+		    why);
+	if ((np = realloc(ti->part, (ti->npart + 1) * sizeof(*np))) == NULL)
+		nomem();
+	ti->part = np;
+	ti->part[ti->npart++] = pt;
+}
+
+static void
 set_str(char **dst, char *arg)
 {
 	free(*dst);
@@ -294,6 +328,9 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 	case DS_INST_OPT_PULL:
 		parse_pull(ti, co, arg);
 		break;
+	case DS_INST_OPT_PART:
+		parse_part(ti, co, arg);
+		break;
 	case DS_INST_OPT_ENDED:
 		free(ti->ended);
 		if (parse_ids(arg, strlen(arg), &ti->ended, &ti->nended,
@@ -303,6 +340,36 @@ ds_inst_opt(struct ds_inst *ti, const struct ds_common *co, poptContext pc,
 	}
 	free(arg);
 	return 1;
+}
+
+/* Every --part id is a consumer, and in one --part only. */
+static void
+check_parts(const struct ds_inst *ti, const struct ds_common *co)
+{
+	const struct ds_inst_part *a, *b;
+	size_t i, j, k, l;
+
+	for (i = 0; i < ti->npart; i++) {
+		a = &ti->part[i];
+		for (j = 0; j < a->n; j++) {
+			for (k = 0; k < ti->ncons; k++)
+				if (ti->cons[k] == a->ids[j])
+					break;
+			if (k == ti->ncons)
+				ds_dieusage(co, "--part: %llu is not one of "
+				    "--consumers", (unsigned long long)
+				    a->ids[j]);
+			for (k = i + 1; k < ti->npart; k++) {
+				b = &ti->part[k];
+				for (l = 0; l < b->n; l++)
+					if (b->ids[l] == a->ids[j])
+						ds_dieusage(co, "--part: %llu "
+						    "is in two --part options",
+						    (unsigned long long)
+						    a->ids[j]);
+			}
+		}
+	}
 }
 
 void
@@ -329,6 +396,7 @@ ds_inst_validate(struct ds_inst *ti, const struct ds_common *co)
 		if (ti->cons == NULL)
 			ds_dieusage(co, "--listen needs --consumers");
 	}
+	check_parts(ti, co);
 	if (ti->kind != DS_INST_SOURCE && ti->npull == 0)
 		ds_dieusage(co, "topology mode needs --pull");
 	ti->exactly = ti->once == DS_ONCE_EXACTLY;
@@ -562,10 +630,16 @@ static const struct ds_pull_srv_ops srv_ops = { serve, forget, wait_of };
 void
 ds_inst_listen(struct ds_inst *ti, uint64_t first)
 {
+	size_t i;
+
 	if (ds_outq_init(&ti->oq, ti->id, ti->epoch, first, ti->cons,
 	    ti->ncons) == -1)
 		nomem();
 	ti->has_oq = 1;
+	for (i = 0; i < ti->npart; i++)
+		if (ds_outq_part(&ti->oq, ti->part[i].dist, ti->part[i].ids,
+		    ti->part[i].n) == -1)
+			nomem();	/* the ids were checked */
 	if ((ti->srv = ds_pull_srv_open(ti->loop, ti->listen, &srv_ops,
 	    ti)) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to listen at %s: %s",

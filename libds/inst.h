@@ -53,6 +53,7 @@ enum {
 	DS_INST_OPT_PULL,
 	DS_INST_OPT_ENDED,
 	DS_INST_OPT_JOURNAL,
+	DS_INST_OPT_PART,
 	DS_INST_OPT_END		/* not an option: one past the last */
 };
 
@@ -85,6 +86,13 @@ struct ds_inst_jrec {
 	uint64_t		 maxmark;	/* highest mark number seen */
 };
 
+/* One --part DIST:IDS: consumers that share the stream by DIST. */
+struct ds_inst_part {
+	enum ds_dist	 dist;
+	uint64_t	*ids;		/* owned; n consumer ids */
+	size_t		 n;
+};
+
 /* One --pull MODE:IDS@ADDR: an input edge. */
 struct ds_inst_pull {
 	enum ds_once	 once;
@@ -110,6 +118,8 @@ struct ds_inst {
 	char			*listen;	/* owned */
 	uint64_t		*cons;		/* owned */
 	size_t			 ncons;
+	struct ds_inst_part	*part;		/* owned */
+	size_t			 npart;
 	struct ds_inst_pull	*pull;		/* owned */
 	size_t			 npull;
 	unsigned		 given;		/* bit (val - DS_INST_OPT_ID) */

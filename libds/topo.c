@@ -48,6 +48,12 @@ struct override {
 	int		 line;
 };
 
+static const char *const topokeys[] = {
+	"name", "once", "keepalive", "zombies", "state", "run", "bundle",
+	"linger", "routers"
+};
+#define NTOPOKEYS	(sizeof(topokeys) / sizeof(topokeys[0]))
+
 struct parse {
 	struct ds_topo	*t;
 	FILE		*fp;
@@ -60,7 +66,7 @@ struct parse {
 	enum sec	 sec;
 	int		 cur;		/* node of the current [node] */
 	int		 topo_line;	/* of [topology], 0 if none yet */
-	int		 seen[8];	/* [topology] keys: line of first */
+	int		 seen[NTOPOKEYS]; /* [topology] keys: line of first */
 	int		*run_line;	/* per node: line of run =, or 0 */
 	int		*par_line;	/* per node: line of parallel = */
 	size_t		 nodecap;
@@ -68,11 +74,6 @@ struct parse {
 	size_t		 nraw, rawcap;
 	struct override	*ovr;
 	size_t		 novr, ovrcap;
-};
-
-static const char *const topokeys[] = {
-	"name", "once", "keepalive", "zombies", "state", "run", "bundle",
-	"linger"
 };
 
 __attribute__((format(printf, 3, 4)))
@@ -177,8 +178,8 @@ once_parse(const char *s, enum ds_once *o)
 	return 0;
 }
 
-static int
-dist_parse(const char *s, enum ds_dist *d)
+int
+ds_dist_parse(const char *s, enum ds_dist *d)
 {
 	static const enum ds_dist all[] = {
 		DS_DIST_FORWARD, DS_DIST_HASH, DS_DIST_RANGE, DS_DIST_SHUFFLE,
@@ -612,9 +613,33 @@ topo_key(struct parse *p, const char *key, const char *v)
 			return 0;
 		t->bundle = (unsigned)n;
 		return 1;
-	default:
+	case 7:
 		return duration(p, key, v, 0, LINGER_MAX, &t->linger_ms);
+	default:
+		if (strcmp(v, "auto") == 0)
+			t->routers = DS_ROUTERS_AUTO;
+		else if (strcmp(v, "yes") == 0)
+			t->routers = DS_ROUTERS_YES;
+		else if (strcmp(v, "no") == 0)
+			t->routers = DS_ROUTERS_NO;
+		else
+			return fail(p, p->line, "routers: must be auto, yes or "
+			    "no, not '%s'", v);
+		return 1;
 	}
+}
+
+int
+ds_topo_routed(const struct ds_topo *t, size_t e)
+{
+	const struct ds_topo_edge *ed = &t->edge[e];
+
+	if (ed->dist == DS_DIST_FORWARD || t->routers == DS_ROUTERS_NO)
+		return 0;
+	if (t->routers == DS_ROUTERS_YES)
+		return 1;
+	return (uint64_t)t->node[ed->from].parallel *
+	    t->node[ed->to].parallel > DS_TOPO_DIRECT_MAX;
 }
 
 static const char *
@@ -662,7 +687,7 @@ node_input(struct parse *p, struct ds_topo_node *n, const char *v)
 
 	colon = strchr(v, ':');
 	len = colon != NULL ? (size_t)(colon - v) : strlen(v);
-	if (colon != NULL && dist_parse(colon + 1, &d) == -1)
+	if (colon != NULL && ds_dist_parse(colon + 1, &d) == -1)
 		return fail(p, p->line, "input: unknown distribution '%s' "
 		    "(hash, range, shuffle, broadcast or forward)", colon + 1);
 	if (len == 0)

@@ -39,6 +39,10 @@ enum ds_dist {
 	DS_DIST_BROADCAST
 };
 enum ds_kind { DS_KIND_SOURCE, DS_KIND_OP, DS_KIND_SINK };
+enum ds_routers { DS_ROUTERS_AUTO, DS_ROUTERS_YES, DS_ROUTERS_NO };
+
+/* routers = auto: an edge with more upstream x downstream gets a router. */
+#define DS_TOPO_DIRECT_MAX	64
 
 struct ds_topo_edge {
 	int		 from;		/* index of the upstream node */
@@ -64,6 +68,7 @@ struct ds_topo {
 	enum ds_once		 once;
 	uint64_t		 keepalive_ms;
 	int			 fence_only;	/* zombies = fence */
+	enum ds_routers		 routers;
 	char			*state;		/* absolute */
 	char			*run;		/* absolute */
 	unsigned		 bundle;
@@ -84,6 +89,13 @@ int	ds_topo_load(struct ds_topo *, const char *file, char *err,
 	    size_t errlen);
 void	ds_topo_free(struct ds_topo *);
 
+/*
+ * Does edge e get a ds-router (routers = yes, or auto and more than
+ * DS_TOPO_DIRECT_MAX upstream x downstream instances)?  If not, and its
+ * distribution is not forward, every downstream instance pulls from every
+ * upstream instance, which partitions its own output (--part).
+ */
+int	ds_topo_routed(const struct ds_topo *, size_t e);
 /* Node index by name, or -1. */
 int	ds_topo_find(const struct ds_topo *, const char *name);
 /* Producer id of instance (node, index): (node + 1) << 16 | index. */
@@ -91,6 +103,8 @@ uint64_t ds_topo_producer(int node, unsigned index);
 
 const char *ds_once_name(enum ds_once);
 const char *ds_dist_name(enum ds_dist);
+/* A distribution by name: 0, or -1 for no such name. */
+int	ds_dist_parse(const char *, enum ds_dist *);
 
 /*
  * Split a run line into words like sh(1): blanks separate, '...' is

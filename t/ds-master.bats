@@ -398,9 +398,10 @@ EOF
 	[[ $(argv_of op.0) == *" --consumers 196608 "* ]]
 }
 
-@test "ds-master: routed edges go through one ds-router per edge" {
+@test "ds-master: routers = yes: routed edges go through one ds-router per edge" {
 	[ -x "$TOP/bin/ds-router" ] || skip "bin/ds-router is not built yet"
-	topo f.topo "keepalive = 60s" <<EOF
+	topo f.topo "keepalive = 60s
+routers = yes" <<EOF
 [node src]
 run = fake/ds-source
 parallel = 2
@@ -426,6 +427,67 @@ EOF
 	[[ $output == *$'\nsrc-op pid='* ]]
 	pid=$(printf '%s\n' "$output" | sed -n 's/^op-out pid=\([0-9]*\) .*/\1/p')
 	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-router --dist broadcast --listen ipc://$R/op-out --consumers 196608 --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --id $r2 --name op-out --epoch 1 --master ipc://$R/master --keepalive 60000 --once most " ]
+}
+
+# routers = no (and auto, for edges this small): no ds-router; every
+# downstream instance pulls from every upstream instance, and an upstream
+# instance splits its output for a hash or range edge (--part), unless
+# the edge has one downstream instance.
+direct_topo() {
+	topo f.topo "keepalive = 60s
+$1" <<EOF
+[node src]
+run = fake/ds-source
+parallel = 2
+[node op]
+run = fake/ds-op
+input = src:hash
+parallel = 3
+[node out]
+run = fake/ds-sink
+input = op:broadcast
+input = src:range
+once.op = most
+EOF
+}
+
+direct_check() {
+	start_master "$T/f.topo"
+	wait_up src.0 src.1 op.0 op.1 op.2 out.0
+	R="$T/run"
+	[[ $(argv_of src.1) == *" --listen ipc://$R/src.1 --consumers 131072,131073,131074,196608 --part hash:131072,131073,131074" ]]
+	[[ $(argv_of src.0) == *" --consumers 131072,131073,131074,196608 --part hash:131072,131073,131074" ]]
+	[[ $(argv_of op.2) == *" --consumers 196608 --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
+	[[ $(argv_of op.0) == *" --consumers 196608 --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
+	[[ $(argv_of out.0) == *" --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
+	[[ $(argv_of op.1) != *--part* ]]
+	run -0 ds-master status "$T/f.topo"
+	[ "${lines[0]}" = "job f once=least instances=6 done=0" ]
+	[[ $output != *"src-op"* ]]
+}
+
+@test "ds-master: routers = no: consumers pull from every upstream instance, which partitions its output" {
+	direct_topo "routers = no"
+	direct_check
+}
+
+@test "ds-master: routers = auto (the default) is direct up to 64 upstream x downstream instances, routed above" {
+	direct_topo ""
+	direct_check
+	run -0 ds-master stop "$T/f.topo"
+	expect_exit 75 20
+	rm -rf "$T/run" "$T/state"
+	# 8 x 9 = 72 instance pairs: src-op gets a router, op-out (9 x 1) not.
+	sed -i -e '/^\[node src\]/,/^\[/ s/^parallel = 2$/parallel = 8/' \
+	    -e '/^\[node op\]/,/^\[/ s/^parallel = 3$/parallel = 9/' "$T/f.topo"
+	run -0 ds-master run --check "$T/f.topo"
+	start_master "$T/f.topo"
+	wait_up src.7 op.8 out.0
+	R="$T/run" r1=$(( (1 << 40) | 1 ))
+	[[ $(argv_of src.7) == *" --consumers $r1,196608" ]]
+	[[ $(argv_of op.8) == *" --pull least:65536,65537,65538,65539,65540,65541,65542,65543@ipc://$R/src-op" ]]
+	run -0 ds-master status "$T/f.topo"
+	[ "${lines[0]}" = "job f once=least instances=19 done=0" ]
 }
 
 @test "ds-master: a failed instance is restarted with the next epoch" {
@@ -721,9 +783,10 @@ need_topology_mode() {
 }
 
 # words -> count (hash, parallel 2) -> sink; $1: the source's --file.
-wordcount() {
+wordcount() {	# $1 input, $2 more [topology] lines
 	topo wc.topo "keepalive = 2s
-once = least" <<EOF
+once = least
+${2:-}" <<EOF
 [node words]
 run = ds-source --file $1 --key-field 1
 [node count]
@@ -754,7 +817,7 @@ EOF
 @test "ds-master: end to end: status while running shows running instances" {
 	need_topology_mode
 	mkfifo "$T/fifo"
-	wordcount "$T/fifo"
+	wordcount "$T/fifo" "routers = yes"
 	start_master "$T/wc.topo"
 	exec 7> "$T/fifo"
 	printf 'a\nb\na\n' >&7
@@ -845,7 +908,7 @@ master_killed_rerun() {
 	kill -KILL "$MASTER"
 	kill -CONT "$sink"
 	old=$(awk '/started pid=/ { sub(/^pid=/, "", $5); print $5 }' "$T/m1.log")
-	[ "$(echo $old | wc -w)" -ge 5 ]
+	[ "$(echo $old | wc -w)" -ge 4 ]
 	n=$(wc -l < "$T/out")
 	echo "killed ds-master at $n lines" >&2
 	[ "$n" -lt 200000 ]
@@ -898,7 +961,7 @@ master_killed_rerun() {
 	kill -KILL "$MASTER"
 	kill -CONT "$sink"
 	old=$(awk '/started pid=/ { sub(/^pid=/, "", $5); print $5 }' "$T/m1.log")
-	[ "$(echo $old | wc -w)" -ge 5 ]
+	[ "$(echo $old | wc -w)" -ge 4 ]
 	for p in $old; do
 		wait_for "gone $p" 10
 	done

@@ -91,6 +91,23 @@ exited() {
 	[[ $stderr == *"--listen needs --consumers"* ]]
 }
 
+@test "instance: bad --part is a usage error (64)" {
+	local p
+	for p in "" hash hash: broadcast:2 forward:2 bogus:2 hash:2,2 \
+	    hash:0 hash:4 "hash:2;3"; do
+		run -64 --separate-stderr ds-source --id 1 --listen ipc://x \
+		    --consumers 2,3 --part "$p" < /dev/null
+		[[ $stderr == *"--part"* ]] || { echo "$p: $stderr"; false; }
+	done
+	run -64 --separate-stderr ds-source --id 1 --listen ipc://x \
+	    --consumers 2,3,4 --part hash:2 --part range:4,3,2
+	[[ $stderr == *"--part: 2 is in two --part options"* ]]
+	run -64 --separate-stderr ds-op --builtin count --id 2 \
+	    --listen ipc://x --consumers 3 --pull least:1@ipc://y --part hash:4
+	[[ $stderr == *"--part: 4 is not one of --consumers"* ]]
+	run -64 ds-sink --id 2 --pull least:1@ipc://y --part hash:3
+}
+
 @test "instance: each executable needs its own topology options (64)" {
 	run -64 --separate-stderr ds-source --id 1 --master ipc://m
 	[[ $stderr == *"needs --listen"* ]]
@@ -199,6 +216,64 @@ exited() {
 	exited op 0
 	exited sink 0
 	cmp got want
+}
+
+# A source -> two sinks edge, once with the source partitioning (--part)
+# and once through ds-router: each sink must get the same tuples, with the
+# same ids, either way.
+two_sinks() {	# $1 NAME, $2 ADDR: sinks 2 and 3 of producer 1 into NAME0/1
+	bg "${1}0" ds-sink --id 2 --pull "least:1@$2" --format '%i %k' \
+	    > "${1}0" 2> "${1}0.err"
+	bg "${1}1" ds-sink --id 3 --pull "least:1@$2" --format '%i %k' \
+	    > "${1}1" 2> "${1}1.err"
+}
+
+@test "instance: ds-source --part hash, range and shuffle: each consumer gets what ds-router would send it" {
+	local d p
+	count_input 20000 in
+	for d in hash range shuffle; do
+		mkdir "$d"
+		cd "$d"
+		bg src ds-source --file ../in --key-field 1 --id 1 \
+		    --listen "ipc://$PWD/src" --consumers 2,3 --part "$d:2,3" \
+		    2> src.err
+		two_sinks d "ipc://$PWD/src"
+		bg rsrc ds-source --file ../in --key-field 1 --id 1 \
+		    --listen "ipc://$PWD/rsrc" --consumers 9 2> rsrc.err
+		bg r ds-router --dist "$d" --id 9 --listen "ipc://$PWD/r" \
+		    --consumers 2,3 --pull "least:1@ipc://$PWD/rsrc" 2> r.err
+		two_sinks r "ipc://$PWD/r"
+		for p in src d0 d1 rsrc r r0 r1; do
+			exited "$p" 0
+		done
+		[ -s d0 ] && [ -s d1 ]
+		[ "$(cat d0 d1 | wc -l)" -eq 20000 ]
+		cmp d0 r0
+		cmp d1 r1
+		cd ..
+	done
+}
+
+@test "instance: ds-op --part hash splits its output between two sinks, each key on one" {
+	count_input 20000 in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink | sort > want
+	bg src ds-source --file in --key-field 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 --id 1 2> src.err
+	bg op ds-op --builtin count --id 2 --listen "ipc://$PWD/op" \
+	    --consumers 3,4 --part hash:3,4 --pull "least:1@ipc://$PWD/src" \
+	    2> op.err
+	bg s0 ds-sink --id 3 --pull "least:2@ipc://$PWD/op" > got0 2> s0.err
+	bg s1 ds-sink --id 4 --pull "least:2@ipc://$PWD/op" > got1 2> s1.err
+	exited src 0
+	exited op 0
+	exited s0 0
+	exited s1 0
+	[ -s got0 ] && [ -s got1 ]
+	sort got0 got1 | cmp - want
+	cut -f1 got0 | sort -u > keys0
+	cut -f1 got1 | sort -u > keys1
+	[ -z "$(comm -12 keys0 keys1)" ]
 }
 
 @test "instance: ds-op merges two sources pulled through two --pull" {

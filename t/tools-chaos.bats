@@ -36,7 +36,7 @@ teardown() {
 	local bad
 	for bad in "-x" "--frob" "-m twice" "-n" "-n 0" "-n 12x" "-p 0" \
 	    "-p 1025" "-s 0" "-s 2147483647" "-t 0" "-r -1" "-K" "-K op,cpu" \
-	    "-K ," "extra"; do
+	    "-K ," "-R maybe" "-R" "extra"; do
 		run -64 --separate-stderr chaos -d "$T/w" $bad
 		[[ $stderr == *"usage: chaos "* ]] || { echo "no usage for: $bad" >&2; false; }
 	done
@@ -44,10 +44,11 @@ teardown() {
 
 @test "chaos: a short run with ds-op kills passes (exit 0) and prints seed, schedule, summary" {
 	run -0 --separate-stderr chaos -s 7 -n 2000 -k 100 -m least -r 1000 -K op -t 50 -d "$T/w"
-	[ "${lines[0]}" = "chaos: seed 7" ]
+	[ "${lines[0]}" = "chaos: seed 7, routers yes" ]
+	grep -qx 'routers = yes' "$T/w/chaos.topo"
 	[[ $output == *"chaos: schedule ("* ]]
-	[[ ${lines[-1]} == "chaos: seed=7 kills: "*"verify=ok"* ]]
-	[[ ${lines[-1]} == *"replay: tools/chaos -s 7 -n 2000 -k 100 -p 2 -m least -r 1000 -K op"* ]]
+	[[ ${lines[-1]} == "chaos: seed=7 routers=yes kills: "*"verify=ok"* ]]
+	[[ ${lines[-1]} == *"replay: tools/chaos -s 7 -n 2000 -k 100 -p 2 -m least -R yes -r 1000 -K op"* ]]
 	[ -s "$T/w/out" ]
 	run -0 ds-verify -m least "$T/w/in" "$T/w/out"
 }
@@ -65,7 +66,16 @@ teardown() {
 @test "chaos: -q prints only the summary line" {
 	run -0 --separate-stderr chaos -q -s 5 -n 300 -k 10 -r 0 -K sink -d "$T/w"
 	[ "${#lines[@]}" -eq 1 ]
-	[[ $output == "chaos: seed=5 kills: "*"verify=ok"* ]]
+	[[ $output == "chaos: seed=5 routers=yes kills: "*"verify=ok"* ]]
+}
+
+@test "chaos: -R no runs the hash edge without a router, even seeds by default too" {
+	run -0 --separate-stderr chaos -q -s 5 -R no -n 2000 -k 100 -r 1000 -K op,router -t 50 -d "$T/w"
+	[[ $output == "chaos: seed=5 routers=no kills: source=0 op="*" router=0 "*"verify=ok"* ]]
+	[[ $output == *"replay: tools/chaos -s 5 -n 2000 -k 100 -p 2 -m least -R no -r 1000 -K op,router"* ]]
+	grep -qx 'routers = no' "$T/w/chaos.topo"
+	run -0 --separate-stderr chaos -q -s 6 -n 300 -k 10 -r 0 -K sink -d "$T/v"
+	[[ $output == "chaos: seed=6 routers=no "*"verify=ok"* ]]
 }
 
 @test "chaos: a job that does not finish in time exits 2 and keeps the work directory" {

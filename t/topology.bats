@@ -35,7 +35,7 @@ teardown() {
 }
 
 @test "topology: golden count, at-least-once, ds-op and ds-router SIGKILLed every 0.5-2 s" {
-	golden_topo least
+	golden_topo least "routers = yes"
 	run_chaos least '^(count[.]|src-count$)'
 	run ds-verify -m least "$T/in.all" "$T/out"
 	echo "$output" >&2
@@ -43,8 +43,24 @@ teardown() {
 }
 
 @test "topology: golden count, at-most-once, ds-op and ds-router SIGKILLed every 0.5-2 s: no count twice" {
-	golden_topo most
+	golden_topo most "routers = yes"
 	run_chaos most '^(count[.]|src-count$)'
+	run ds-verify -m most "$T/in.all" "$T/out"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
+@test "topology: golden count without a router (the source partitions), at-least-once, ds-op and ds-sink SIGKILLed every 0.5-2 s" {
+	golden_topo least "routers = no"
+	run_chaos least '^(count[.]|sink[.])'
+	run ds-verify -m least "$T/in.all" "$T/out"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
+@test "topology: golden count without a router, at-most-once, ds-op and ds-sink SIGKILLed every 0.5-2 s: no count twice" {
+	golden_topo most "routers = no"
+	run_chaos most '^(count[.]|sink[.])'
 	run ds-verify -m most "$T/in.all" "$T/out"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]

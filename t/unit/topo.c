@@ -182,6 +182,25 @@ good(void)
 	ok(t.edge[2].from == 0 && t.edge[2].to == 2 && t.edge[2].dist ==
 	    DS_DIST_RANGE && t.edge[2].once == DS_ONCE_MOST &&
 	    t.edge[2].line == 24, "second input = line, topology's once");
+	ok(t.routers == DS_ROUTERS_AUTO && !ds_topo_routed(&t, 0) &&
+	    !ds_topo_routed(&t, 1) && !ds_topo_routed(&t, 2),
+	    "routers defaults to auto: 2 x 4 instances, no router");
+	t.node[1].parallel = 33;
+	ok(ds_topo_routed(&t, 0) && !ds_topo_routed(&t, 1),
+	    "auto: 2 x 33 instances get a router, 33 x 1 not");
+	t.routers = DS_ROUTERS_YES;
+	ok(ds_topo_routed(&t, 1) && ds_topo_routed(&t, 2),
+	    "routers = yes: every distributing edge");
+	ds_topo_free(&t);
+	r = load("[topology]\nrouters = yes\n" SRCSINK, &t);
+	ok(r == 0 && t.routers == DS_ROUTERS_YES && !ds_topo_routed(&t, 0),
+	    "routers = yes; a forward edge never gets one");
+	ds_topo_free(&t);
+	r = load("[topology]\nrouters = no\n[node s]\nrun = ds-source\n"
+	    "parallel = 64\n[node k]\nrun = ds-sink\ninput = s:hash\n"
+	    "parallel = 64\n", &t);
+	ok(r == 0 && t.routers == DS_ROUTERS_NO && !ds_topo_routed(&t, 0),
+	    "routers = no: 64 x 64 instances direct");
 	ds_topo_free(&t);
 
 	/* Syntax of the linked libinih. */
@@ -378,6 +397,8 @@ errors(void)
 	    "bad once");
 	ok(bad("[topology]\nzombies = keep\n" SRCSINK, 2,
 	    "zombies: must be kill or fence, not 'keep'"), "bad zombies");
+	ok(bad("[topology]\nrouters = maybe\n" SRCSINK, 2,
+	    "routers: must be auto, yes or no, not 'maybe'"), "bad routers");
 	ok(bad("[topology]\nname = a/b\n" SRCSINK, 2,
 	    "name: 'a/b' is not a name (letters, digits, _ - and ., not "
 	    "starting with ., at most 64 bytes)"), "bad name");
