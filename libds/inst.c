@@ -786,8 +786,14 @@ ds_inst_append(struct ds_inst *ti, const void *p, size_t len)
 			/* Tuples: tflags:u8 seq:u64 ...; seqs are consecutive. */
 			first = ds_get_le64(pay + DS_BUNDLE_HDR + 1);
 			if (ds_outq_append(&ti->oq, q, DS_FRAME_HDR + n, first,
-			    first + count - 1) == -1)
-				nomem();
+			    first + count - 1) == -1) {
+				if (errno == ENOMEM)
+					nomem();
+				ds_diesys(DS_EX_SOFTWARE, "unable to retain "
+				    "output seqs %llu..%llu",
+				    (unsigned long long)first,
+				    (unsigned long long)(first + count - 1));
+			}
 			ti->cnt_out += count;
 		}
 		q = pay + n;
