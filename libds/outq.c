@@ -179,20 +179,44 @@ wants_whole(const struct ds_outq *q)
 }
 
 /*
- * Split the bundle frame f into the parts of every group: each part is
- * encoded into a buffer of its exact size, which the item then owns.
+ * Encode the tuples of b that q->tgt sends to part k (need bytes of
+ * tuples) into pc, in a buffer of exactly that size.
  */
+static int
+encode_part(const struct ds_outq *q, const struct ds_bundle *b, size_t k,
+    size_t need, struct ds_outq_piece *pc)
+{
+	struct ds_buf buf = DS_BUF_INIT;
+	struct ds_bundle_writer w;
+	uint32_t i;
+
+	if (ds_buf_grow(&buf, DS_FRAME_HDR + DS_BUNDLE_HDR + need) == -1 ||
+	    ds_bundle_begin(&w, &buf, b->producer, b->epoch) == -1)
+		goto fail;
+	for (i = 0; i < b->count; i++)
+		if (q->tgt[i] == k && ds_bundle_add(&w, &b->t[i]) == -1)
+			goto fail;
+	pc->count = w.count;
+	if (ds_bundle_end(&w) == -1)
+		goto fail;
+	pc->p = ds_buf_detach(&buf, &pc->len);
+	return 0;
+fail:
+	ds_buf_free(&buf);
+	return -1;
+}
+
+/* Split the bundle frame f into the parts of every group, into it. */
 static int
 split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
     size_t len)
 {
 	const struct ds_outq_group *g;
 	struct ds_bundle *b = &q->dec;
-	struct ds_bundle_writer w;
-	struct ds_buf buf;
 	const char *why;
-	size_t gi, k, i, pi, *need = NULL;
+	size_t gi, k, i, pi, *need;
 	uint32_t *t;
+	int rc = 0;
 
 	if (ds_bundle_decode(b, f + DS_FRAME_HDR, len - DS_FRAME_HDR,
 	    SIZE_MAX, &why) == -1) {
@@ -207,7 +231,7 @@ split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
 	}
 	if ((need = calloc(q->npiece, sizeof(*need))) == NULL)
 		return -1;
-	for (gi = 0; gi < q->ngroup; gi++) {
+	for (gi = 0; gi < q->ngroup && rc == 0; gi++) {
 		g = &q->group[gi];
 		for (i = 0; i < b->count; i++) {
 			k = ds_part_target(g->dist, &b->t[i], b->producer,
@@ -215,33 +239,16 @@ split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
 			q->tgt[i] = (uint32_t)k;
 			need[1 + g->base + k] += ds_tuple_size(&b->t[i]);
 		}
-		for (k = 0; k < g->n; k++) {
+		for (k = 0; k < g->n && rc == 0; k++) {
 			pi = 1 + g->base + k;
 			if (need[pi] == 0)
 				continue;
-			buf = (struct ds_buf)DS_BUF_INIT;
-			if (ds_buf_grow(&buf, DS_FRAME_HDR + DS_BUNDLE_HDR +
-			    need[pi]) == -1 || ds_bundle_begin(&w, &buf,
-			    b->producer, b->epoch) == -1)
-				goto fail;
-			for (i = 0; i < b->count; i++)
-				if (q->tgt[i] == k &&
-				    ds_bundle_add(&w, &b->t[i]) == -1)
-					goto fail;
-			it->pc[pi].count = w.count;
-			if (ds_bundle_end(&w) == -1)
-				goto fail;
-			it->pc[pi].p = ds_buf_detach(&buf, &it->pc[pi].len);
+			rc = encode_part(q, b, k, need[pi], &it->pc[pi]);
 			it->len += it->pc[pi].len;
-			continue;
-fail:
-			ds_buf_free(&buf);
-			free(need);
-			return -1;
 		}
 	}
 	free(need);
-	return 0;
+	return rc;
 }
 
 int
