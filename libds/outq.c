@@ -383,6 +383,8 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 	if (m->epoch > c->epoch) {
 		c->epoch = m->epoch;
 		c->told_end = 0;
+		c->served = 0;
+		c->sent = 0;
 	}
 	for (i = 0; i < m->n; i++)
 		if (m->pos[i].producer == q->producer) {
@@ -390,6 +392,11 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 			ack = m->pos[i].ack;
 			break;
 		}
+	/* Stale positions (outq.h). */
+	if (!c->served && from != DS_FROM_NEW)
+		from = 0;
+	if (ack > c->sent && ack > q->first - 1)
+		ack = c->sent > q->first - 1 ? c->sent : q->first - 1;
 	if (ack > c->ack) {
 		c->ack = ack;
 		release(q);
@@ -451,6 +458,9 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 			goto fail;
 	if (pos.flags & DS_PROD_ENDED)
 		c->told_end = 1;
+	if (pos.scanned > c->sent)
+		c->sent = pos.scanned;
+	c->served = 1;
 	return 1;
 fail:
 	reply->len = mark;

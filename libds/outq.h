@@ -23,6 +23,16 @@
  * which skips everything retained now (at-most-once after a restart) and
  * counts the skipped tuples in skipped.
  *
+ * Stale positions: a consumer's from and ack name seqs as it last saw
+ * this producer, which may be an earlier epoch's; at least once those
+ * seqs may stand for other tuples now (a restarted operator regenerates
+ * its outputs from replayed input, duplicates included).  So until this
+ * queue has answered a consumer (since the consumer's own epoch began),
+ * its from counts as 0 (DS_FROM_NEW stays), and an ack is taken only up
+ * to what this queue sent it or the recovered prefix below first.  The
+ * price is a replay of what was retained after a restart, which the
+ * consumer drops or, at least once, takes again.
+ *
  * Partitions: by default every consumer gets the whole stream.  After
  * ds_outq_part, each consumer of a group gets only the tuples the group's
  * distribution sends it (part.h): every appended bundle is split into one
@@ -51,6 +61,8 @@ struct ds_outq_cons {
 	uint32_t	 epoch;		/* highest seen */
 	uint64_t	 ack;		/* highest ack seen */
 	int		 told_end;	/* was sent a reply with ENDED */
+	uint64_t	 sent;		/* highest scanned sent to it */
+	int		 served;	/* answered since its epoch began */
 	size_t		 piece;		/* 0: the whole stream, else a part */
 };
 

@@ -1098,7 +1098,6 @@ ds_topo_load(struct ds_topo *t, const char *file, char *err, size_t errlen)
 	memset(&p, 0, sizeof(p));
 	t->once = DS_ONCE_LEAST;
 	t->keepalive_ms = 10000;
-	t->routers = DS_ROUTERS_YES;
 	t->bundle = 64;
 	t->linger_ms = 5;
 	p.t = t;

@@ -41,10 +41,7 @@ enum ds_dist {
 enum ds_kind { DS_KIND_SOURCE, DS_KIND_OP, DS_KIND_SINK };
 enum ds_routers { DS_ROUTERS_AUTO, DS_ROUTERS_YES, DS_ROUTERS_NO };
 
-/*
- * routers = auto: an edge with more upstream x downstream gets a router.
- * The default is yes: direct edges are experimental (ds-topology(5)).
- */
+/* routers = auto: an edge with more upstream x downstream gets a router. */
 #define DS_TOPO_DIRECT_MAX	64
 
 struct ds_topo_edge {
@@ -93,10 +90,10 @@ int	ds_topo_load(struct ds_topo *, const char *file, char *err,
 void	ds_topo_free(struct ds_topo *);
 
 /*
- * Does edge e get a ds-router (routers = yes, the default, or auto and
- * more than DS_TOPO_DIRECT_MAX upstream x downstream instances)?  If not,
- * and its distribution is not forward, every downstream instance pulls
- * from every upstream instance, which partitions its own output (--part).
+ * Does edge e get a ds-router (routers = yes, or auto and more than
+ * DS_TOPO_DIRECT_MAX upstream x downstream instances)?  If not, and its
+ * distribution is not forward, every downstream instance pulls from every
+ * upstream instance, which partitions its own output (--part).
  */
 int	ds_topo_routed(const struct ds_topo *, size_t e);
 /* Node index by name, or -1. */

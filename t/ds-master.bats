@@ -471,8 +471,8 @@ direct_check() {
 	direct_check
 }
 
-@test "ds-master: routers = auto is direct up to 64 upstream x downstream instances, routed above" {
-	direct_topo "routers = auto"
+@test "ds-master: routers = auto (the default) is direct up to 64 upstream x downstream instances, routed above" {
+	direct_topo ""
 	direct_check
 	run -0 ds-master stop "$T/f.topo"
 	expect_exit 75 20

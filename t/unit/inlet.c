@@ -489,8 +489,9 @@ restart(enum ds_once once)
 	} else {
 		ok(run_of(g, n1, 101, 110),
 		    "most: only 101..110 delivered (%zu new)", g->n - n1);
-		ok(ds_inlet_dups(g->in) == 10,
-		    "most: 91..100 dropped as dups (%llu)",
+		/* The new epoch has not answered it yet: all it holds. */
+		ok(ds_inlet_dups(g->in) == 50,
+		    "most: the replay 51..100 dropped as dups (%llu)",
 		    (unsigned long long)ds_inlet_dups(g->in));
 		ok(sv.q.cons[0].ack >= 100,
 		    "most: acks what it received, across epochs");

@@ -203,6 +203,9 @@ basics(void)
 	    "C1 acks 3: C2 has not, nothing freed, acked bundles not resent");
 	ok(ds_outq_minack(&q) == 0, "minack 0");
 	r = serve(&q, C2, 1, 4);
+	ok(seqs(&r, 1, 9) && q.tuples == 9, "C2's first ack, 4, is above "
+	    "what it was sent (nothing): ignored, all sent");
+	r = serve(&q, C2, 1, 4);
 	ok(seqs(&r, 5, 9) && q.tuples == 6 &&
 	    ds_outq_minack(&q) == 3, "C2 acks 4: 1..3 freed (minack 3)");
 	r = serve(&q, C1, 10, 9);
@@ -292,17 +295,27 @@ restart(void)
 	    "DS_FROM_NEW answers at once, even after new data");
 	ds_outq_term(&q);
 
-	/* An ack from an earlier epoch frees regenerated seqs at once. */
+	/*
+	 * An ack from an earlier epoch frees nothing this epoch did not send
+	 * (its regenerated seqs may be other tuples); the recovered prefix,
+	 * below first, it does.
+	 */
 	ds_outq_init(&q, PROD, 3, 51, cons, 1);
 	r = serve(&q, C1, 81, 80);
-	ok(r.rc == 0, "consumer at 80 from an earlier epoch: parked");
+	ok(r.rc == 0 && q.cons[0].ack == 50, "consumer at 80 from an earlier "
+	    "epoch: parked, its ack taken up to 50 only");
 	append(&q, 51, 60);
-	ok(q.head == NULL && q.tuples == 0, "51..60 acked already: not retained");
+	ok(q.tuples == 10, "51..60 retained");
 	r = serve(&q, C1, 81, 80);
-	ok(r.rc == 0, "nothing to replay: parked");
+	ok(seqs(&r, 51, 60) && r.pos.scanned == 60,
+	    "from past next: 51..60 replayed");
 	append(&q, 61, 90);
-	r = serve(&q, C1, 81, 80);
-	ok(seqs(&r, 61, 90), "the bundle past the ack comes whole");
+	r = serve(&q, C1, 61, 80);
+	ok(seqs(&r, 61, 90) && q.cons[0].ack == 60 && q.tuples == 30,
+	    "ack 80 taken up to 60, what was sent: 51..60 freed, 61..90 sent");
+	r = serve(&q, C1, 91, 80);
+	ok(r.rc == 0 && q.cons[0].ack == 80 && q.tuples == 30,
+	    "once sent, ack 80 applies (61..90 is one bundle: kept)");
 	ds_outq_term(&q);
 }
 
@@ -370,9 +383,15 @@ ending(void)
 	    r.pos.end == 10 && q.cons[0].told_end,
 	    "the reply through the end: ENDED at 10, told");
 	r = serve(&q, C2, 11, 10);
-	ok(seqs(&r, 1, 0) && (r.pos.flags & DS_PROD_ENDED) &&
+	ok(seqs(&r, 1, 10) && (r.pos.flags & DS_PROD_ENDED) &&
 	    r.pos.end == 10 && r.pos.scanned == 10 && q.cons[1].told_end,
-	    "nothing left but not told yet: answered at once with ENDED");
+	    "C2's first request: its from and ack may be an earlier epoch's, "
+	    "so it gets all that is retained, with ENDED");
+	ok(q.cons[1].ack == 0, "C2's ack of 10 before it was sent anything: "
+	    "not taken");
+	r = serve(&q, C2, 11, 10);
+	ok(r.rc == 1 && q.cons[1].ack == 10, "sent, its ack of 10 is taken "
+	    "(and answered at once: it completes C2's part)");
 	ok(!ds_outq_done(&q), "C1 has not acked 10: not done");
 	r = serve(&q, C1, 11, 10);
 	ok(r.rc == 1 && seqs(&r, 1, 0) && (r.pos.flags & DS_PROD_ENDED),
@@ -454,19 +473,22 @@ parts(void)
 	    "at its deadline: an empty reply that scanned 7");
 	ok(q.head != NULL && q.tuples == 6,
 	    "nothing freed before every consumer acked");
-	serve(&q, C1, 8, 7);
-	serve(&q, C3, 8, 5);
-	ok(q.tuples == 1, "acks of all three free 1..5, keep 7 (%llu left)",
+	r = serve(&q, C1, 6, 5);
+	ok(seqs(&r, 7, 7), "C1 gets 7");
+	r = serve(&q, C3, 6, 5);
+	ok(seqs(&r, 7, 7) && q.tuples == 1,
+	    "acks of all three free 1..5, keep 7 (%llu left)",
 	    (unsigned long long)q.tuples);
+	serve(&q, C1, 8, 7);
 	serve(&q, C3, 8, 7);
 	ok(q.tuples == 1, "C2 has not acked 7 yet: kept");
 	serve(&q, C2, 8, 7);
 	ok(q.head == NULL && q.bytes == 0 && q.tuples == 0, "all acked: "
 	    "empty");
 	ds_outq_end(&q);
-	serve(&q, C1, 8, 7);
-	serve(&q, C2, 8, 7);
-	serve(&q, C3, 8, 7);
+	serve5(&q, C1, 1, 8, 7, 0, 1);
+	serve5(&q, C2, 1, 8, 7, 0, 1);
+	serve5(&q, C3, 1, 8, 7, 0, 1);
 	ok(ds_outq_done(&q), "every part told of the end: done");
 	ds_outq_term(&q);
 }

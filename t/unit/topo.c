@@ -182,13 +182,9 @@ good(void)
 	ok(t.edge[2].from == 0 && t.edge[2].to == 2 && t.edge[2].dist ==
 	    DS_DIST_RANGE && t.edge[2].once == DS_ONCE_MOST &&
 	    t.edge[2].line == 24, "second input = line, topology's once");
-	ok(t.routers == DS_ROUTERS_YES && ds_topo_routed(&t, 0) &&
-	    ds_topo_routed(&t, 1) && ds_topo_routed(&t, 2),
-	    "routers defaults to yes: every distributing edge");
-	t.routers = DS_ROUTERS_AUTO;
-	ok(!ds_topo_routed(&t, 0) && !ds_topo_routed(&t, 1) &&
-	    !ds_topo_routed(&t, 2), "routers = auto: 2 x 4 instances, no "
-	    "router");
+	ok(t.routers == DS_ROUTERS_AUTO && !ds_topo_routed(&t, 0) &&
+	    !ds_topo_routed(&t, 1) && !ds_topo_routed(&t, 2),
+	    "routers defaults to auto: 2 x 4 instances, no router");
 	t.node[1].parallel = 33;
 	ok(ds_topo_routed(&t, 0) && !ds_topo_routed(&t, 1),
 	    "auto: 2 x 33 instances get a router, 33 x 1 not");
