@@ -76,6 +76,18 @@ consumer(struct ds_outq *q, uint64_t id)
 	return NULL;
 }
 
+/* Make *v an array of n elements of size sz (contents not kept). */
+static int
+grow(void *v, size_t n, size_t sz)
+{
+	void *p;
+
+	if ((p = realloc(*(void **)v, n * sz)) == NULL)
+		return -1;
+	*(void **)v = p;
+	return 0;
+}
+
 int
 ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
     size_t n)
@@ -84,7 +96,7 @@ ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
 	struct ds_outq_cons *c;
 	size_t k;
 
-	if (n == 0 || q->head != NULL || q->next != q->first ||
+	if (n == 0 || q->next != q->first ||
 	    (dist != DS_DIST_HASH && dist != DS_DIST_RANGE &&
 	    dist != DS_DIST_SHUFFLE)) {
 		errno = EINVAL;
@@ -95,6 +107,12 @@ ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
 			errno = EINVAL;
 			return -1;
 		}
+	if (n > q->partcap && (grow(&q->need, n, sizeof(*q->need)) == -1 ||
+	    grow(&q->w, n, sizeof(*q->w)) == -1 ||
+	    grow(&q->wb, n, sizeof(*q->wb)) == -1))
+		return -1;
+	if (n > q->partcap)
+		q->partcap = n;
 	g = realloc(q->group, (q->ngroup + 1) * sizeof(*g));
 	if (g == NULL)
 		return -1;
@@ -131,6 +149,9 @@ ds_outq_term(struct ds_outq *q)
 	free(q->cons);
 	free(q->group);
 	free(q->tgt);
+	free(q->need);
+	free(q->w);
+	free(q->wb);
 	ds_bundle_free(&q->dec);
 	memset(q, 0, sizeof(*q));
 }
@@ -179,34 +200,10 @@ wants_whole(const struct ds_outq *q)
 }
 
 /*
- * Encode the tuples of b that q->tgt sends to part k (need bytes of
- * tuples) into pc, in a buffer of exactly that size.
+ * Split the bundle frame f into the parts of every group, into it: one
+ * pass to find each tuple's part and each part's size, one to encode
+ * every tuple into its part's buffer (of exactly that size).
  */
-static int
-encode_part(const struct ds_outq *q, const struct ds_bundle *b, size_t k,
-    size_t need, struct ds_outq_piece *pc)
-{
-	struct ds_buf buf = DS_BUF_INIT;
-	struct ds_bundle_writer w;
-	uint32_t i;
-
-	if (ds_buf_grow(&buf, DS_FRAME_HDR + DS_BUNDLE_HDR + need) == -1 ||
-	    ds_bundle_begin(&w, &buf, b->producer, b->epoch) == -1)
-		goto fail;
-	for (i = 0; i < b->count; i++)
-		if (q->tgt[i] == k && ds_bundle_add(&w, &b->t[i]) == -1)
-			goto fail;
-	pc->count = w.count;
-	if (ds_bundle_end(&w) == -1)
-		goto fail;
-	pc->p = ds_buf_detach(&buf, &pc->len);
-	return 0;
-fail:
-	ds_buf_free(&buf);
-	return -1;
-}
-
-/* Split the bundle frame f into the parts of every group, into it. */
 static int
 split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
     size_t len)
@@ -214,8 +211,7 @@ split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
 	const struct ds_outq_group *g;
 	struct ds_bundle *b = &q->dec;
 	const char *why;
-	size_t gi, k, i, pi, *need;
-	uint32_t *t;
+	size_t gi, k, i;
 	int rc = 0;
 
 	if (ds_bundle_decode(b, f + DS_FRAME_HDR, len - DS_FRAME_HDR,
@@ -224,30 +220,44 @@ split(struct ds_outq *q, struct ds_outq_item *it, const unsigned char *f,
 		return -1;
 	}
 	if (b->count > q->tgtcap) {
-		if ((t = realloc(q->tgt, b->count * sizeof(*t))) == NULL)
+		if (grow(&q->tgt, b->count, sizeof(*q->tgt)) == -1)
 			return -1;
-		q->tgt = t;
 		q->tgtcap = b->count;
 	}
-	if ((need = calloc(q->npiece, sizeof(*need))) == NULL)
-		return -1;
 	for (gi = 0; gi < q->ngroup && rc == 0; gi++) {
 		g = &q->group[gi];
+		memset(q->need, 0, g->n * sizeof(*q->need));
 		for (i = 0; i < b->count; i++) {
 			k = ds_part_target(g->dist, &b->t[i], b->producer,
 			    g->n);
 			q->tgt[i] = (uint32_t)k;
-			need[1 + g->base + k] += ds_tuple_size(&b->t[i]);
+			q->need[k] += ds_tuple_size(&b->t[i]);
 		}
-		for (k = 0; k < g->n && rc == 0; k++) {
-			pi = 1 + g->base + k;
-			if (need[pi] == 0)
-				continue;
-			rc = encode_part(q, b, k, need[pi], &it->pc[pi]);
-			it->len += it->pc[pi].len;
+		for (k = 0; k < g->n; k++) {
+			q->wb[k] = (struct ds_buf)DS_BUF_INIT;
+			if (q->need[k] > 0 && rc == 0 &&
+			    (ds_buf_grow(&q->wb[k], DS_FRAME_HDR +
+			    DS_BUNDLE_HDR + q->need[k]) == -1 ||
+			    ds_bundle_begin(&q->w[k], &q->wb[k], b->producer,
+			    b->epoch) == -1))
+				rc = -1;
+		}
+		for (i = 0; i < b->count && rc == 0; i++)
+			rc = ds_bundle_add(&q->w[q->tgt[i]], &b->t[i]);
+		for (k = 0; k < g->n; k++) {
+			struct ds_outq_piece *pc = &it->pc[1 + g->base + k];
+
+			if (q->need[k] > 0 && rc == 0) {
+				pc->count = q->w[k].count;
+				rc = ds_bundle_end(&q->w[k]);
+			}
+			if (q->need[k] > 0 && rc == 0) {
+				pc->p = ds_buf_detach(&q->wb[k], &pc->len);
+				it->len += pc->len;
+			}
+			ds_buf_free(&q->wb[k]);
 		}
 	}
-	free(need);
 	return rc;
 }
 

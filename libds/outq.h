@@ -87,9 +87,14 @@ struct ds_outq {
 	struct ds_outq_group	*group;
 	size_t			 ngroup;
 	size_t			 npiece;	/* 1 + every group's n */
-	struct ds_bundle	 dec;		/* splitting, reused */
+	/* Splitting, reused: per tuple its part; per part a writer. */
+	struct ds_bundle	 dec;
 	uint32_t		*tgt;
 	size_t			 tgtcap;
+	size_t			*need;		/* partcap each */
+	struct ds_bundle_writer	*w;
+	struct ds_buf		*wb;
+	size_t			 partcap;	/* the largest group's n */
 };
 
 /*
