@@ -1,6 +1,10 @@
 # dstream: one GNU makefile.  `make` builds, `make check` tests everything,
-# `make demo` runs the demo pipeline.  Missing Debian packages are
-# installed by tools/deps (a no-op when everything is present).
+# `make demo` runs the demo pipeline.  `make` and `make install` only
+# check the Debian packages and name the missing ones (tools/deps check);
+# `make check` and `make demo` install them (tools/deps install, a no-op
+# when everything is present).  libds/ is split by layer (tools/layers):
+# core <- net, store, op, topo <- node <- bin; `make` fails on an include
+# that goes up.
 VERSION  = 0.1.0
 PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
@@ -20,12 +24,11 @@ ifneq ($(SANITIZER),)
 SANFLAGS = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 endif
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DDS_VERSION='"$(VERSION)"' \
-	     $(WARN) $(DEPCF) -Ilibds $(CFLAGS) $(SANFLAGS)
+	     $(WARN) $(DEPCF) -Ilibds $(CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS   = -lev $(DEPLIBS) -ldl -lm
 
-LIB_SRC  = $(sort $(wildcard libds/*.c))
+LIB_SRC  = $(sort $(wildcard libds/*/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)
-LIB_HDR  = $(wildcard libds/*.h)
 BINS     = $(patsubst %.c,%,$(sort $(wildcard bin/ds-*.c)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
 TOOLS    = tools/ds-jctl tools/bench/journal tools/bench/rategen
@@ -34,37 +37,44 @@ MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
 MAN7     = $(sort $(wildcard man/*.7))
 
-all: deps-check $(BINS) $(PLUGINS) $(TOOLS)
+all: deps-check layers $(BINS) $(PLUGINS) $(TOOLS)
 
-.PHONY: all deps deps-check check check-unit check-bats check-man chaos demo \
-	sanitize fuzz bench install uninstall clean
+.PHONY: all deps deps-check layers check check-unit check-bats check-man \
+	chaos demo sanitize fuzz bench install uninstall clean
 
-# Install missing Debian packages (needs root or sudo); no-op when present.
-deps:
-	@sh tools/deps install
+# `make` names missing Debian packages; these targets install them.
+DEPS_MODE = check
+deps check check-unit check-bats demo sanitize: DEPS_MODE = install
 
-deps-check:
-	@sh tools/deps install
+deps deps-check:
+	@sh tools/deps $(DEPS_MODE)
 
-libds/%.o: libds/%.c $(LIB_HDR) | deps-check
+layers:
+	@sh tools/layers
+
+libds/%.o: libds/%.c | deps-check layers
 	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 libds/libds.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-bin/%: bin/%.c libds/libds.a $(LIB_HDR)
+bin/%: bin/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
-t/unit/%: t/unit/%.c t/unit/tap.h libds/libds.a $(LIB_HDR)
+t/unit/%: t/unit/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
 # Development tools in C (never installed): ds-jctl, benchmarks.
-tools/%: tools/%.c libds/libds.a $(LIB_HDR)
+tools/%: tools/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
-examples/plugins/%.so: examples/plugins/%.c libds/ds_op.h
-	$(CC) $(ALL_CFLAGS) -fPIC -shared -o $@ $<
+# Plugins see only the installed header, as <ds_op.h>.
+examples/plugins/%.so: examples/plugins/%.c
+	$(CC) $(ALL_CFLAGS) -Ilibds/op -fPIC -shared -o $@ $<
+
+-include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
+	$(PLUGINS:.so=.d)
 
 check: all $(UNITS)
 	@sh t/check $(UNITS)
@@ -106,7 +116,7 @@ install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
 	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(INCDIR)
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
-	install -m 0644 libds/ds_op.h $(DESTDIR)$(INCDIR)
+	install -m 0644 libds/op/ds_op.h $(DESTDIR)$(INCDIR)
 	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
 	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
 	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
@@ -119,7 +129,9 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
 
 clean:
-	rm -f libds/*.o libds/libds.a $(BINS) $(UNITS) $(PLUGINS) $(TOOLS)
+	rm -f libds/*/*.o libds/*/*.d libds/libds.a $(BINS) $(UNITS) \
+	    $(PLUGINS) $(TOOLS) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
+	    $(PLUGINS:.so=.d)
 	$(MAKE) -C tools/fuzz clean 2>/dev/null || true
 
 .DELETE_ON_ERROR:

@@ -25,10 +25,10 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "journal.h"
-#include "lease.h"
-#include "msg.h"
-#include "pull.h"
+#include "store/journal.h"
+#include "net/lease.h"
+#include "core/msg.h"
+#include "net/pull.h"
 
 #define USAGE \
 	"ds-journal [-qv] [--checkpoint SIZE] [--epoch N] [--id N]\n" \

@@ -33,9 +33,9 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "msg.h"
-#include "pull.h"
-#include "topo.h"
+#include "core/msg.h"
+#include "net/pull.h"
+#include "topo/topo.h"
 
 #define USAGE \
 	"ds-master run [-qv] [--check] [--notify-fd FD] FILE\n" \

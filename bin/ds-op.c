@@ -25,11 +25,11 @@
 #include <ev.h>
 #include <popt.h>
 
-#include "builtin.h"
+#include "op/builtin.h"
 #include "ds.h"
-#include "exec.h"
-#include "inst.h"
-#include "oprun.h"
+#include "op/exec.h"
+#include "node/inst.h"
+#include "op/oprun.h"
 
 #define USAGE \
 	"ds-op [-qv] [--bundle N] [--every MS] [--match REGEX] " \
@@ -47,7 +47,7 @@
 static struct ds_oprun	 run;
 static struct ds_exec	 ex;
 static int		 use_exec;
-static struct ds_input	 in;
+static struct ds_pipein	 in;
 static ev_io		 in_w;
 static ev_timer		 timer_w;
 static uint64_t		 armed;		/* when timer_w was set for */
@@ -189,8 +189,8 @@ input_cb(struct ev_loop *loop, ev_io *w, int revents)
 	(void)w;
 	(void)revents;
 	for (;;) {
-		rc = ds_input_next(&in, 0, &b);
-		if (rc == DS_INPUT_AGAIN)
+		rc = ds_pipein_next(&in, 0, &b);
+		if (rc == DS_PIPEIN_AGAIN)
 			break;
 		if (rc == 0) {
 			finish(loop);
@@ -753,7 +753,7 @@ main(int argc, const char *argv[])
 	}
 	ds_grow_pipe(0);
 	ds_grow_pipe(1);
-	ds_input_init(&in, "stdin", maxtuple);
+	ds_pipein_init(&in, "stdin", maxtuple);
 	ev_io_init(&in_w, input_cb, 0, EV_READ);
 	ev_io_start(loop, &in_w);
 	ev_init(&timer_w, timer_cb);
@@ -766,7 +766,7 @@ run:
 	if (use_exec)
 		ds_exec_term(&ex);
 	ds_oprun_term(&run);
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 	if (ti.on) {
 		free(fifo);
 		free(fpos);

@@ -20,13 +20,13 @@
 #include <ev.h>
 #include <popt.h>
 #include "ds.h"
-#include "inlet.h"
-#include "lease.h"
-#include "msg.h"
-#include "outq.h"
-#include "part.h"
-#include "pull.h"
-#include "topo.h"
+#include "net/inlet.h"
+#include "net/lease.h"
+#include "core/msg.h"
+#include "net/outq.h"
+#include "core/part.h"
+#include "net/pull.h"
+#include "topo/topo.h"
 
 #define USAGE \
 	"ds-router [-qv] [--buffer SIZE] [--ended IDS] [--epoch N]\n" \

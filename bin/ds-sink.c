@@ -2,7 +2,7 @@
  * ds-sink: BUNDLE frames in, text out, one line per tuple.  --format is
  * compiled once into a list of ops; each tuple reserves its worst-case
  * size in the output buffer once and the ops write straight into it.  A
- * bundle is decoded and validated whole by ds_input before any of its
+ * bundle is decoded and validated whole by ds_pipein before any of its
  * tuples is printed, so a bad frame never leaves half a bundle behind.
  * Output goes out in big writes: when the buffer passes FLUSH_AT, and
  * before any read that could block, so interactive pipelines see every
@@ -34,9 +34,9 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "inst.h"
-#include "tcstore.h"
-#include "timefmt.h"
+#include "node/inst.h"
+#include "store/tcstore.h"
+#include "core/timefmt.h"
 
 #define USAGE \
 	"ds-sink [-qv] [--append] [--file PATH] [--format FMT]\n" \
@@ -686,7 +686,7 @@ main(int argc, char *argv[])
 {
 	static struct sink k;
 	struct ds_common co = DS_COMMON_INIT;
-	struct ds_input in;
+	struct ds_pipein in;
 	struct ds_bundle *b;
 	char *file = NULL, *format = NULL, *tc = NULL, *arg;
 	char err[512];
@@ -798,7 +798,7 @@ main(int argc, char *argv[])
 		ds_grow_pipe(STDOUT_FILENO);
 	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
 		nomem();
-	ds_input_init(&in, "stdin", maxtuple);
+	ds_pipein_init(&in, "stdin", maxtuple);
 	if (k.ti.on) {
 		topo_run(&k, &co, maxtuple);
 		goto done;
@@ -815,10 +815,10 @@ main(int argc, char *argv[])
 			if (k.tc != NULL)
 				tc_commit(&k, 0);	/* before waiting */
 		}
-		rc = ds_input_next(&in, STDIN_FILENO, &b);
+		rc = ds_pipein_next(&in, STDIN_FILENO, &b);
 		if (rc == 0)
 			break;
-		if (rc == DS_INPUT_AGAIN) {
+		if (rc == DS_PIPEIN_AGAIN) {
 			/* stdin was left non-blocking by someone else. */
 			flush(&k);
 			if (k.tc != NULL && k.tcbytes > 0)
@@ -845,7 +845,7 @@ done:
 	tc_close(&k);
 	if (close(k.fd) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to close %s", k.name);
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 	fmt_free(&k.fmt);
 	ds_buf_free(&k.out);
 	free(file);

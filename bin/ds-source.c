@@ -31,9 +31,9 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "inst.h"
-#include "line.h"
-#include "timefmt.h"
+#include "node/inst.h"
+#include "core/line.h"
+#include "core/timefmt.h"
 
 #define USAGE \
 	"ds-source [-qv] [--bundle N] [--delimiter C] [--file PATH]\n" \

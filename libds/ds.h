@@ -5,16 +5,16 @@
 #ifndef DS_H
 #define DS_H
 
-#include "buf.h"
-#include "crc32c.h"
-#include "exit.h"
-#include "frame.h"
-#include "input.h"
-#include "io.h"
-#include "log.h"
-#include "notify.h"
-#include "opt.h"
-#include "tuple.h"
-#include "wire.h"
+#include "core/buf.h"
+#include "core/crc32c.h"
+#include "core/exit.h"
+#include "core/frame.h"
+#include "core/pipein.h"
+#include "core/io.h"
+#include "node/log.h"
+#include "node/notify.h"
+#include "node/opt.h"
+#include "core/tuple.h"
+#include "core/wire.h"
 
 #endif

@@ -95,7 +95,7 @@ teardown() {
 
 # Build a plugin from C source on stdin into $T/$1.so.
 plugin() {
-	cc -std=c11 -Wall -Werror -fPIC -shared -I"$TOP/libds" -x c \
+	cc -std=c11 -Wall -Werror -fPIC -shared -I"$TOP/libds/op" -x c \
 	    -o "$T/$1.so" -
 }
 

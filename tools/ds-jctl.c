@@ -22,10 +22,10 @@
 #include <unistd.h>
 
 #include "ds.h"
-#include "jclient.h"
-#include "msg.h"
-#include "pull.h"
-#include "slog.h"
+#include "net/jclient.h"
+#include "core/msg.h"
+#include "net/pull.h"
+#include "store/slog.h"
 
 #define TIMEOUT	10.0
 

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "crc32c.h"
+#include "core/crc32c.h"
 #include "tap.h"
 
 #define MAXLEN	1024

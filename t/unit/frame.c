@@ -1,6 +1,6 @@
 /*
  * frame.c: unit test for the frame codec, the incremental frame reader,
- * the bundle codec and ds_input (libds/frame, tuple, input, io).  Known
+ * the bundle codec and ds_pipein (libds/frame, tuple, pipein, io).  Known
  * vectors come from t/data (see golden.c); the rest is round trips,
  * every truncation, every single-bit flip, hostile lengths and headers,
  * odd chunkings and I/O errors.  The invariant under test: a reader
@@ -20,15 +20,15 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crc32c.h"
-#include "exit.h"
-#include "frame.h"
+#include "core/crc32c.h"
+#include "core/exit.h"
+#include "core/frame.h"
 #include "golden.h"
-#include "input.h"
-#include "io.h"
+#include "core/pipein.h"
+#include "core/io.h"
 #include "tap.h"
-#include "tuple.h"
-#include "wire.h"
+#include "core/tuple.h"
+#include "core/wire.h"
 
 /* t/data/one.frames, written out by hand from ds-wire(5). */
 static const unsigned char one_vec[64] = {
@@ -886,9 +886,9 @@ decode_faults(void)
 	ds_buf_free(&p);
 }
 
-/* Run ds_input_next over bytes until it stops; return its last result. */
+/* Run ds_pipein_next over bytes until it stops; return its last result. */
 static int
-input_run(struct ds_input *in, const void *p, size_t n, size_t *tuples,
+input_run(struct ds_pipein *in, const void *p, size_t n, size_t *tuples,
     size_t *bundles)
 {
 	struct ds_bundle *b;
@@ -897,7 +897,7 @@ input_run(struct ds_input *in, const void *p, size_t n, size_t *tuples,
 	*tuples = *bundles = 0;
 	if ((fd = tmpfd(p, n)) == -1)
 		return -2;
-	while ((rc = ds_input_next(in, fd, &b)) == 1) {
+	while ((rc = ds_pipein_next(in, fd, &b)) == 1) {
 		(*bundles)++;
 		*tuples += b->count;
 	}
@@ -909,11 +909,11 @@ static void
 input_expect(const char *name, const void *p, size_t n, size_t maxt,
     int code, size_t nbundles, const char *msg)
 {
-	struct ds_input in;
+	struct ds_pipein in;
 	size_t t, nb;
 	int rc;
 
-	ds_input_init(&in, "stdin", maxt);
+	ds_pipein_init(&in, "stdin", maxt);
 	rc = input_run(&in, p, n, &t, &nb);
 	if (code == 0)
 		ok(rc == 0 && nb == nbundles, "input: %s: %zu bundles, then "
@@ -922,14 +922,14 @@ input_expect(const char *name, const void *p, size_t n, size_t maxt,
 		ok(rc == -1 && in.code == code && nb == nbundles &&
 		    strcmp(in.msg, msg) == 0, "input: %s: exit %d \"%s\"", name,
 		    in.code, in.msg);
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 }
 
 static void
 input(void)
 {
 	struct ds_buf b = DS_BUF_INIT;
-	struct ds_input in;
+	struct ds_pipein in;
 	struct ds_bundle *bp;
 	size_t t, nb;
 	int fds[2], fd, rc;
@@ -993,36 +993,36 @@ input(void)
 	    rt_stream.len, DS_TUPLE_MAX, 0, 4, NULL);
 
 	/* Read errors are 74. */
-	ds_input_init(&in, "stdin", DS_TUPLE_MAX);
-	ok(ds_input_next(&in, -1, &bp) == -1 && in.code == DS_EX_IOERR &&
+	ds_pipein_init(&in, "stdin", DS_TUPLE_MAX);
+	ok(ds_pipein_next(&in, -1, &bp) == -1 && in.code == DS_EX_IOERR &&
 	    strcmp(in.msg, "unable to read stdin: Bad file descriptor") == 0,
 	    "input: a bad fd is exit 74 \"%s\"", in.msg);
-	ds_input_term(&in);
-	ds_input_init(&in, "t/data", DS_TUPLE_MAX);
+	ds_pipein_term(&in);
+	ds_pipein_init(&in, "t/data", DS_TUPLE_MAX);
 	fd = open("t/data", O_RDONLY);
-	ok(fd != -1 && ds_input_next(&in, fd, &bp) == -1 &&
+	ok(fd != -1 && ds_pipein_next(&in, fd, &bp) == -1 &&
 	    in.code == DS_EX_IOERR &&
 	    strcmp(in.msg, "unable to read t/data: Is a directory") == 0,
 	    "input: reading a directory is exit 74 \"%s\"", in.msg);
 	if (fd != -1)
 		close(fd);
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 
 	/* A non-blocking pipe: AGAIN, then bundles, then the end. */
-	ds_input_init(&in, "stdin", DS_TUPLE_MAX);
+	ds_pipein_init(&in, "stdin", DS_TUPLE_MAX);
 	if (pipe(fds) == 0) {
 		fcntl(fds[0], F_SETFL, O_NONBLOCK);
-		rc = ds_input_next(&in, fds[0], &bp);
-		ok(rc == DS_INPUT_AGAIN, "input: an empty non-blocking pipe "
-		    "gives DS_INPUT_AGAIN");
+		rc = ds_pipein_next(&in, fds[0], &bp);
+		ok(rc == DS_PIPEIN_AGAIN, "input: an empty non-blocking pipe "
+		    "gives DS_PIPEIN_AGAIN");
 		ds_write_all(fds[1], three_file.p, 50);
-		rc = ds_input_next(&in, fds[0], &bp);
-		ok(rc == DS_INPUT_AGAIN, "input: half a frame gives "
-		    "DS_INPUT_AGAIN");
+		rc = ds_pipein_next(&in, fds[0], &bp);
+		ok(rc == DS_PIPEIN_AGAIN, "input: half a frame gives "
+		    "DS_PIPEIN_AGAIN");
 		ds_write_all(fds[1], three_file.p + 50, three_file.len - 50);
 		close(fds[1]);
 		nb = t = 0;
-		while ((rc = ds_input_next(&in, fds[0], &bp)) == 1) {
+		while ((rc = ds_pipein_next(&in, fds[0], &bp)) == 1) {
 			nb++;
 			t += bp->count;
 		}
@@ -1031,7 +1031,7 @@ input(void)
 		close(fds[0]);
 	} else
 		ok(0, "input: pipe");
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 	ds_buf_free(&b);
 }
 
@@ -1059,7 +1059,7 @@ static void
 io_errors(void)
 {
 	struct ds_frame_reader r;
-	struct ds_input in;
+	struct ds_pipein in;
 	struct ds_bundle *bp;
 	unsigned char res[12];
 	size_t nb, t;
@@ -1130,7 +1130,7 @@ io_errors(void)
 	} else
 		ok(0, "io: pipes");
 
-	/* ds_input through a pipe from a writing process. */
+	/* ds_pipein through a pipe from a writing process. */
 	if (pipe(fds) == 0) {
 		fflush(stdout);	/* the child must not repeat it */
 		if ((pid = fork()) == 0) {
@@ -1139,16 +1139,16 @@ io_errors(void)
 			    == 0 ? 0 : 1);
 		}
 		close(fds[1]);
-		ds_input_init(&in, "stdin", DS_TUPLE_MAX);
+		ds_pipein_init(&in, "stdin", DS_TUPLE_MAX);
 		nb = t = 0;
-		while ((st = ds_input_next(&in, fds[0], &bp)) == 1) {
+		while ((st = ds_pipein_next(&in, fds[0], &bp)) == 1) {
 			nb++;
 			t += bp->count;
 		}
 		ok(st == 0 && nb == 4 && t == 12 + 1 + 1000 + 8,
-		    "io: ds_input reads the round-trip stream from a pipe "
+		    "io: ds_pipein reads the round-trip stream from a pipe "
 		    "(%zu bundles, %zu tuples)", nb, t);
-		ds_input_term(&in);
+		ds_pipein_term(&in);
 		close(fds[0]);
 		ok(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
 		    WEXITSTATUS(st) == 0, "io: the writer exited 0");

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
+#include "core/frame.h"
 #include "golden.h"
 #include "tap.h"
-#include "tuple.h"
+#include "core/tuple.h"
 
 struct file {
 	const char	*path;

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-#include "buf.h"
-#include "tuple.h"
+#include "core/buf.h"
+#include "core/tuple.h"
 
 #define GOLDEN_T0	1700000000000000000ull	/* 2023-11-14T22:13:20Z */
 

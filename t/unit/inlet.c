@@ -19,13 +19,13 @@
 
 #include <ev.h>
 
-#include "frame.h"
-#include "inlet.h"
-#include "msg.h"
-#include "outq.h"
-#include "pull.h"
+#include "core/frame.h"
+#include "net/inlet.h"
+#include "core/msg.h"
+#include "net/outq.h"
+#include "net/pull.h"
 #include "tap.h"
-#include "tuple.h"
+#include "core/tuple.h"
 
 #define PROD	0x10000ull
 #define CONS	0x20000ull

@@ -18,9 +18,9 @@
 
 #include "tap.h"
 #include "ds.h"
-#include "jclient.h"
-#include "msg.h"
-#include "slog.h"
+#include "net/jclient.h"
+#include "core/msg.h"
+#include "store/slog.h"
 
 static char dir[128], addr[192];
 static pid_t jpid = -1;

@@ -16,9 +16,9 @@
 
 #include "tap.h"
 #include "ds.h"
-#include "journal.h"
-#include "msg.h"
-#include "slog.h"
+#include "store/journal.h"
+#include "core/msg.h"
+#include "store/slog.h"
 
 static char dir[128];
 

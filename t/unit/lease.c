@@ -15,10 +15,10 @@
 
 #include <ev.h>
 
-#include "frame.h"
-#include "lease.h"
-#include "msg.h"
-#include "pull.h"
+#include "core/frame.h"
+#include "net/lease.h"
+#include "core/msg.h"
+#include "net/pull.h"
 #include "tap.h"
 
 struct master {

@@ -5,7 +5,7 @@
  */
 #include <string.h>
 
-#include "line.h"
+#include "core/line.h"
 #include "tap.h"
 
 static int

@@ -11,10 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "msg.h"
+#include "core/frame.h"
+#include "core/msg.h"
 #include "tap.h"
-#include "wire.h"
+#include "core/wire.h"
 
 /* A PULL of consumer 0x10002, epoch 3, one producer (0x10000, 5, 4). */
 static const unsigned char pull_vec[16 + 52] = {

@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "frame.h"
-#include "msg.h"
-#include "outq.h"
+#include "core/frame.h"
+#include "core/msg.h"
+#include "net/outq.h"
 #include "tap.h"
-#include "tuple.h"
+#include "core/tuple.h"
 
 #define PROD	0x10000ull
 #define C1	0x20000ull

@@ -22,7 +22,7 @@
 
 #include <ev.h>
 
-#include "pull.h"
+#include "net/pull.h"
 #include "tap.h"
 
 struct tsrv {

@@ -16,11 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exit.h"
-#include "frame.h"
-#include "slog.h"
+#include "core/exit.h"
+#include "core/frame.h"
+#include "store/slog.h"
 #include "tap.h"
-#include "wire.h"
+#include "core/wire.h"
 
 /* A tiny key -> value map, the model and the recovered state. */
 struct kv {

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "state.h"
+#include "core/state.h"
 #include "tap.h"
-#include "timer.h"
+#include "core/timer.h"
 
 #define NKEYS	2000
 

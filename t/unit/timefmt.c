@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "tap.h"
-#include "timefmt.h"
+#include "core/timefmt.h"
 
 static int
 parse(int fmt, const char *s, uint64_t *ns)

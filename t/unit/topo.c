@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "tap.h"
-#include "topo.h"
+#include "topo/topo.h"
 
 static char dir[64];
 static char path[128];

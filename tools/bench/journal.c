@@ -19,10 +19,10 @@
 #include <ev.h>
 
 #include "ds.h"
-#include "jclient.h"
-#include "msg.h"
-#include "pull.h"
-#include "slog.h"
+#include "net/jclient.h"
+#include "core/msg.h"
+#include "net/pull.h"
+#include "store/slog.h"
 
 struct wr {
 	struct ds_jclient	*c;

@@ -1,9 +1,9 @@
 /*
  * fuzz-frame.c: libFuzzer target for the frame reader, the bundle decoder
- * and ds_input.  It aborts when whole and chunked reading disagree, when
+ * and ds_pipein.  It aborts when whole and chunked reading disagree, when
  * a returned frame is not byte for byte the input with a valid CRC, when
  * a decodable bundle does not re-encode to the same bytes, when a fault
- * is not EPROTO/EMSGSIZE/EBADMSG at a frame boundary, or when ds_input
+ * is not EPROTO/EMSGSIZE/EBADMSG at a frame boundary, or when ds_pipein
  * gives other bundles or an exit code other than 65/76.
  */
 #include <errno.h>
@@ -13,12 +13,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "exit.h"
-#include "frame.h"
-#include "input.h"
-#include "io.h"
-#include "tuple.h"
-#include "wire.h"
+#include "core/exit.h"
+#include "core/frame.h"
+#include "core/pipein.h"
+#include "core/io.h"
+#include "core/tuple.h"
+#include "core/wire.h"
 
 #define CHECK(x) do { if (!(x)) { fprintf(stderr, "%s:%d: check failed: " \
 	"%s\n", __FILE__, __LINE__, #x); abort(); } } while (0)
@@ -150,12 +150,12 @@ check_bundle(const unsigned char *frame, uint32_t len, size_t maxt,
 	return 1;
 }
 
-/* Feed the stream to ds_input through a pipe; compare with the frames. */
+/* Feed the stream to ds_pipein through a pipe; compare with the frames. */
 static void
 check_input(const uint8_t *p, size_t n, size_t maxt, size_t good,
     int all_good)
 {
-	struct ds_input in;
+	struct ds_pipein in;
 	struct ds_bundle *bp;
 	size_t nb = 0;
 	int fds[2], rc;
@@ -164,8 +164,8 @@ check_input(const uint8_t *p, size_t n, size_t maxt, size_t good,
 		return;
 	CHECK(ds_write_all(fds[1], p, n) == 0);
 	close(fds[1]);
-	ds_input_init(&in, "stdin", maxt);
-	while ((rc = ds_input_next(&in, fds[0], &bp)) == 1)
+	ds_pipein_init(&in, "stdin", maxt);
+	while ((rc = ds_pipein_next(&in, fds[0], &bp)) == 1)
 		nb++;
 	close(fds[0]);
 	CHECK(nb == good);
@@ -176,7 +176,7 @@ check_input(const uint8_t *p, size_t n, size_t maxt, size_t good,
 		CHECK(in.code == DS_EX_DATAERR || in.code == DS_EX_PROTOCOL);
 		CHECK(strncmp(in.msg, "stdin: bad frame at offset ", 27) == 0);
 	}
-	ds_input_term(&in);
+	ds_pipein_term(&in);
 }
 
 /*
@@ -242,7 +242,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(a.eof_err == (a.rc == -1 ? a.err : EBADMSG));
 
 	/*
-	 * Every frame: a decodable bundle or a clean refusal.  ds_input
+	 * Every frame: a decodable bundle or a clean refusal.  ds_pipein
 	 * hands out the leading good bundles, then fails at the first bad
 	 * frame or stream error, if any.
 	 */
@@ -258,7 +258,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		} else
 			prefix = 0;
 	}
-	/* ds_input reads up to DS_FRAME_MAX: skip what it would allocate. */
+	/* ds_pipein reads up to DS_FRAME_MAX: skip what it would allocate. */
 	if (!(a.err == EMSGSIZE &&
 	    ds_get_le32(p + a.frames.len + 8) <= DS_FRAME_MAX))
 		check_input(p, n, maxt, good, prefix && a.why == NULL);

@@ -1,0 +1,112 @@
+/*
+ * oprun.h: the operator runtime of ds-op.  It runs one operator table
+ * (struct ds_op_plugin from ds_op.h: a built-in or a dlopen'ed plugin)
+ * over input bundles, implements struct ds_op_api for it, and owns the
+ * keyed state, the timers and the encoded output bundles; exec.c drives
+ * external programs through the same state and emit calls.  Never prints
+ * and never exits: the first failure sets code (a DS_EX_* value) and msg,
+ * which stick, and every later call fails at once.  Operator warnings go
+ * to the caller's log hook.
+ */
+#ifndef DS_OPRUN_H
+#define DS_OPRUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "op/ds_op.h"
+#include "core/state.h"
+#include "core/timer.h"
+#include "core/tuple.h"
+
+struct ds_oprun {
+	struct ds_op_ctx	 ctx;		/* first: operators get &ctx */
+	const struct ds_op_plugin *op;		/* borrowed: static or in dl */
+	const char		*kind;		/* "built-in", "plugin", ... */
+	const char		*name;		/* for messages; borrowed */
+	void			*dl;		/* dlopen handle, owned */
+	int			 started;	/* init succeeded: call fini */
+	struct ds_state		 st;
+	struct ds_timers	 tm;
+	struct ds_buf		 out;		/* whole frames; caller drains */
+	struct ds_bundle_writer	 w;
+	uint32_t		 bundle;	/* most tuples per out bundle */
+	size_t			 maxtuple;	/* most key+payload bytes */
+	uint64_t		 seq;		/* seq of the last output tuple */
+	uint64_t		 producer;	/* of output bundles (0: a pipe) */
+	uint32_t		 epoch;		/* of output bundles */
+	uint64_t		 maxtime;	/* largest input event time */
+	/* Options only built-ins use (set by the caller, borrowed). */
+	const char		*match;		/* --match REGEX */
+	uint64_t		 every;		/* --every, in ns; 0: unset */
+	/* The current key (during on_tuple and on_timer only). */
+	int			 haskey;
+	const void		*key;
+	size_t			 keylen;
+	uint64_t		 hash;
+	int			 hashed;
+	struct ds_state_rec	*rec;		/* its record, once looked up */
+	const struct ds_tuple	*in;		/* the input tuple, or NULL */
+	uint64_t		 time;		/* emit's default event time */
+	/* Called with a DS_OPRUN_* level and one line; may be NULL. */
+	void			(*log)(int, const char *);
+	int			 code;		/* DS_EX_* after a failure */
+	char			 msg[512];
+};
+
+/* Set up an empty runtime.  bundle >= 1, maxtuple >= 1. */
+void	ds_oprun_init(struct ds_oprun *, size_t maxtuple, uint32_t bundle);
+/* Call fini if init succeeded, unload the plugin, free everything. */
+void	ds_oprun_term(struct ds_oprun *);
+
+/* Run op (a static table, e.g. a built-in); kind and name are for messages. */
+void	ds_oprun_use(struct ds_oprun *, const struct ds_op_plugin *,
+	    const char *kind, const char *name);
+/*
+ * dlopen FILE (a name without '/' is taken from the current directory) and
+ * use its ds_op_plugin.  0, or -1 with code 78 and dlerror's text.
+ */
+int	ds_oprun_load(struct ds_oprun *, const char *file);
+/* Call the operator's init with (argc, argv).  0 or -1. */
+int	ds_oprun_start(struct ds_oprun *, int argc, char *const argv[]);
+
+/*
+ * Apply the operator to every tuple of b, then close the output bundle so
+ * that the outputs of one input bundle never share a bundle with later
+ * ones.  0 or -1 (65: an oversized tuple or state; 70: a callback failed).
+ */
+int	ds_oprun_bundle(struct ds_oprun *, const struct ds_bundle *);
+/* Fire the timers due at now (ns).  0 or -1. */
+int	ds_oprun_fire(struct ds_oprun *, uint64_t now);
+/* 1 and *when set if a timer is pending, else 0. */
+int	ds_oprun_next_timer(const struct ds_oprun *, uint64_t *when);
+/* Recovery: key's timer fires at when.  0, or -1/ENOMEM. */
+int	ds_oprun_restore_timer(struct ds_oprun *, const void *key, size_t klen,
+	    uint64_t when);
+/* Input ended: call on_end, close the output bundle.  0 or -1. */
+int	ds_oprun_end(struct ds_oprun *);
+
+/*
+ * Append a tuple to the output (its seq is assigned here, t->seq is
+ * ignored).  Checks --max-tuple (65).  0 or -1.
+ */
+int	ds_oprun_emit(struct ds_oprun *, const struct ds_tuple *);
+/* Close the open output bundle, if any.  0 or -1. */
+int	ds_oprun_close(struct ds_oprun *);
+/* Set rec's value, checking it against --max-tuple (65).  0 or -1. */
+int	ds_oprun_setstate(struct ds_oprun *, struct ds_state_rec *,
+	    const void *, size_t);
+/* Record the first failure; always returns -1. */
+int	ds_oprun_fail(struct ds_oprun *, int code, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Log levels for the hook: the values of node/log.h's DS_LOG_WARN, _INFO. */
+#define DS_OPRUN_WARN	1
+#define DS_OPRUN_INFO	2
+/* Hand one line to the log hook. */
+void	ds_oprun_log(struct ds_oprun *, int level, const char *, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Processing time: CLOCK_REALTIME in ns. */
+uint64_t ds_oprun_now(void);
+
+#endif
