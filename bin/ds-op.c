@@ -61,16 +61,16 @@ struct pend {				/* a mark not acked downstream yet */
 static struct ds_inst	 ti;
 static struct ds_slog	 sl;
 static int		 use_slog;
-static struct ds_slog_mark lastm;	/* newest mark written; pos owned */
+static struct ds_mark lastm;	/* newest mark written; pos owned */
 static struct pend	*fifo;		/* ring of fcap marks, FIFO */
-static struct ds_slog_pos *fpos;	/* their frontiers, ti.nfront each */
+static struct ds_mark_pos *fpos;	/* their frontiers, ti.nfront each */
 static size_t		 fhead, flen, fcap;
 static int		 op_ended;	/* on_end ran (now or before a restart) */
 static int		 stream_ended;
 /* Exactly-once: units written to the journal, waiting to be durable. */
 struct junit {
 	struct ds_buf		 out;		/* its outputs */
-	struct ds_slog_pos	*front;		/* its input frontier */
+	struct ds_mark_pos	*front;		/* its input frontier */
 	uint64_t		 mark, outseq;
 	int			 end;
 };
@@ -230,14 +230,14 @@ put_jrec(void *arg, const struct ds_state_rec *rec)
 {
 	(void)arg;
 	jnrec++;
-	if (ds_slog_put_delta(&jbuf, rec->key, rec->klen, rec->hasval ?
+	if (ds_rec_put_delta(&jbuf, rec->key, rec->klen, rec->hasval ?
 	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
 		return -1;
 	if (!rec->tdirty)
 		return 0;
 	jnrec++;
-	return ds_msg_timer_put(&jbuf, rec->key, rec->klen, rec->tidx != 0 ?
-	    rec->when : DS_J_TIMER_CANCEL);
+	return ds_rec_put_timer(&jbuf, rec->key, rec->klen, rec->tidx != 0 ?
+	    rec->when : DS_REC_CANCEL);
 }
 
 static int
@@ -280,7 +280,7 @@ next_key(void *arg, const void **key, size_t *klen, const void **val,
 }
 
 static void
-copy_pos(struct ds_slog_pos **dst, const struct ds_slog_pos *src, size_t n)
+copy_pos(struct ds_mark_pos **dst, const struct ds_mark_pos *src, size_t n)
 {
 	if (*dst == NULL && (*dst = calloc(n ? n : 1, sizeof(**dst))) == NULL)
 		nomem();
@@ -293,7 +293,7 @@ pend_at(size_t i)
 	return &fifo[(fhead + i) % fcap];
 }
 
-static struct ds_slog_pos *
+static struct ds_mark_pos *
 pos_at(size_t i)
 {
 	return &fpos[(fhead + i) % fcap * ti.nfront];
@@ -304,7 +304,7 @@ static size_t
 pend_push(void)
 {
 	struct pend *nf;
-	struct ds_slog_pos *np;
+	struct ds_mark_pos *np;
 	size_t ncap, i, nfr = ti.nfront ? ti.nfront : 1;
 
 	if (flen == fcap) {
@@ -367,7 +367,7 @@ jflush_acked(void)
 	if (jacked == 0 || ds_inst_jpending(&ti) > 0)
 		return;
 	ds_buf_reset(&jbuf);
-	if (ds_slog_put_acked(&jbuf, jacked) == -1)
+	if (ds_rec_put_acked(&jbuf, jacked) == -1)
 		nomem();
 	jacked = 0;
 	ds_inst_jwrite(&ti, jbuf.p, jbuf.len, 1, NULL, NULL, 0);
@@ -382,9 +382,9 @@ jflush_acked(void)
 static void
 jcommit(const struct ds_bundle *cur, int end)
 {
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct junit *u, *nq;
-	struct ds_slog_pos *front;
+	struct ds_mark_pos *front;
 	const unsigned char *q, *qend;
 	size_t n, i, ncap;
 
@@ -399,7 +399,7 @@ jcommit(const struct ds_bundle *cur, int end)
 	if (ds_buf_add(&jbuf, run.out.p, run.out.len) == -1)
 		nomem();
 	if (jacked != 0) {
-		if (ds_slog_put_acked(&jbuf, jacked) == -1)
+		if (ds_rec_put_acked(&jbuf, jacked) == -1)
 			nomem();
 		jnrec++;
 		jacked = 0;
@@ -410,7 +410,7 @@ jcommit(const struct ds_bundle *cur, int end)
 	m.aux = end || op_ended;
 	m.n = (uint32_t)n;
 	m.pos = front;
-	if (ds_slog_put_mark(&jbuf, &m) == -1)
+	if (ds_rec_put_mark(&jbuf, &m) == -1)
 		nomem();
 	jnrec++;
 	if (jqlen == jqcap) {
@@ -446,7 +446,7 @@ jcommit(const struct ds_bundle *cur, int end)
 static void
 commit(const struct ds_bundle *cur, int end)
 {
-	struct ds_slog_pos *front;
+	struct ds_mark_pos *front;
 	struct pend *e;
 	size_t n, i;
 
@@ -572,7 +572,7 @@ tick(void *arg)
 
 /* Topology mode, before the operator starts: recover state and seq. */
 static void
-topo_recover(struct ds_slog_mark *m)
+topo_recover(struct ds_mark *m)
 {
 	run.producer = ti.id;
 	run.epoch = ti.epoch;
@@ -605,7 +605,7 @@ topo_recover(struct ds_slog_mark *m)
 
 /* Topology mode, after the operator started: sockets, then run. */
 static void
-topo_start(struct ev_loop *loop, struct ds_slog_mark *m, size_t maxtuple)
+topo_start(struct ev_loop *loop, struct ds_mark *m, size_t maxtuple)
 {
 	ds_inst_start(&ti, loop, tick, topo_bundle, NULL);
 	if (ti.exactly) {
@@ -617,7 +617,7 @@ topo_start(struct ev_loop *loop, struct ds_slog_mark *m, size_t maxtuple)
 		ds_inst_listen(&ti, run.seq + 1);
 	ds_inst_inlets(&ti, maxtuple, ti.epoch > 1);
 	ds_inst_restore(&ti, m);
-	ds_slog_mark_free(m);
+	ds_mark_free(m);
 	if (lastm.pos != NULL && lastm.n != ti.nfront) {
 		/* The inputs changed: the old frontier does not fit. */
 		free(lastm.pos);
@@ -675,7 +675,7 @@ main(int argc, const char *argv[])
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct ev_loop *loop;
 	struct stat sb;
 	poptContext pc;

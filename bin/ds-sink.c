@@ -97,7 +97,7 @@ struct sink {
 	struct ds_inst	 ti;
 	int		 use_slog;
 	struct ds_slog	 sl;
-	struct ds_slog_mark last;	/* frontier of the last mark; pos owned */
+	struct ds_mark last;	/* frontier of the last mark; pos owned */
 	/* Exactly-once: the file's length goes to the journal. */
 	uint64_t	 size;		/* bytes in the --file */
 	uint64_t	 jmark;
@@ -428,7 +428,7 @@ jdurable(void *arg, uint64_t token)
  * nor the output moved since the last commit (nothing to commit).
  */
 static int
-moved(struct sink *k, struct ds_slog_pos **fp, size_t *np)
+moved(struct sink *k, struct ds_mark_pos **fp, size_t *np)
 {
 	*fp = ds_inst_frontier(&k->ti, NULL, np);
 	return k->out.len > 0 || k->last.pos == NULL ||
@@ -437,7 +437,7 @@ moved(struct sink *k, struct ds_slog_pos **fp, size_t *np)
 
 /* The frontier f of n positions was committed: it becomes last. */
 static void
-keep_last(struct sink *k, const struct ds_slog_pos *f, size_t n)
+keep_last(struct sink *k, const struct ds_mark_pos *f, size_t n)
 {
 	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
 	    sizeof(*f))) == NULL)
@@ -458,8 +458,8 @@ keep_last(struct sink *k, const struct ds_slog_pos *f, size_t n)
 static void
 jcommit(struct sink *k)
 {
-	struct ds_slog_mark m;
-	struct ds_slog_pos *f;
+	struct ds_mark m;
+	struct ds_mark_pos *f;
 	uint64_t ntup;
 	size_t n;
 
@@ -486,8 +486,8 @@ jcommit(struct sink *k)
 	ds_debug("unit %llu: %llu tuples", (unsigned long long)m.mark,
 	    (unsigned long long)ntup);
 	ds_buf_reset(&k->jbuf);
-	if (ds_slog_put_mark(&k->jbuf, &m) == -1 ||
-	    ds_slog_put_acked(&k->jbuf, m.mark) == -1)
+	if (ds_rec_put_mark(&k->jbuf, &m) == -1 ||
+	    ds_rec_put_acked(&k->jbuf, m.mark) == -1)
 		nomem();
 	ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable, k,
 	    m.mark);
@@ -500,7 +500,7 @@ jcommit(struct sink *k)
 static void
 topo_commit(struct sink *k)
 {
-	struct ds_slog_pos *f;
+	struct ds_mark_pos *f;
 	size_t n;
 
 	if (k->ti.exactly) {
@@ -571,7 +571,7 @@ topo_tick(void *arg)
  * last durable mark m (0 or, with --append, its length without a mark).
  */
 static void
-jcut(struct sink *k, const struct ds_slog_mark *m)
+jcut(struct sink *k, const struct ds_mark *m)
 {
 	struct stat st;
 
@@ -599,7 +599,7 @@ static void
 topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 {
 	struct ev_loop *loop;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 
 	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ds_die(DS_EX_OSERR, "unable to create the event loop");
@@ -627,7 +627,7 @@ topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 		 * The file's starting length is durable before anything is
 		 * written: pulling starts once this first MARK is.
 		 */
-		struct ds_slog_mark f;
+		struct ds_mark f;
 		size_t n;
 
 		memset(&f, 0, sizeof(f));
@@ -635,13 +635,13 @@ topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
 		f.aux = k->size;
 		f.pos = ds_inst_frontier(&k->ti, NULL, &n);
 		f.n = (uint32_t)n;
-		if (ds_slog_put_mark(&k->jbuf, &f) == -1 ||
-		    ds_slog_put_acked(&k->jbuf, f.mark) == -1)
+		if (ds_rec_put_mark(&k->jbuf, &f) == -1 ||
+		    ds_rec_put_acked(&k->jbuf, f.mark) == -1)
 			nomem();
 		ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable,
 		    k, f.mark);
 	}
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	if (!k->ti.exactly)
 		ds_inst_go(&k->ti);
 	if (ds_notify_ready(co, NULL) == -1)

@@ -109,7 +109,7 @@ struct source {
 	int			 paused;	/* not reading: output is full */
 	int			 use_slog;
 	struct ds_slog		 sl;
-	struct ds_slog_mark	 last;		/* newest mark acked */
+	struct ds_mark	 last;		/* newest mark acked */
 	struct pend_mark	*pm;		/* marks not acked yet, FIFO */
 	size_t			 pmhead, pmlen, pmcap;
 	/* Exactly-once: bundles written to the journal, not yet durable. */
@@ -235,10 +235,10 @@ put_jack(struct source *s)
 	if (s->regular) {
 		ds_put_le64(v, s->jack.outseq);
 		ds_put_le64(v + 8, s->jack.aux);
-		if (ds_slog_put_delta(&s->jbuf, JACK_KEY, JACK_KEYLEN, v, 16)
+		if (ds_rec_put_delta(&s->jbuf, JACK_KEY, JACK_KEYLEN, v, 16)
 		    == -1)
 			nomem();
-	} else if (ds_slog_put_acked(&s->jbuf, s->jack.mark) == -1)
+	} else if (ds_rec_put_acked(&s->jbuf, s->jack.mark) == -1)
 		nomem();
 	return 1;
 }
@@ -261,7 +261,7 @@ load_jack(void *arg, const void *key, size_t keylen, const void *val,
 static void
 jtake(struct source *s)
 {
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct ds_buf *nq;
 	struct pend_mark *nm;
 	size_t i, ncap;
@@ -279,7 +279,7 @@ jtake(struct source *s)
 	m.mark = ++s->jmark;
 	m.outseq = s->blast;
 	m.aux = s->boff;
-	if (ds_slog_put_mark(&s->jbuf, &m) == -1)
+	if (ds_rec_put_mark(&s->jbuf, &m) == -1)
 		nomem();
 	if (s->jqlen == s->jqcap) {
 		ncap = s->jqcap ? s->jqcap * 2 : 64;
@@ -326,7 +326,7 @@ pause_input(struct source *s)
 static void
 take_bundle(struct source *s)
 {
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct pend_mark *pm;
 
 	if (s->ti.exactly) {
@@ -728,7 +728,7 @@ tick(void *arg)
 static void
 topo_start(struct source *s, const char *file)
 {
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	uint64_t first = 1;
 
 	s->producer = s->ti.id;
@@ -799,7 +799,7 @@ topo_start(struct source *s, const char *file)
 			    (unsigned long long)m.aux,
 			    (unsigned long long)m.outseq + 1);
 		}
-		ds_slog_mark_free(&m);
+		ds_mark_free(&m);
 	}
 	ds_inst_listen(&s->ti, first);
 }

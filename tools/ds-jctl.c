@@ -99,9 +99,9 @@ add_record(struct ds_buf *b, char *r)
 		ds_frame_append(b, DS_FRAME_ACKED, 0, p, 8);
 	} else if (strncmp(r, "timer:", 6) == 0 &&
 	    (eq = strchr(r + 6, '=')) != NULL)
-		ds_msg_timer_put(b, r + 6, (size_t)(eq - r - 6), num(eq + 1));
+		ds_rec_put_timer(b, r + 6, (size_t)(eq - r - 6), num(eq + 1));
 	else if (strncmp(r, "cancel:", 7) == 0)
-		ds_msg_timer_put(b, r + 7, strlen(r + 7), DS_J_TIMER_CANCEL);
+		ds_rec_put_timer(b, r + 7, strlen(r + 7), DS_REC_CANCEL);
 	else if (strncmp(r, "out:", 4) == 0)
 		ds_frame_append(b, DS_FRAME_BUNDLE, 0, r + 4, strlen(r + 4));
 	else

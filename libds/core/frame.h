@@ -14,13 +14,12 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/frametype.h"
 
 #define DS_FRAME_HDR		16
 #define DS_FRAME_VERSION	1
 #define DS_FRAME_MAX		(64u << 20)	/* largest payload anyone accepts */
 
-/* Frame types.  0 is never valid. */
-#define DS_FRAME_BUNDLE		1	/* a bundle of tuples, see tuple.h */
 
 struct ds_frame {
 	uint16_t		 type;

@@ -463,25 +463,3 @@ ds_msg_jdata_get(struct ds_jdata_msg *m, const unsigned char *p, size_t len,
 		return bad(why, "jdata cursor out of order");
 	return 0;
 }
-
-int
-ds_msg_timer_put(struct ds_buf *b, const void *key, size_t keylen,
-    uint64_t when)
-{
-	unsigned char *p;
-	size_t len;
-
-	if (keylen > DS_FRAME_MAX - 12) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	len = 12 + keylen;
-	if ((p = frame_begin(b, len)) == NULL)
-		return -1;
-	ds_put_le32(p, (uint32_t)keylen);
-	if (keylen > 0)
-		memcpy(p + 4, key, keylen);
-	ds_put_le64(p + 4 + keylen, when);
-	frame_end(b, DS_FRAME_TIMER, len);
-	return 0;
-}

@@ -44,13 +44,12 @@
  * more JWRITE frames (one JACK each, in order), or one JREAD, or one JSTAT:
  * JWRITE (writer -> ds-journal): one atomic unit, all or nothing:
  *	writer:u64 epoch:u32 n:u32, then n record frames (DELTA, MARK,
- *	ACKED of slog.h, TIMER, or a whole BUNDLE frame of outputs)
+ *	ACKED, TIMER of rec.h, or a whole BUNDLE frame of outputs)
  * JACK (ds-journal -> writer), one per JWRITE:
  *	status:u32 writer:u64 epoch:u32
  *   status DS_J_OK (durable), DS_J_FENCED (epoch older than the writer's
  *   current epoch, which is in epoch), DS_J_FULL (free space low: not
  *   applied, retry later), DS_J_BAD (malformed: not applied).
- * TIMER record: keylen:u32 key when:u64 (when DS_J_TIMER_CANCEL: cancel)
  * JREAD (writer -> ds-journal): recovery, streamed by cursor:
  *	writer:u64 epoch:u32 max_bytes:u32 cursor:u64
  * JDATA (ds-journal -> writer), then record frames in the same message:
@@ -68,33 +67,18 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-
-#define DS_FRAME_PULL		2
-#define DS_FRAME_REPLY		3
-#define DS_FRAME_BEAT		4
-#define DS_FRAME_BEATACK	5
-#define DS_FRAME_CTL		6
-#define DS_FRAME_CTLREPLY	7
-#define DS_FRAME_JWRITE		11
-#define DS_FRAME_JACK		12
-#define DS_FRAME_JREAD		13
-#define DS_FRAME_JDATA		14
-#define DS_FRAME_JSTAT		15
-#define DS_FRAME_JSTATR		16
-#define DS_FRAME_TIMER		17
+#include "core/frametype.h"
 
 #define DS_J_OK			0
 #define DS_J_FENCED		1
 #define DS_J_FULL		2
 #define DS_J_BAD		3
-#define DS_J_TIMER_CANCEL	UINT64_MAX
+#define DS_REC_CANCEL	UINT64_MAX
 #define DS_J_MAXREC		65536	/* most records in one JWRITE */
 
 #define DS_PULL_OK		0
 #define DS_PULL_FENCED		1
 #define DS_PULL_UNKNOWN		2
-
-#define DS_PROD_ENDED		0x1
 
 #define DS_BEAT_RUNNING		0
 #define DS_BEAT_DONE		1
@@ -181,7 +165,7 @@ struct ds_jdata_msg {
  * whole frames) after the fixed part.  jwrite_get checks the fixed part,
  * that exactly n well-formed frames (CRC, no flags) follow, n <=
  * DS_J_MAXREC, and points m->recs into p (borrowed); record bodies are
- * checked by journal.h.  timer_put appends a TIMER record frame.
+ * checked by rec.h.
  */
 int	ds_msg_jwrite_put(struct ds_buf *, const struct ds_jwrite_msg *);
 int	ds_msg_jwrite_get(struct ds_jwrite_msg *, const unsigned char *,
@@ -195,8 +179,6 @@ int	ds_msg_jread_get(struct ds_jread_msg *, const unsigned char *, size_t,
 int	ds_msg_jdata_put(struct ds_buf *, const struct ds_jdata_msg *);
 int	ds_msg_jdata_get(struct ds_jdata_msg *, const unsigned char *, size_t,
 	    const char **why);
-int	ds_msg_timer_put(struct ds_buf *, const void *key, size_t keylen,
-	    uint64_t when);
 
 /* Append a whole PULL / REPLY-header / BEAT / BEATACK / CTL frame to b. 0 or -1. */
 int	ds_msg_pull_put(struct ds_buf *, const struct ds_pull_msg *);

@@ -730,9 +730,9 @@ ds_inst_inlets(struct ds_inst *ti, size_t maxtuple, int restarted)
 }
 
 void
-ds_inst_restore(struct ds_inst *ti, const struct ds_slog_mark *m)
+ds_inst_restore(struct ds_inst *ti, const struct ds_mark *m)
 {
-	const struct ds_slog_pos *p;
+	const struct ds_mark_pos *p;
 	struct ds_inst_pull *pl;
 	size_t i, j, k;
 
@@ -835,11 +835,11 @@ ds_inst_ended(const struct ds_inst *ti)
 	return 1;
 }
 
-struct ds_slog_pos *
+struct ds_mark_pos *
 ds_inst_frontier(struct ds_inst *ti, const struct ds_bundle *cur, size_t *n)
 {
 	const struct ds_inlet_prod *ps;
-	struct ds_slog_pos *f;
+	struct ds_mark_pos *f;
 	struct ds_inst_pull *pl;
 	uint64_t last;
 	size_t i, j, np;
@@ -870,7 +870,7 @@ ds_inst_frontier(struct ds_inst *ti, const struct ds_bundle *cur, size_t *n)
 }
 
 void
-ds_inst_ack(struct ds_inst *ti, const struct ds_slog_pos *f, size_t n)
+ds_inst_ack(struct ds_inst *ti, const struct ds_mark_pos *f, size_t n)
 {
 	struct ds_inst_pull *pl;
 	size_t i, j;
@@ -970,7 +970,7 @@ ds_inst_slog_path(const struct ds_inst *ti)
 void
 ds_inst_slog_open(struct ds_inst *ti, struct ds_slog *sl,
     int (*on_delta)(void *, const void *, size_t, const void *, size_t),
-    void *arg, struct ds_slog_mark *m)
+    void *arg, struct ds_mark *m)
 {
 	char *path = ds_inst_slog_path(ti);
 	int code = DS_EX_IOERR;
@@ -1043,8 +1043,8 @@ ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
     size_t, uint64_t), void *arg, struct ds_inst_jrec *r)
 {
 	struct ds_jread rd;
-	struct ds_slog_rec d;
-	struct ds_slog_mark m;
+	struct ds_rec d;
+	struct ds_mark m;
 	struct ds_frame f;
 	struct timespec ts = { 0, 50000000 };
 	const char *why;
@@ -1078,7 +1078,7 @@ ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
 		case DS_FRAME_MARK:
 		case DS_FRAME_ACKED:
 			memset(&m, 0, sizeof(m));
-			if (ds_slog_rec_get(&f, &d, &m, &why) == -1)
+			if (ds_rec_get(&f, &d, &m, &why) == -1)
 				ds_die(DS_EX_DATAERR, "journal recovery: a bad "
 				    "record: %s", why);
 			if (f.type == DS_FRAME_DELTA) {
@@ -1088,32 +1088,27 @@ ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
 					    "recovery: applying a state change "
 					    "failed");
 			} else if (f.type == DS_FRAME_MARK) {
-				ds_slog_mark_free(&r->mark);
+				ds_mark_free(&r->mark);
 				r->mark = m;
 				if (m.mark > r->maxmark)
 					r->maxmark = m.mark;
 			} else {
-				r->acked = m.mark;
-				if (m.mark > r->maxmark)
-					r->maxmark = m.mark;
+				r->acked = d.acked;
+				if (d.acked > r->maxmark)
+					r->maxmark = d.acked;
 			}
 			break;
-		case DS_FRAME_TIMER: {
-			uint32_t kl;
-
-			if (f.len < 12 || (kl = ds_get_le32(f.payload)) !=
-			    f.len - 12)
+		case DS_FRAME_TIMER:
+			if (ds_rec_get(&f, &d, NULL, &why) == -1)
 				ds_die(DS_EX_DATAERR, "journal recovery: a bad "
-				    "TIMER record");
+				    "record: %s", why);
 			if (on_timer == NULL)
 				ds_die(DS_EX_DATAERR, "journal recovery: a "
 				    "TIMER record for an instance without "
 				    "timers");
-			if (on_timer(arg, f.payload + 4, kl,
-			    ds_get_le64(f.payload + 4 + kl)) != 0)
+			if (on_timer(arg, d.key, d.keylen, d.when) != 0)
 				nomem();
 			break;
-		}
 		case DS_FRAME_BUNDLE:
 			restamp(&r->out, &f, ti->id, ti->epoch, &r->outfirst,
 			    &why);
@@ -1138,7 +1133,7 @@ ds_inst_jrecover(struct ds_inst *ti, int (*on_delta)(void *, const void *,
 void
 ds_inst_jrec_free(struct ds_inst_jrec *r)
 {
-	ds_slog_mark_free(&r->mark);
+	ds_mark_free(&r->mark);
 	ds_buf_free(&r->out);
 	memset(r, 0, sizeof(*r));
 }

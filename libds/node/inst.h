@@ -80,7 +80,7 @@ struct ds_inst_junit {
 
 /* What recovery from ds-journal gives back (exactly-once). */
 struct ds_inst_jrec {
-	struct ds_slog_mark	 mark;		/* mark 0: none; pos owned */
+	struct ds_mark	 mark;		/* mark 0: none; pos owned */
 	uint64_t		 acked;		/* last ACKED mark, 0: none */
 	struct ds_buf		 out;		/* outputs not acked, our epoch */
 	uint64_t		 outfirst;	/* lowest seq in out, 0: none */
@@ -135,7 +135,7 @@ struct ds_inst {
 	struct ds_outq		 oq;
 	int			 has_oq;
 	size_t			 nfront;	/* producers over all pulls */
-	struct ds_slog_pos	*front;		/* owned, nfront */
+	struct ds_mark_pos	*front;		/* owned, nfront */
 	int			 paused;	/* inlets stopped (back-pressure) */
 	int			 wake;		/* output appended: wake pulls */
 	size_t			 refbytes;	/* bundle bytes of the reply */
@@ -187,7 +187,7 @@ void	ds_inst_listen(struct ds_inst *, uint64_t first);
  */
 void	ds_inst_inlets(struct ds_inst *, size_t maxtuple, int restarted);
 /* Give the inlets the frontier of a recovered mark. */
-void	ds_inst_restore(struct ds_inst *, const struct ds_slog_mark *);
+void	ds_inst_restore(struct ds_inst *, const struct ds_mark *);
 /* Start pulling. */
 void	ds_inst_go(struct ds_inst *);
 
@@ -215,10 +215,10 @@ int	ds_inst_ended(const struct ds_inst *);
  * valid until the next call).  cur: a bundle being processed, counted in
  * even if its inlet has not moved its frontier yet; may be NULL.
  */
-struct ds_slog_pos *ds_inst_frontier(struct ds_inst *,
+struct ds_mark_pos *ds_inst_frontier(struct ds_inst *,
 	    const struct ds_bundle *cur, size_t *n);
 /* Ack upstream everything up to a frontier from ds_inst_frontier. */
-void	ds_inst_ack(struct ds_inst *, const struct ds_slog_pos *, size_t n);
+void	ds_inst_ack(struct ds_inst *, const struct ds_mark_pos *, size_t n);
 /* Ack upstream everything received. */
 void	ds_inst_ack_all(struct ds_inst *);
 /* End the output stream. */
@@ -234,7 +234,7 @@ char	*ds_inst_slog_path(const struct ds_inst *);
  */
 void	ds_inst_slog_open(struct ds_inst *, struct ds_slog *,
 	    int (*on_delta)(void *, const void *, size_t, const void *, size_t),
-	    void *arg, struct ds_slog_mark *);
+	    void *arg, struct ds_mark *);
 /* Write what is queued (74 on failure); checks the lease first. */
 void	ds_inst_slog_flush(struct ds_inst *, struct ds_slog *);
 

@@ -30,13 +30,10 @@
 #include "core/frame.h"
 #include "store/journal.h"
 #include "core/msg.h"
-#include "store/slog.h"
+#include "core/rec.h"
 #include "core/state.h"
 #include "core/wire.h"
 
-#define DELETED		0xffffffffu
-#define MARK_FIXED	28
-#define POS_SIZE	32
 #define SEGNAME		"journal.%08llu"
 #define SHRINK_STEP	(8 << 20)	/* bytes freed at a time (shrink) */
 
@@ -150,53 +147,6 @@ ds_journal_seghdr_unpack(const unsigned char *p, size_t len, uint64_t *seq,
 	return 0;
 }
 
-static int
-check_delta(const unsigned char *p, size_t len, const char **why)
-{
-	uint32_t kl, vl;
-
-	if (len < 8)
-		return bad(why, "delta truncated");
-	kl = ds_get_le32(p);
-	if (kl > len - 8)
-		return bad(why, "delta key longer than the record");
-	vl = ds_get_le32(p + 4 + kl);
-	if (vl == DELETED ? len != 8 + (size_t)kl :
-	    len - 8 - kl != (size_t)vl)
-		return bad(why, "delta value length does not match");
-	return 0;
-}
-
-static int
-check_mark(const unsigned char *p, size_t len, const char **why)
-{
-	uint32_t n, i;
-
-	if (len < MARK_FIXED)
-		return bad(why, "mark truncated");
-	n = ds_get_le32(p + 24);
-	if ((len - MARK_FIXED) / POS_SIZE < n ||
-	    len - MARK_FIXED != (size_t)n * POS_SIZE)
-		return bad(why, "mark vector does not match its length");
-	for (i = 0; i < n; i++)
-		if (ds_get_le32(p + MARK_FIXED + i * POS_SIZE + 12) &
-		    ~(uint32_t)DS_PROD_ENDED)
-			return bad(why, "undefined producer flag in mark");
-	if (ds_get_le64(p) == 0)
-		return bad(why, "mark number 0");
-	return 0;
-}
-
-static int
-check_timer(const unsigned char *p, size_t len, const char **why)
-{
-	if (len < 12)
-		return bad(why, "timer truncated");
-	if (ds_get_le32(p) != len - 12)
-		return bad(why, "timer key length does not match");
-	return 0;
-}
-
 int
 ds_journal_check(const struct ds_jwrite_msg *m, const char **why)
 {
@@ -205,26 +155,7 @@ ds_journal_check(const struct ds_jwrite_msg *m, const char **why)
 	int rc;
 
 	while ((rc = ds_msg_next(m->recs, m->len, &off, &f, why)) == 1) {
-		switch (f.type) {
-		case DS_FRAME_DELTA:
-			rc = check_delta(f.payload, f.len, why);
-			break;
-		case DS_FRAME_MARK:
-			rc = check_mark(f.payload, f.len, why);
-			break;
-		case DS_FRAME_ACKED:
-			rc = f.len == 8 ? 0 : bad(why, "acked has the wrong "
-			    "length");
-			break;
-		case DS_FRAME_TIMER:
-			rc = check_timer(f.payload, f.len, why);
-			break;
-		case DS_FRAME_BUNDLE:
-			rc = 0;
-			break;
-		default:
-			rc = bad(why, "unknown record type");
-		}
+		rc = f.type == DS_FRAME_BUNDLE ? 0 : ds_rec_check(&f, why);
 		if (rc == -1)
 			return -1;
 	}
@@ -389,15 +320,14 @@ ovkey(struct ds_buf *k, uint64_t writer, const void *key, size_t klen)
 }
 
 static int
-apply_delta(struct ds_journal *j, uint64_t writer, const unsigned char *p)
+apply_delta(struct ds_journal *j, uint64_t writer, const struct ds_rec *r)
 {
 	struct ds_buf k = DS_BUF_INIT, v = DS_BUF_INIT;
-	uint32_t kl = ds_get_le32(p), vl = ds_get_le32(p + 4 + kl);
 	int rc = -1;
 
-	if (ovkey(&k, writer, p + 4, kl) == -1 ||
-	    ds_buf_addc(&v, vl == DELETED ? 0 : 1) == -1 ||
-	    (vl != DELETED && ds_buf_add(&v, p + 8 + kl, vl) == -1))
+	if (ovkey(&k, writer, r->key, r->keylen) == -1 ||
+	    ds_buf_addc(&v, r->val == NULL ? 0 : 1) == -1 ||
+	    (r->val != NULL && ds_buf_add(&v, r->val, r->vallen) == -1))
 		goto out;
 	rc = ds_state_store(&j->ov, k.p, k.len, v.p, v.len);
 out:
@@ -407,18 +337,16 @@ out:
 }
 
 static int
-apply_timer(struct writer *w, const unsigned char *p)
+apply_timer(struct writer *w, const struct ds_rec *r)
 {
-	uint32_t kl = ds_get_le32(p);
-	uint64_t when = ds_get_le64(p + 4 + kl);
 	unsigned char v[8];
 
-	if (when == DS_J_TIMER_CANCEL) {
-		ds_state_remove(&w->timers, p + 4, kl);
+	if (r->when == DS_REC_CANCEL) {
+		ds_state_remove(&w->timers, r->key, r->keylen);
 		return 0;
 	}
-	ds_put_le64(v, when);
-	return ds_state_store(&w->timers, p + 4, kl, v, 8);
+	ds_put_le64(v, r->when);
+	return ds_state_store(&w->timers, r->key, r->keylen, v, 8);
 }
 
 /* A MARK closes the pending records: state, timers, outputs. */
@@ -427,6 +355,7 @@ close_mark(struct ds_journal *j, struct writer *w, const unsigned char *mf,
     size_t mlen)
 {
 	struct ds_frame f;
+	struct ds_rec r;
 	const char *why;
 	unsigned char mk[8];
 	uint64_t mark = ds_get_le64(mf + DS_FRAME_HDR);
@@ -438,10 +367,12 @@ close_mark(struct ds_journal *j, struct writer *w, const unsigned char *mf,
 		at = off - DS_FRAME_HDR - f.len;
 		switch (f.type) {
 		case DS_FRAME_DELTA:
-			rc = apply_delta(j, w->id, f.payload);
+			rc = ds_rec_get(&f, &r, NULL, &why) == -1 ? -1 :
+			    apply_delta(j, w->id, &r);
 			break;
 		case DS_FRAME_TIMER:
-			rc = apply_timer(w, f.payload);
+			rc = ds_rec_get(&f, &r, NULL, &why) == -1 ? -1 :
+			    apply_timer(w, &r);
 			break;
 		case DS_FRAME_BUNDLE:
 			ds_put_le64(mk, mark);
@@ -621,7 +552,7 @@ writer_blob(const struct writer *w, struct ds_buf *b)
 	outs.len -= w->outskip;
 
 	while ((r = ds_state_next(&w->timers, &it)) != NULL)
-		if (r->hasval && ds_msg_timer_put(&t, r->key, r->klen,
+		if (r->hasval && ds_rec_put_timer(&t, r->key, r->klen,
 		    ds_get_le64(r->val)) == -1)
 			goto out;
 	ds_buf_reset(b);
@@ -662,6 +593,7 @@ writer_load(struct ds_journal *j, uint64_t id)
 	unsigned char k[9];
 	const unsigned char *p;
 	struct ds_frame f;
+	struct ds_rec r;
 	const char *why;
 	struct writer *w;
 	size_t left, off = 0;
@@ -692,7 +624,9 @@ writer_load(struct ds_journal *j, uint64_t id)
 			rc = 0;
 	}
 	while (rc == 0 && ds_msg_next(t.p, t.len, &off, &f, &why) == 1)
-		rc = apply_timer(w, f.payload);
+		rc = f.type != DS_FRAME_TIMER ||
+		    ds_rec_get(&f, &r, NULL, &why) == -1 ? -1 :
+		    apply_timer(w, &r);
 	ds_buf_free(&v);
 	ds_buf_free(&t);
 	if (rc == -1)
@@ -1413,29 +1347,6 @@ ds_journal_checkpoint(struct ds_journal *j)
 	return ds_journal_ckpt_finish(j);
 }
 
-static int
-put_delta(struct ds_buf *b, const void *key, size_t kl, const void *val,
-    size_t vl)
-{
-	unsigned char h[4];
-	struct ds_buf p = DS_BUF_INIT;
-	int rc;
-
-	ds_put_le32(h, (uint32_t)kl);
-	rc = ds_buf_add(&p, h, 4);
-	if (rc == 0)
-		rc = ds_buf_add(&p, key, kl);
-	ds_put_le32(h, (uint32_t)vl);
-	if (rc == 0)
-		rc = ds_buf_add(&p, h, 4);
-	if (rc == 0)
-		rc = ds_buf_add(&p, val, vl);
-	if (rc == 0)
-		rc = ds_frame_append(b, DS_FRAME_DELTA, 0, p.p, p.len);
-	ds_buf_free(&p);
-	return rc;
-}
-
 int
 ds_journal_recovery(struct ds_journal *j, uint64_t writer,
     struct ds_buf *out)
@@ -1443,7 +1354,7 @@ ds_journal_recovery(struct ds_journal *j, uint64_t writer,
 	struct ds_state_rec *r;
 	struct writer *w;
 	const unsigned char *v;
-	unsigned char *k, *b, wk[8], a[8];
+	unsigned char *k, *b, wk[8];
 	size_t it = 0, at, vl;
 	int kl, bl, rc = 0;
 
@@ -1467,7 +1378,7 @@ ds_journal_recovery(struct ds_journal *j, uint64_t writer,
 			else {
 				if ((rc = tc_check(j, k, (size_t)kl, b, bl, &v,
 				    &vl)) == 0)
-					rc = put_delta(out, k + 9,
+					rc = ds_rec_put_delta(out, k + 9,
 					    (size_t)kl - 9, v, vl);
 				free(b);
 			}
@@ -1478,23 +1389,20 @@ ds_journal_recovery(struct ds_journal *j, uint64_t writer,
 		return -1;
 	while ((r = ds_state_next(&j->ov, &it)) != NULL)
 		if (r->hasval && r->klen >= 8 && memcmp(r->key, wk, 8) == 0 &&
-		    r->val[0] == 1 && put_delta(out, r->key + 8, r->klen - 8,
+		    r->val[0] == 1 && ds_rec_put_delta(out, r->key + 8, r->klen - 8,
 		    r->val + 1, r->vlen - 1) == -1)
 			return -1;
 	if ((w = writer_find(j, writer, &at)) == NULL)
 		return 0;
 	it = 0;
 	while ((r = ds_state_next(&w->timers, &it)) != NULL)
-		if (r->hasval && ds_msg_timer_put(out, r->key, r->klen,
+		if (r->hasval && ds_rec_put_timer(out, r->key, r->klen,
 		    ds_get_le64(r->val)) == -1)
 			return -1;
 	if (ds_buf_add(out, w->mark.p, w->mark.len) == -1)
 		return -1;
-	if (w->acked > 0) {
-		ds_put_le64(a, w->acked);
-		if (ds_frame_append(out, DS_FRAME_ACKED, 0, a, 8) == -1)
-			return -1;
-	}
+	if (w->acked > 0 && ds_rec_put_acked(out, w->acked) == -1)
+		return -1;
 	for (at = w->outskip; at + 8 + DS_FRAME_HDR <= w->outs.len; ) {
 		vl = DS_FRAME_HDR + ds_get_le32(w->outs.p + at + 16);
 		if (ds_buf_add(out, w->outs.p + at + 8, vl) == -1)

@@ -18,12 +18,10 @@
 
 #include "core/exit.h"
 #include "core/frame.h"
-#include "store/slog.h"
+#include "core/rec.h"
 #include "core/wire.h"
+#include "store/slog.h"
 
-#define DELETED		0xffffffffu
-#define MARK_FIXED	28		/* mark outseq aux n */
-#define POS_SIZE	32		/* producer epoch flags seq end */
 #define COMPACT_CHUNK	(1u << 20)	/* write the snapshot in such pieces */
 
 struct mark_at {
@@ -75,91 +73,6 @@ write_all(int fd, const unsigned char *p, size_t n)
 		p += w;
 		n -= (size_t)w;
 	}
-	return 0;
-}
-
-/*
- * Room for a record of len payload bytes at the end of b; the payload is
- * filled through the returned pointer, then rec_close packs the header.
- */
-static unsigned char *
-rec_open(struct ds_buf *b, uint64_t len)
-{
-	if (len > DS_FRAME_MAX) {
-		errno = EMSGSIZE;
-		return NULL;
-	}
-	if (ds_buf_grow(b, DS_FRAME_HDR + (size_t)len) == -1)
-		return NULL;
-	return b->p + b->len + DS_FRAME_HDR;
-}
-
-static void
-rec_close(struct ds_buf *b, uint16_t type, size_t len)
-{
-	ds_frame_pack(b->p + b->len, type, 0, b->p + b->len + DS_FRAME_HDR,
-	    (uint32_t)len);
-	b->len += DS_FRAME_HDR + len;
-}
-
-static int
-put_delta(struct ds_buf *b, const void *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	unsigned char *p;
-	uint64_t len;
-
-	if (keylen >= DELETED || (val != NULL && vallen >= DELETED)) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	len = 8 + (uint64_t)keylen + (val != NULL ? vallen : 0);
-	if ((p = rec_open(b, len)) == NULL)
-		return -1;
-	ds_put_le32(p, (uint32_t)keylen);
-	if (keylen > 0)
-		memcpy(p + 4, key, keylen);
-	ds_put_le32(p + 4 + keylen, val != NULL ? (uint32_t)vallen : DELETED);
-	if (val != NULL && vallen > 0)
-		memcpy(p + 8 + keylen, val, vallen);
-	rec_close(b, DS_FRAME_DELTA, (size_t)len);
-	return 0;
-}
-
-static int
-put_mark(struct ds_buf *b, const struct ds_slog_mark *m)
-{
-	unsigned char *p, *q;
-	uint64_t len;
-	uint32_t i;
-
-	len = MARK_FIXED + (uint64_t)m->n * POS_SIZE;
-	if ((p = rec_open(b, len)) == NULL)
-		return -1;
-	ds_put_le64(p, m->mark);
-	ds_put_le64(p + 8, m->outseq);
-	ds_put_le64(p + 16, m->aux);
-	ds_put_le32(p + 24, m->n);
-	for (i = 0, q = p + MARK_FIXED; i < m->n; i++, q += POS_SIZE) {
-		ds_put_le64(q, m->pos[i].producer);
-		ds_put_le32(q + 8, m->pos[i].epoch);
-		ds_put_le32(q + 12, m->pos[i].flags);
-		ds_put_le64(q + 16, m->pos[i].seq);
-		ds_put_le64(q + 24, m->pos[i].end);
-	}
-	rec_close(b, DS_FRAME_MARK, (size_t)len);
-	return 0;
-}
-
-static int
-put_acked(struct ds_buf *b, uint64_t mark)
-{
-	unsigned char *p;
-
-	if ((p = rec_open(b, 8)) == NULL)
-		return -1;
-	ds_put_le64(p, mark);
-	rec_close(b, DS_FRAME_ACKED, 8);
 	return 0;
 }
 
@@ -237,40 +150,15 @@ good_frame_after(const unsigned char *p, size_t n, size_t from)
 	return 0;
 }
 
-/* Check a record's body; NULL if good, else why not. */
+/* Check a record's body: NULL if good, else why not. */
 static const char *
 body_check(const struct ds_frame *f)
 {
-	uint64_t keylen, vallen;
+	const char *why;
 
-	if (f->flags != 0)
-		return "unknown record flags";
-	switch (f->type) {
-	case DS_FRAME_DELTA:
-		if (f->len < 8)
-			return "DELTA shorter than its lengths";
-		keylen = ds_get_le32(f->payload);
-		if (keylen > f->len - 8)
-			return "DELTA key runs past the record";
-		vallen = ds_get_le32(f->payload + 4 + keylen);
-		if (vallen == DELETED)
-			vallen = 0;
-		if (8 + keylen + vallen != f->len)
-			return "DELTA lengths do not add up";
-		return NULL;
-	case DS_FRAME_MARK:
-		if (f->len < MARK_FIXED ||
-		    MARK_FIXED + (uint64_t)ds_get_le32(f->payload + 24) *
-		    POS_SIZE != f->len)
-			return "MARK length does not match its count";
-		return NULL;
-	case DS_FRAME_ACKED:
-		if (f->len != 8)
-			return "ACKED is not 8 bytes";
-		return NULL;
-	default:
-		return "unknown record type";
-	}
+	if (f->type == DS_FRAME_TIMER)
+		return "TIMER record in a state log";
+	return ds_rec_check(f, &why) == -1 ? why : NULL;
 }
 
 static int
@@ -445,32 +333,6 @@ reack(const struct scan *sc, long chosen, uint64_t cut)
 	return 0;
 }
 
-static int
-fill_mark(struct ds_slog_mark *m, const unsigned char *p)
-{
-	const unsigned char *q;
-	uint32_t i;
-
-	m->mark = ds_get_le64(p);
-	m->outseq = ds_get_le64(p + 8);
-	m->aux = ds_get_le64(p + 16);
-	m->n = ds_get_le32(p + 24);
-	m->pos = NULL;
-	if (m->n == 0)
-		return 0;
-	if ((m->pos = calloc(m->n, sizeof(*m->pos))) == NULL) {
-		m->n = 0;
-		return -1;
-	}
-	for (i = 0, q = p + MARK_FIXED; i < m->n; i++, q += POS_SIZE) {
-		m->pos[i].producer = ds_get_le64(q);
-		m->pos[i].epoch = ds_get_le32(q + 8);
-		m->pos[i].flags = ds_get_le32(q + 12);
-		m->pos[i].seq = ds_get_le64(q + 16);
-		m->pos[i].end = ds_get_le64(q + 24);
-	}
-	return 0;
-}
 
 /* Apply the DELTAs of p[0..upto) (all checked by scan_file already). */
 static int
@@ -478,35 +340,44 @@ replay(struct ds_slog *s, const unsigned char *p, size_t upto,
     int (*on_delta)(void *, const void *, size_t, const void *, size_t),
     void *arg)
 {
-	const unsigned char *key, *val;
+	struct ds_frame f;
+	struct ds_rec r;
+	const char *why;
 	size_t off = 0;
-	uint32_t len, keylen, vallen;
 
 	while (off < upto) {
-		len = ds_get_le32(p + off + 8);
-		if (ds_get_le16(p + off + 4) == DS_FRAME_DELTA) {
-			key = p + off + DS_FRAME_HDR + 4;
-			keylen = ds_get_le32(key - 4);
-			vallen = ds_get_le32(key + keylen);
-			val = key + keylen + 4;
-			if (on_delta(arg, key, keylen,
-			    vallen == DELETED ? NULL : val,
-			    vallen == DELETED ? 0 : vallen) != 0) {
-				seterr(s, "%s: replaying the record at offset "
-				    "%zu failed", s->path, off);
-				return -1;
-			}
+		(void)ds_frame_unpack_hdr(p + off, DS_FRAME_MAX, &f, &why);
+		f.payload = p + off + DS_FRAME_HDR;
+		if (f.type == DS_FRAME_DELTA &&
+		    (ds_rec_get(&f, &r, NULL, &why) == -1 ||
+		    on_delta(arg, r.key, r.keylen, r.val, r.vallen) != 0)) {
+			seterr(s, "%s: replaying the record at offset %zu "
+			    "failed", s->path, off);
+			return -1;
 		}
-		off += DS_FRAME_HDR + len;
+		off += DS_FRAME_HDR + f.len;
 	}
 	return 0;
+}
+
+/* Decode the MARK frame at p (checked by scan_file already). */
+static int
+mark_at(struct ds_mark *m, const unsigned char *p)
+{
+	struct ds_frame f;
+	struct ds_rec r;
+	const char *why;
+
+	(void)ds_frame_unpack_hdr(p, DS_FRAME_MAX, &f, &why);
+	f.payload = p + DS_FRAME_HDR;
+	return ds_rec_get(&f, &r, m, &why);
 }
 
 int
 ds_slog_open(struct ds_slog *s, const char *path, int which,
     int (*on_delta)(void *arg, const void *key, size_t keylen,
     const void *val, size_t vallen), void *arg,
-    struct ds_slog_mark *m, int *code)
+    struct ds_mark *m, int *code)
 {
 	struct ds_buf file = DS_BUF_INIT;
 	struct scan sc;
@@ -550,8 +421,7 @@ ds_slog_open(struct ds_slog *s, const char *path, int which,
 			*code = DS_EX_SOFTWARE;
 			goto fail;
 		}
-		if (fill_mark(m, file.p + sc.marks[chosen].off +
-		    DS_FRAME_HDR) == -1) {
+		if (mark_at(m, file.p + sc.marks[chosen].off) == -1) {
 			seterr(s, "%s: %s", path, strerror(errno));
 			*code = DS_EX_OSERR;
 			goto fail;
@@ -578,7 +448,7 @@ fail:
 	ds_buf_free(&file);
 	free(sc.marks);
 	free(sc.acks);
-	ds_slog_mark_free(m);
+	ds_mark_free(m);
 	if (s->fd != -1)
 		close(s->fd);
 	s->fd = -1;
@@ -589,78 +459,23 @@ fail:
 }
 
 int
-ds_slog_put_delta(struct ds_buf *b, const void *key, size_t keylen,
-    const void *val, size_t vallen)
-{
-	return put_delta(b, key, keylen, val, vallen);
-}
-
-int
-ds_slog_put_mark(struct ds_buf *b, const struct ds_slog_mark *m)
-{
-	if (m->n > (DS_FRAME_MAX - MARK_FIXED) / POS_SIZE) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	return put_mark(b, m);
-}
-
-int
-ds_slog_put_acked(struct ds_buf *b, uint64_t mark)
-{
-	return put_acked(b, mark);
-}
-
-int
-ds_slog_rec_get(const struct ds_frame *f, struct ds_slog_rec *d,
-    struct ds_slog_mark *m, const char **why)
-{
-	uint32_t keylen, vallen;
-
-	if ((*why = body_check(f)) != NULL) {
-		errno = EBADMSG;
-		return -1;
-	}
-	switch (f->type) {
-	case DS_FRAME_DELTA:
-		keylen = ds_get_le32(f->payload);
-		vallen = ds_get_le32(f->payload + 4 + keylen);
-		d->key = f->payload + 4;
-		d->keylen = keylen;
-		d->val = vallen == DELETED ? NULL : f->payload + 8 + keylen;
-		d->vallen = vallen == DELETED ? 0 : vallen;
-		return 0;
-	case DS_FRAME_MARK:
-		if (fill_mark(m, f->payload) == -1) {
-			*why = "out of memory";
-			errno = ENOMEM;
-			return -1;
-		}
-		return 0;
-	default:	/* ACKED */
-		m->mark = ds_get_le64(f->payload);
-		return 0;
-	}
-}
-
-int
 ds_slog_delta(struct ds_slog *s, const void *key, size_t keylen,
     const void *val, size_t vallen)
 {
-	return put_delta(&s->pend, key, keylen, val, vallen);
+	return ds_rec_put_delta(&s->pend, key, keylen, val, vallen);
 }
 
 int
-ds_slog_mark(struct ds_slog *s, struct ds_slog_mark *m)
+ds_slog_mark(struct ds_slog *s, struct ds_mark *m)
 {
-	struct ds_slog_mark w = *m;
+	struct ds_mark w = *m;
 
-	if (m->n > (DS_FRAME_MAX - MARK_FIXED) / POS_SIZE) {
+	if (m->n > DS_REC_MARKMAX) {
 		errno = EMSGSIZE;
 		return -1;
 	}
 	w.mark = s->mark + 1;
-	if (put_mark(&s->pend, &w) == -1)
+	if (ds_rec_put_mark(&s->pend, &w) == -1)
 		return -1;
 	m->mark = ++s->mark;
 	return 0;
@@ -669,7 +484,7 @@ ds_slog_mark(struct ds_slog *s, struct ds_slog_mark *m)
 int
 ds_slog_acked(struct ds_slog *s, uint64_t mark)
 {
-	return put_acked(&s->pend, mark);
+	return ds_rec_put_acked(&s->pend, mark);
 }
 
 int
@@ -706,12 +521,12 @@ drain_at(int fd, struct ds_buf *b, size_t min, uint64_t *total)
 }
 
 int
-ds_slog_compact(struct ds_slog *s, struct ds_slog_mark *m,
+ds_slog_compact(struct ds_slog *s, struct ds_mark *m,
     int (*next)(void *arg, const void **key, size_t *keylen,
     const void **val, size_t *vallen), void *arg)
 {
 	struct ds_buf b = DS_BUF_INIT, tmp = DS_BUF_INIT;
-	struct ds_slog_mark w = *m;
+	struct ds_mark w = *m;
 	const void *key, *val;
 	size_t keylen, vallen;
 	uint64_t total = 0;
@@ -719,7 +534,7 @@ ds_slog_compact(struct ds_slog *s, struct ds_slog_mark *m,
 
 	if (ds_slog_flush(s) == -1)
 		return -1;
-	if (m->n > (DS_FRAME_MAX - MARK_FIXED) / POS_SIZE) {
+	if (m->n > DS_REC_MARKMAX) {
 		errno = EMSGSIZE;
 		seterr(s, "%s: compact: %s", s->path, strerror(errno));
 		return -1;
@@ -735,7 +550,7 @@ ds_slog_compact(struct ds_slog *s, struct ds_slog_mark *m,
 		goto fail;
 	made = 1;
 	while ((rc = next(arg, &key, &keylen, &val, &vallen)) == 1) {
-		if (put_delta(&b, key, keylen, val, vallen) == -1 ||
+		if (ds_rec_put_delta(&b, key, keylen, val, vallen) == -1 ||
 		    drain_at(fd, &b, COMPACT_CHUNK, &total) == -1)
 			goto fail;
 	}
@@ -743,7 +558,7 @@ ds_slog_compact(struct ds_slog *s, struct ds_slog_mark *m,
 		errno = ECANCELED;
 		goto fail;
 	}
-	if (put_mark(&b, &w) == -1 || put_acked(&b, w.mark) == -1 ||
+	if (ds_rec_put_mark(&b, &w) == -1 || ds_rec_put_acked(&b, w.mark) == -1 ||
 	    drain_at(fd, &b, 0, &total) == -1)
 		goto fail;
 	if (close(fd) == -1) {
@@ -793,12 +608,4 @@ ds_slog_close(struct ds_slog *s)
 	free(s->path);
 	s->path = NULL;
 	ds_buf_free(&s->pend);
-}
-
-void
-ds_slog_mark_free(struct ds_slog_mark *m)
-{
-	free(m->pos);
-	m->pos = NULL;
-	m->n = 0;
 }

@@ -1,19 +1,10 @@
 /*
  * slog.h: an instance's own state log for at-most- and at-least-once
  * topologies (issue 3; ds-journal takes this over for exactly-once).  An
- * append-only file of frames (ds-wire(5) envelope, so every record has
- * its CRC-32C) under the topology's state directory:
- *
- *	DELTA  keylen:u32 key vallen:u32 val     (vallen 0xffffffff: deleted)
- *	MARK   mark:u64 outseq:u64 aux:u64 n:u32,
- *	       n times producer:u64 epoch:u32 flags:u32 seq:u64 end:u64
- *	ACKED  mark:u64
- *
- * A MARK closes the DELTAs before it: the state after applying every DELTA
- * up to it is the state at that mark, with input frontier (producer, seq)
- * and output seq outseq; aux is the owner's (ds-source: the input file
- * offset).  ACKED says that mark's outputs were all acked downstream, so
- * its frontier may be (and was) acked upstream.
+ * append-only file of DELTA, MARK and ACKED records (core/rec.h: frames,
+ * so every record has its CRC-32C) under the topology's state directory.
+ * A MARK closes the DELTAs before it; ACKED says that mark's outputs were
+ * all acked downstream, so its frontier may be (and was) acked upstream.
  *
  * Writes are write(2) without fsync: they survive the death of the
  * process, which is what issue 3 promises (a machine crash is issue 4's).
@@ -32,29 +23,10 @@
 #include <stdint.h>
 
 #include "core/buf.h"
-
-#define DS_FRAME_DELTA		8
-#define DS_FRAME_MARK		9
-#define DS_FRAME_ACKED		10
+#include "core/rec.h"
 
 #define DS_SLOG_LAST	0
 #define DS_SLOG_ACKED	1
-
-struct ds_slog_pos {
-	uint64_t	 producer;
-	uint32_t	 epoch;
-	uint32_t	 flags;		/* DS_PROD_ENDED */
-	uint64_t	 seq;
-	uint64_t	 end;
-};
-
-struct ds_slog_mark {
-	uint64_t		 mark;
-	uint64_t		 outseq;
-	uint64_t		 aux;
-	uint32_t		 n;
-	struct ds_slog_pos	*pos;	/* owned by the slog after recovery */
-};
 
 struct ds_slog {
 	int		 fd;
@@ -73,7 +45,7 @@ struct ds_slog {
  * and MARKs are cut off the file.  0, or -1 with err set and a DS_EX_*
  * code returned through *code (65 corrupt, 74 I/O).
  *
- * m->pos is allocated: the caller frees it with ds_slog_mark_free.  When a
+ * m->pos is allocated: the caller frees it with ds_mark_free.  When a
  * torn tail was cut, open still returns 0 but sets torn and leaves the
  * warning text in err.  An ACKED record cut with the records after the
  * chosen mark is written again right after it.  s->mark is the highest
@@ -84,7 +56,7 @@ struct ds_slog {
 int	ds_slog_open(struct ds_slog *, const char *path, int which,
 	    int (*on_delta)(void *arg, const void *key, size_t keylen,
 	    const void *val, size_t vallen), void *arg,
-	    struct ds_slog_mark *m, int *code);
+	    struct ds_mark *m, int *code);
 /*
  * Queue records (0, or -1 with errno ENOMEM or EMSGSIZE); ds_slog_flush
  * writes them with one write(2) (looping on EINTR and short writes).  On
@@ -93,7 +65,7 @@ int	ds_slog_open(struct ds_slog *, const char *path, int which,
  */
 int	ds_slog_delta(struct ds_slog *, const void *key, size_t keylen,
 	    const void *val, size_t vallen);	/* val NULL: deleted */
-int	ds_slog_mark(struct ds_slog *, struct ds_slog_mark *); /* sets m->mark */
+int	ds_slog_mark(struct ds_slog *, struct ds_mark *); /* sets m->mark */
 int	ds_slog_acked(struct ds_slog *, uint64_t mark);
 int	ds_slog_flush(struct ds_slog *);
 /*
@@ -104,31 +76,10 @@ int	ds_slog_flush(struct ds_slog *);
  * snapshot goes to PATH.tmp, renamed over PATH; on failure the old log
  * stays in use.  0, or -1 with errno and err set.
  */
-int	ds_slog_compact(struct ds_slog *, struct ds_slog_mark *m,
+int	ds_slog_compact(struct ds_slog *, struct ds_mark *m,
 	    int (*next)(void *arg, const void **key, size_t *keylen,
 	    const void **val, size_t *vallen), void *arg);
-/*
- * The same records as frames for ds-journal(1) (exactly-once): append a
- * DELTA, MARK or ACKED frame to b (0, or -1 with errno ENOMEM/EMSGSIZE),
- * and decode one back.  ds_slog_rec_get checks the frame's body (type,
- * lengths) and fills what its type has: a DELTA's key and value (val NULL
- * when deleted; borrowed from f), a MARK into *m (m->pos allocated: free
- * with ds_slog_mark_free), an ACKED's mark number into m->mark.  0, or -1
- * with errno EBADMSG and *why, or ENOMEM.
- */
-int	ds_slog_put_delta(struct ds_buf *, const void *key, size_t keylen,
-	    const void *val, size_t vallen);
-int	ds_slog_put_mark(struct ds_buf *, const struct ds_slog_mark *);
-int	ds_slog_put_acked(struct ds_buf *, uint64_t mark);
-struct ds_frame;
-struct ds_slog_rec {
-	const void	*key, *val;
-	size_t		 keylen, vallen;
-};
-int	ds_slog_rec_get(const struct ds_frame *f, struct ds_slog_rec *d,
-	    struct ds_slog_mark *m, const char **why);
-/* Close without flushing.  Frees m->pos; both idempotent. */
+/* Close without flushing; idempotent. */
 void	ds_slog_close(struct ds_slog *);
-void	ds_slog_mark_free(struct ds_slog_mark *);
 
 #endif

@@ -85,7 +85,7 @@ unit(struct ds_buf *out, uint64_t w, uint32_t e, int i)
 	snprintf(v, sizeof(v), "v%d", i);
 	delta(&r, k, v);
 	ds_frame_append(&r, DS_FRAME_BUNDLE, 0, v, strlen(v));
-	ds_msg_timer_put(&r, "t", 1, (uint64_t)i);
+	ds_rec_put_timer(&r, "t", 1, (uint64_t)i);
 	mark(&r, (uint64_t)i, (uint64_t)i * 10);
 	jwrite(out, w, e, &r, 4);
 	ds_buf_free(&r);
@@ -700,7 +700,7 @@ test_msg(void)
 	ds_msg_jack_put(&b, &a);
 	ds_msg_jread_put(&b, &r);
 	ds_msg_jdata_put(&b, &d);
-	ds_msg_timer_put(&b, "key", 3, 1234);
+	ds_rec_put_timer(&b, "key", 3, 1234);
 	ok(ds_msg_next(b.p, b.len, &off, &f, &why) == 1 &&
 	    f.type == DS_FRAME_JACK && f.len == 16 &&
 	    ds_msg_jack_get(&a2, f.payload, f.len, &why) == 0 &&

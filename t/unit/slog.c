@@ -214,7 +214,7 @@ fsize(const char *path)
 /* Open path with mode which into *st; *m gets the mark. */
 static int
 reopen(const char *path, int which, struct map *st, struct ds_slog *s,
-    struct ds_slog_mark *m, int *code)
+    struct ds_mark *m, int *code)
 {
 	map_free(st);
 	*code = 0;
@@ -230,11 +230,11 @@ put(struct ds_slog *s, const char *k, const char *v)
 static int
 mark(struct ds_slog *s, uint64_t outseq, uint64_t aux)
 {
-	struct ds_slog_pos pos[2] = {
+	struct ds_mark_pos pos[2] = {
 		{ 0x10000, 3, 0, outseq * 10, 0 },
 		{ 0x20001, 7, 1, outseq * 20, outseq * 20 + 5 },
 	};
-	struct ds_slog_mark m = { 0, outseq, aux, 2, pos };
+	struct ds_mark m = { 0, outseq, aux, 2, pos };
 
 	if (ds_slog_mark(s, &m) == -1)
 		return -1;
@@ -242,7 +242,7 @@ mark(struct ds_slog *s, uint64_t outseq, uint64_t aux)
 }
 
 static int
-pos_ok(const struct ds_slog_mark *m, uint64_t outseq)
+pos_ok(const struct ds_mark *m, uint64_t outseq)
 {
 	return m->n == 2 && m->pos != NULL && m->outseq == outseq &&
 	    m->pos[0].producer == 0x10000 && m->pos[0].epoch == 3 &&
@@ -257,7 +257,7 @@ empty(void)
 {
 	const char *p = path_of("empty.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
 	struct stat sb;
 	int code, fl;
@@ -296,7 +296,7 @@ static void
 build_interleaved(const char *p, uint64_t *end_m2, uint64_t *end_m3)
 {
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
 	int code;
 
@@ -326,7 +326,7 @@ recovery(void)
 {
 	const char *p = path_of("rec.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
 	uint64_t e2, e3;
 	int code;
@@ -342,13 +342,13 @@ recovery(void)
 	    s.size == e3 + DS_FRAME_HDR + 8,
 	    "LAST: cut after M3, the cut ACKED 2 written again (%lld)",
 	    fsize(p));
-	ds_slog_mark_free(&m);
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 2 &&
 	    map_is(&st, "a=2,b=x"),
 	    "LAST then ACKED: the re-written ACKED 2 still counts");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 
 	build_interleaved(p, &e2, &e3);
@@ -361,13 +361,13 @@ recovery(void)
 	ok(fsize(p) == (long long)(e2 + DS_FRAME_HDR + 8),
 	    "ACKED: M3 and later cut, ACKED 2 re-written after M2 (%lld)",
 	    fsize(p));
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 2 &&
 	    map_is(&st, "a=2,b=x") &&
 	    fsize(p) == (long long)(e2 + DS_FRAME_HDR + 8),
 	    "ACKED: a second recovery changes nothing");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	put(&s, "c", "new");
 	ok(mark(&s, 5, 500) == 3 && ds_slog_acked(&s, 3) == 0 &&
 	    ds_slog_flush(&s) == 0, "ACKED: write on: mark 3 and ACKED 3");
@@ -375,11 +375,11 @@ recovery(void)
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 3 &&
 	    m.aux == 500 && map_is(&st, "a=2,b=x,c=new"),
 	    "ACKED: the new mark recovers over the old state");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == 0 && m.mark == 3 &&
 	    map_is(&st, "a=2,b=x,c=new"), "LAST: the same");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 
 	/* A1 arrives after M2: ACKED goes back to M1. */
@@ -394,11 +394,11 @@ recovery(void)
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 1 &&
 	    map_is(&st, "a=1"), "ACKED: M1 M2 A1 recovers M1");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 1 &&
 	    map_is(&st, "a=1"), "ACKED: and again after the cut");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 
 	/* Marks but no ACKED: nothing is recovered in ACKED mode. */
@@ -435,8 +435,8 @@ deletes(void)
 {
 	const char *p = path_of("del.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
-	struct ds_slog_mark m0 = { 0, 9, 0, 0, NULL };
+	struct ds_mark m;
+	struct ds_mark m0 = { 0, 9, 0, 0, NULL };
 	struct map st = { NULL, 0, 0, 0 };
 	int code;
 
@@ -470,7 +470,7 @@ torn(void)
 {
 	const char *p = path_of("torn.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
 	struct ds_buf full = DS_BUF_INIT;
 	uint64_t end1, end2, at, bit;
@@ -503,7 +503,7 @@ torn(void)
 			if (bad++ == 0)
 				printf("# length %zu: %s\n", len, s.err);
 		}
-		ds_slog_mark_free(&m);
+		ds_mark_free(&m);
 		ds_slog_close(&s);
 	}
 	ok(bad == 0, "torn: every cut of the last MARK: cut, warned, M1 "
@@ -513,11 +513,11 @@ torn(void)
 	reopen(p, DS_SLOG_LAST, &st, &s, &m, &code);
 	ok(strstr(s.err, "offset") != NULL && strstr(s.err, p) != NULL,
 	    "torn: the warning names the file and offset: %s", s.err);
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == 0 && !s.torn &&
 	    m.mark == 1, "torn: reopening after the cut finds no tear");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 
 	bad = 0;
@@ -532,7 +532,7 @@ torn(void)
 		    !s.torn || m.mark != 1 || !map_is(&st, "a=1") ||
 		    fsize(p) != (long long)end1)
 			bad++;
-		ds_slog_mark_free(&m);
+		ds_mark_free(&m);
 		ds_slog_close(&s);
 	}
 	ok(bad == 0, "torn: every cut of a trailing DELTA (LAST and ACKED)");
@@ -553,7 +553,7 @@ torn(void)
 	spit(p, full.p, full.len);
 	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == 0 && !s.torn &&
 	    m.mark == 2 && map_is(&st, "a=2"), "torn: the whole file: M2");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 
 	/* A flip anywhere in the last record is a torn tail too. */
@@ -571,7 +571,7 @@ torn(void)
 					    (unsigned long long)at,
 					    (unsigned long long)bit, s.err);
 			}
-			ds_slog_mark_free(&m);
+			ds_mark_free(&m);
 			ds_slog_close(&s);
 		}
 	ok(bad == 0, "torn: every bit flip in the last record: cut, M1 "
@@ -586,7 +586,7 @@ corrupt(void)
 {
 	const char *p = path_of("bad.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
 	struct ds_buf full = DS_BUF_INIT, b = DS_BUF_INIT;
 	unsigned char body[64];
@@ -740,7 +740,7 @@ compact(void)
 	const char *p = path_of("cmp.slog");
 	char tmp[600], k[32], v[64];
 	struct ds_slog s;
-	struct ds_slog_mark m, cm;
+	struct ds_mark m, cm;
 	struct map st = { NULL, 0, 0, 0 }, model = { NULL, 0, 0, 0 };
 	struct iter it;
 	struct stat sb;
@@ -785,18 +785,18 @@ compact(void)
 	ok(mark(&s, 7777, 1) == 61 && ds_slog_flush(&s) == 0 &&
 	    fsize(p) == (long long)s.size,
 	    "compact: writes go on into the new file");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == 0 && m.mark == 61 &&
 	    pos_ok(&m, 7777) && map_eq(&st, &model) && !s.torn,
 	    "compact: reopen LAST: snapshot + later records");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	map_set(&model, "after", 5, NULL, 0);
 	ok(reopen(p, DS_SLOG_ACKED, &st, &s, &m, &code) == 0 && m.mark == 60 &&
 	    pos_ok(&m, 2999) && map_eq(&st, &model),
 	    "compact: reopen ACKED: the snapshot's own ACKED counts");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 
 	/* A failing iterator leaves the old log in place. */
 	before = fsize(p);
@@ -833,10 +833,10 @@ large(void)
 {
 	const char *p = path_of("big.slog");
 	struct ds_slog s;
-	struct ds_slog_mark m;
+	struct ds_mark m;
 	struct map st = { NULL, 0, 0, 0 };
-	struct ds_slog_pos *pos;
-	struct ds_slog_mark bm;
+	struct ds_mark_pos *pos;
+	struct ds_mark bm;
 	struct kv *e;
 	char *key, *val;
 	size_t i, kl = 100000, vl = 3u << 20;
@@ -857,7 +857,7 @@ large(void)
 	reopen(p, DS_SLOG_LAST, &st, &s, &m, &code);
 	ok(ds_slog_delta(&s, key, kl, val, vl) == 0, "large: a 3 MiB value "
 	    "under a 100 kB key");
-	bm = (struct ds_slog_mark){ 0, 1, 2, 5000, pos };
+	bm = (struct ds_mark){ 0, 1, 2, 5000, pos };
 	ok(ds_slog_mark(&s, &bm) == 0 && ds_slog_flush(&s) == 0,
 	    "large: a mark with 5000 positions");
 	errno = 0;
@@ -885,7 +885,7 @@ large(void)
 	    m.pos[4999].seq == (uint64_t)4999 << 33 && st.n == 1 &&
 	    (e = map_find(&st, key, kl)) != NULL && e->vl == vl &&
 	    memcmp(e->v, val, vl) == 0, "large: recovered byte for byte");
-	ds_slog_mark_free(&m);
+	ds_mark_free(&m);
 	ds_slog_close(&s);
 	free(key);
 	free(val);
