@@ -506,7 +506,7 @@ topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
 static void
 ack_marks(void)
 {
-	uint64_t minack = ds_outq_minack(&ti.oq);
+	uint64_t minack = ds_inst_minack(&ti);
 	size_t n = 0;
 
 	while (n < flen && pend_at(n)->outseq <= minack)

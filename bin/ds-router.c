@@ -238,6 +238,24 @@ item_free(struct item *it)
 }
 
 /*
+ * Producer pr restarted.  At least once its new epoch's seqs may stand
+ * for other tuples: what the consumers acked of the old one says nothing
+ * of them, and acking that upstream would free tuples they never got.
+ */
+static void
+prod_epoch(struct prod *pr, uint32_t epoch)
+{
+	size_t j, p = (size_t)(pr - r.prod);
+
+	pr->epoch = epoch;
+	if (r.in[pr->in].once != DS_ONCE_LEAST)
+		return;
+	pr->routed = pr->upack = 0;
+	for (j = 0; j < r.ncons; j++)
+		memset(&r.cons[j].cp[p], 0, sizeof(r.cons[j].cp[p]));
+}
+
+/*
  * Close writer j into an item at the tail of its consumer's queue.  The
  * item takes the writer's buffer (no copy); on_bundle gives the writer a
  * new one, sized for the whole input bundle.
@@ -291,7 +309,7 @@ on_bundle(void *arg, struct ds_inlet *in, const struct ds_bundle *b)
 	}
 	p = (size_t)(pr - r.prod);
 	if (b->epoch > pr->epoch)
-		pr->epoch = b->epoch;
+		prod_epoch(pr, b->epoch);
 	if ((first = calloc(r.ncons * 2, sizeof(*first))) == NULL)
 		nomem();
 	last = first + r.ncons;
@@ -356,7 +374,7 @@ sync_prods(void)
 			if ((pr = prod_find(ip[k].producer)) == NULL)
 				continue;
 			if (ip[k].epoch > pr->epoch)
-				pr->epoch = ip[k].epoch;
+				prod_epoch(pr, ip[k].epoch);
 			if (ip[k].recv > pr->routed)
 				pr->routed = ip[k].recv;
 		}
@@ -435,7 +453,8 @@ apply_acks(struct cons *c)
 			/* Exactly-once acks like least: the router keeps
 			 * nothing, its consumers' journals do. */
 			if (r.in[pr->in].once != DS_ONCE_MOST)
-				ds_inlet_ack(r.in[pr->in].inlet, pr->id, min);
+				ds_inlet_ack(r.in[pr->in].inlet, pr->id,
+				    pr->epoch, min);
 		}
 	}
 }
@@ -464,7 +483,7 @@ decode_pull(const unsigned char *msg, size_t len, struct ds_pull_msg *m,
 		*why = "not a PULL frame";
 		return -1;
 	}
-	return ds_msg_pull_get(m, f.payload, f.len, why);
+	return ds_msg_pull_get(m, f.flags, f.payload, f.len, why);
 }
 
 /*

@@ -678,7 +678,7 @@ static void
 tick(void *arg)
 {
 	struct source *s = arg;
-	uint64_t minack = ds_outq_minack(&s->ti.oq);
+	uint64_t minack = ds_inst_minack(&s->ti);
 	const struct pend_mark *pm = NULL;
 
 	while (s->pmlen > 0 && s->pm[s->pmhead].outseq <= minack) {

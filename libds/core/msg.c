@@ -4,8 +4,9 @@
  * build the payload on the stack or in a scratch buffer and append one
  * whole frame; decoders check the exact payload length implied by the
  * fixed part and n before allocating anything, so a payload either
- * decodes whole or not at all.  No message type defines a frame flag, so
- * ds_msg_next refuses any.  No I/O, never prints.
+ * decodes whole or not at all.  Only PULL defines a frame flag
+ * (DS_PULL_EPOCHS), so ds_msg_next refuses any other.  No I/O, never
+ * prints.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -43,12 +44,18 @@ frame_begin(struct ds_buf *b, size_t len)
 }
 
 static void
-frame_end(struct ds_buf *b, uint16_t type, size_t len)
+frame_endf(struct ds_buf *b, uint16_t type, uint16_t flags, size_t len)
 {
 	unsigned char *hdr = b->p + b->len;
 
-	ds_frame_pack(hdr, type, 0, hdr + DS_FRAME_HDR, (uint32_t)len);
+	ds_frame_pack(hdr, type, flags, hdr + DS_FRAME_HDR, (uint32_t)len);
 	b->len += DS_FRAME_HDR + len;
+}
+
+static void
+frame_end(struct ds_buf *b, uint16_t type, size_t len)
+{
+	frame_endf(b, type, 0, len);
 }
 
 int
@@ -62,7 +69,7 @@ ds_msg_pull_put(struct ds_buf *b, const struct ds_pull_msg *m)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	len = PULL_FIX + (size_t)m->n * PULL_POS;
+	len = PULL_FIX + (size_t)m->n * (PULL_POS + 4);
 	if ((p = frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le64(p, m->consumer);
@@ -77,7 +84,9 @@ ds_msg_pull_put(struct ds_buf *b, const struct ds_pull_msg *m)
 		ds_put_le64(p + 8, m->pos[i].from);
 		ds_put_le64(p + 16, m->pos[i].ack);
 	}
-	frame_end(b, DS_FRAME_PULL, len);
+	for (i = 0; i < m->n; i++, p += 4)
+		ds_put_le32(p, m->pos[i].epoch);
+	frame_endf(b, DS_FRAME_PULL, DS_PULL_EPOCHS, len);
 	return 0;
 }
 
@@ -167,9 +176,11 @@ check_n(size_t len, size_t fix, uint32_t n, size_t each, uint32_t max,
 }
 
 int
-ds_msg_pull_get(struct ds_pull_msg *m, const unsigned char *p, size_t len,
-    const char **why)
+ds_msg_pull_get(struct ds_pull_msg *m, uint16_t flags, const unsigned char *p,
+    size_t len, const char **why)
 {
+	size_t each = flags & DS_PULL_EPOCHS ? PULL_POS + 4 : PULL_POS;
+	const unsigned char *e;
 	uint32_t i;
 
 	*why = NULL;
@@ -182,8 +193,10 @@ ds_msg_pull_get(struct ds_pull_msg *m, const unsigned char *p, size_t len,
 	m->max_tuples = ds_get_le32(p + 12);
 	m->max_bytes = ds_get_le32(p + 16);
 	m->wait_ms = ds_get_le32(p + 20);
+	if (flags & ~DS_PULL_EPOCHS)
+		return bad(why, "undefined pull flags set");
 	i = ds_get_le32(p + 24);
-	if (check_n(len, PULL_FIX, i, PULL_POS, DS_MSG_MAXPROD, why) == -1)
+	if (check_n(len, PULL_FIX, i, each, DS_MSG_MAXPROD, why) == -1)
 		return -1;
 	if (i == 0)
 		return 0;
@@ -191,10 +204,14 @@ ds_msg_pull_get(struct ds_pull_msg *m, const unsigned char *p, size_t len,
 		return -1;
 	m->n = i;
 	p += PULL_FIX;
+	e = p + (size_t)i * PULL_POS;
 	for (i = 0; i < m->n; i++, p += PULL_POS) {
 		m->pos[i].producer = ds_get_le64(p);
 		m->pos[i].from = ds_get_le64(p + 8);
 		m->pos[i].ack = ds_get_le64(p + 16);
+		/* Without EPOCHS: 0, "no epoch known" (ds-wire(5)). */
+		if (flags & DS_PULL_EPOCHS)
+			m->pos[i].epoch = ds_get_le32(e + 4 * (size_t)i);
 	}
 	return 0;
 }
@@ -299,7 +316,8 @@ next(const unsigned char *msg, size_t len, size_t *off, struct ds_frame *f,
 		return bad(why, "truncated frame payload");
 	if (crc && ds_frame_check(p, p + DS_FRAME_HDR, f->len) == -1)
 		return bad(why, "checksum mismatch");
-	if (f->flags != 0)
+	if (f->flags != 0 && (f->type != DS_FRAME_PULL ||
+	    (f->flags & ~DS_PULL_EPOCHS) != 0))
 		return bad(why, "undefined frame flags set");
 	f->payload = p + DS_FRAME_HDR;
 	*off += DS_FRAME_HDR + f->len;

@@ -3,15 +3,19 @@
  * A message is one or more frames (frame.h) sent as one nanomsg message.
  * Pure encoding and decoding: no I/O, never prints.
  *
- * PULL (consumer -> server):
+ * PULL (consumer -> server), flag DS_PULL_EPOCHS:
  *	consumer:u64 epoch:u32 max_tuples:u32 max_bytes:u32 wait_ms:u32
- *	n:u32, then n times: producer:u64 from:u64 ack:u64
+ *	n:u32, then n times: producer:u64 from:u64 ack:u64,
+ *	then (with DS_PULL_EPOCHS) n times: epoch:u32
  *   consumer is the puller's id (an instance's producer id, or a router's
  *   id), epoch its epoch (stale epochs are fenced).  For each producer
  *   behind the server: from = the first seq wanted (0: from the oldest
  *   retained), ack = every tuple of that producer with seq <= ack meant for
- *   this consumer has been durably processed (0: none).  A producer absent
- *   from the vector has from = 0 and ack = 0.
+ *   this consumer has been durably processed (0: none), and the
+ *   producer's epoch whose seqs from and ack name (0: none known).  A
+ *   server applies them only to that epoch of its stream (net/outq.h).  A
+ *   PULL without the flag has epoch 0 everywhere; ds_msg_pull_put always
+ *   sets it.  A producer absent from the vector has from = 0 and ack = 0.
  *
  * REPLY (server -> consumer), then zero or more BUNDLE frames in the same
  * message, in seq order per producer:
@@ -97,7 +101,7 @@ struct ds_pos {
 	uint64_t	 producer;
 	uint64_t	 from;		/* PULL */
 	uint64_t	 ack;		/* PULL */
-	uint32_t	 epoch;		/* REPLY */
+	uint32_t	 epoch;		/* PULL (of from, ack), REPLY */
 	uint32_t	 flags;		/* REPLY */
 	uint64_t	 scanned;	/* REPLY */
 	uint64_t	 end;		/* REPLY */
@@ -192,10 +196,11 @@ int	ds_msg_text_put(struct ds_buf *, uint16_t type, const char *, size_t);
  * reader) and fill the struct; vectors are malloc'ed into m->pos (free
  * with free(3); NULL when n is 0).  0, or -1 with errno EBADMSG and *why
  * saying what is wrong (short payload, n over DS_MSG_MAXPROD, trailing
- * bytes), or ENOMEM.
+ * bytes), or ENOMEM.  pull_get takes the frame's flags too (an undefined
+ * one is EBADMSG).
  */
-int	ds_msg_pull_get(struct ds_pull_msg *, const unsigned char *, size_t,
-	    const char **why);
+int	ds_msg_pull_get(struct ds_pull_msg *, uint16_t flags,
+	    const unsigned char *, size_t, const char **why);
 int	ds_msg_reply_get(struct ds_reply_msg *, const unsigned char *, size_t,
 	    const char **why);
 int	ds_msg_beat_get(struct ds_beat_msg *, const unsigned char *, size_t,

@@ -102,6 +102,7 @@ send_req(struct ds_inlet *in, int replace)
 		else
 			in->pos[i].from = p->recv == 0 ? 0 : p->recv + 1;
 		in->pos[i].ack = p->ack;
+		in->pos[i].epoch = p->epoch;
 	}
 	memset(&m, 0, sizeof(m));
 	m.consumer = in->cfg.consumer;
@@ -245,8 +246,9 @@ check(struct ds_inlet *in, const unsigned char *msg, size_t len,
 
 /*
  * A newer epoch of producer p: it restarted and replays from its
- * recovered point.  Least mode takes the replay (the frontier restarts
- * with it); most mode keeps its frontier and drops what it saw, and so
+ * recovered point.  Least mode takes the replay: the frontier and the
+ * ack start over with it (the new epoch's seqs may stand for other
+ * tuples).  Most mode keeps its frontier and drops what it saw, and so
  * does exactly mode, where the replay is the same outputs with the same
  * seqs (they were durable in the producer's journal before anyone saw
  * them).
@@ -256,7 +258,7 @@ restarted(struct ds_inlet *in, struct ds_inlet_prod *p, uint32_t epoch)
 {
 	p->epoch = epoch;
 	if (in->cfg.once == DS_ONCE_LEAST)
-		p->recv = 0;
+		p->recv = p->ack = 0;
 }
 
 /* Deliver one checked bundle.  0, or -1 when the owner failed. */
@@ -531,11 +533,15 @@ ds_inlet_restore(struct ds_inlet *in, uint64_t producer, uint32_t epoch,
 }
 
 void
-ds_inlet_ack(struct ds_inlet *in, uint64_t producer, uint64_t seq)
+ds_inlet_ack(struct ds_inlet *in, uint64_t producer, uint32_t epoch,
+    uint64_t seq)
 {
 	struct ds_inlet_prod *p;
 
-	if ((p = find(in, producer, NULL)) != NULL && seq > p->ack) {
+	if ((p = find(in, producer, NULL)) == NULL || (epoch != p->epoch &&
+	    in->cfg.once != DS_ONCE_EXACTLY))
+		return;
+	if (seq > p->ack) {
 		p->ack = seq;
 		nudge(in);
 	}

@@ -18,7 +18,8 @@
  * seqs at or below what it received before (duplicates, never losses);
  * in most mode it drops tuples at or below its received frontier (counted
  * in dup).  Within one epoch, tuples at or below the received frontier are
- * always dropped as duplicates.
+ * always dropped as duplicates.  Every request names, per producer, the
+ * epoch its from and ack refer to (ds-wire(5)), the newest seen.
  */
 #ifndef DS_INLET_H
 #define DS_INLET_H
@@ -86,11 +87,15 @@ void	ds_inlet_stop(struct ds_inlet *);
 int	ds_inlet_restore(struct ds_inlet *, uint64_t producer, uint32_t epoch,
 	    uint64_t seq, int ended, uint64_t end);
 /*
- * Least mode: the owner has durably processed every tuple of producer up
- * to seq (sent as ack with the next request; never moves backwards).
- * ack_all: durable up to the current received frontier of every producer.
+ * Least mode: the owner has durably processed every tuple of producer's
+ * epoch up to seq (sent as ack with the next request; never moves
+ * backwards).  An ack of an epoch other than the producer's newest is
+ * ignored, except in exactly mode, whose seqs are the same in every
+ * epoch.  ack_all: durable up to the current received frontier of every
+ * producer.
  */
-void	ds_inlet_ack(struct ds_inlet *, uint64_t producer, uint64_t seq);
+void	ds_inlet_ack(struct ds_inlet *, uint64_t producer, uint32_t epoch,
+	    uint64_t seq);
 void	ds_inlet_ack_all(struct ds_inlet *);
 /*
  * Every ack the owner gave has travelled upstream in a request that was

@@ -496,7 +496,7 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (ti->lease != NULL)
 		counters(ti);
-	if (ti->has_oq && ti->oq.ended && ds_outq_done(&ti->oq) &&
+	if (ti->has_oq && ti->os->ended && ds_outq_done(&ti->oq) &&
 	    ti->jlen == 0)
 		ds_inst_finish(ti);
 }
@@ -538,7 +538,7 @@ decode_pull(const unsigned char *msg, size_t len)
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL)
 		nomem();
-	if (ds_msg_pull_get(m, f.payload, f.len, &why) == 0)
+	if (ds_msg_pull_get(m, f.flags, f.payload, f.len, &why) == 0)
 		return m;
 	if (errno == ENOMEM)
 		nomem();
@@ -593,36 +593,28 @@ forget(void *arg, struct ds_pull_req *req)
 }
 
 /*
- * The wait of a PULL, read in place: payload offset 20.  Once the output
- * has ended, a request whose ack for us is behind waits SHORT_WAIT only:
- * the consumer acks what it got after this request left, and if its ack
- * comes too soon to replace the request (see inlet.c's nudge), nothing
- * else would answer it before its whole wait (as ds-router's wait_of).
+ * The wait of a PULL.  Once the output has ended, a request whose ack for
+ * us is behind waits SHORT_WAIT only: the consumer acks what it got after
+ * this request left, and if its ack comes too soon to replace the request
+ * (see inlet.c's nudge), nothing else would answer it before its whole
+ * wait (as ds-router's wait_of).
  */
 static double
 wait_of(void *arg, const unsigned char *msg, size_t len)
 {
 	struct ds_inst *ti = arg;
-	struct ds_frame f;
-	const char *why;
-	const unsigned char *v;
-	uint64_t ack = 0;
-	uint32_t i, n;
-	size_t off = 0;
+	struct ds_pull_msg *m;
 	double wait;
 
-	if (ds_msg_next(msg, len, &off, &f, &why) != 1 ||
-	    f.type != DS_FRAME_PULL || f.len < 28)
+	if ((m = decode_pull(msg, len)) == NULL)
 		return 0;
-	wait = ds_get_le32(f.payload + 20) / 1000.0;
-	if (!ti->has_oq || !ti->oq.ended || wait <= SHORT_WAIT)
-		return wait;
-	n = ds_get_le32(f.payload + 24);
-	for (i = 0, v = f.payload + 28; i < n &&
-	    (size_t)(v + 24 - f.payload) <= f.len; i++, v += 24)
-		if (ds_get_le64(v) == ti->oq.producer)
-			ack = ds_get_le64(v + 16);
-	return ack < ti->oq.next - 1 ? SHORT_WAIT : wait;
+	wait = m->wait_ms / 1000.0;
+	if (ti->has_oq && ti->os->ended && wait > SHORT_WAIT &&
+	    ds_outq_lagging(&ti->oq, m))
+		wait = SHORT_WAIT;
+	free(m->pos);
+	free(m);
+	return wait;
 }
 
 static const struct ds_pull_srv_ops srv_ops = { serve, forget, wait_of };
@@ -632,9 +624,10 @@ ds_inst_listen(struct ds_inst *ti, uint64_t first)
 {
 	size_t i;
 
-	if (ds_outq_init(&ti->oq, ti->id, ti->epoch, first, ti->cons,
-	    ti->ncons) == -1)
+	if (ds_outq_init(&ti->oq, ti->cons, ti->ncons) == -1 ||
+	    ds_outq_add(&ti->oq, ti->id, ti->epoch, first, ti->exactly) == -1)
 		nomem();
+	ti->os = ds_outq_stream(&ti->oq, ti->id);
 	ti->has_oq = 1;
 	for (i = 0; i < ti->npart; i++)
 		if (ds_outq_part(&ti->oq, ti->part[i].dist, ti->part[i].ids,
@@ -785,7 +778,8 @@ ds_inst_append(struct ds_inst *ti, const void *p, size_t len)
 		if (count > 0) {
 			/* Tuples: tflags:u8 seq:u64 ...; seqs are consecutive. */
 			first = ds_get_le64(pay + DS_BUNDLE_HDR + 1);
-			if (ds_outq_append(&ti->oq, q, DS_FRAME_HDR + n, first,
+			if (ds_outq_append(&ti->oq, ti->os, q, DS_FRAME_HDR + n,
+			    first,
 			    first + count - 1) == -1) {
 				if (errno == ENOMEM)
 					nomem();
@@ -880,6 +874,7 @@ ds_inst_ack(struct ds_inst *ti, const struct ds_mark_pos *f, size_t n)
 		pl = &ti->pull[i];
 		for (j = 0; j < pl->nprod; j++)
 			ds_inlet_ack(pl->inlet, f[pl->base + j].producer,
+			    f[pl->base + j].epoch,
 			    f[pl->base + j].seq);
 	}
 }
@@ -896,7 +891,7 @@ ds_inst_ack_all(struct ds_inst *ti)
 void
 ds_inst_end(struct ds_inst *ti)
 {
-	ds_outq_end(&ti->oq);
+	ds_outq_end(&ti->oq, ti->os);
 	if (ti->srv != NULL)
 		ds_pull_srv_wake(ti->srv);
 }
@@ -1274,4 +1269,10 @@ size_t
 ds_inst_jpending(const struct ds_inst *ti)
 {
 	return ti->jlen;
+}
+
+uint64_t
+ds_inst_minack(const struct ds_inst *ti)
+{
+	return ds_outq_minack(&ti->oq, ti->os);
 }

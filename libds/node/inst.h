@@ -133,6 +133,7 @@ struct ds_inst {
 	struct ds_lease		*lease;
 	struct ds_pull_srv	*srv;
 	struct ds_outq		 oq;
+	struct ds_outq_stream	*os;		/* ours, in oq */
 	int			 has_oq;
 	size_t			 nfront;	/* producers over all pulls */
 	struct ds_mark_pos	*front;		/* owned, nfront */
@@ -269,5 +270,7 @@ void	ds_inst_jwrite_buf(struct ds_inst *, struct ds_buf *recs, uint32_t n,
 	    void (*done)(void *, uint64_t), void *arg, uint64_t token);
 /* Units not yet durable. */
 size_t	ds_inst_jpending(const struct ds_inst *);
+/* The lowest ack of our output stream over every consumer. */
+uint64_t ds_inst_minack(const struct ds_inst *);
 
 #endif

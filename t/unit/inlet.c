@@ -38,6 +38,7 @@ static char dir[64], addr[128];
 /* A producer: an outq behind a pull server. */
 struct srv {
 	struct ds_outq		 q;
+	struct ds_outq_stream	*st;	/* PROD's, in q */
 	struct ds_pull_srv	*s;
 	int			 junk;	/* answer garbage instead */
 };
@@ -65,7 +66,7 @@ srv_serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 		req->user = m;
 		if (ds_msg_next(req->msg, req->len, &off, &f, &why) != 1 ||
 		    f.type != DS_FRAME_PULL ||
-		    ds_msg_pull_get(m, f.payload, f.len, &why) == -1)
+		    ds_msg_pull_get(m, f.flags, f.payload, f.len, &why) == -1)
 			return -1;
 	}
 	return ds_outq_serve(&sv->q, m, req->final, reply);
@@ -95,7 +96,7 @@ srv_wait_of(void *arg, const unsigned char *msg, size_t len)
 	(void)arg;
 	if (ds_msg_next(msg, len, &off, &f, &why) != 1 ||
 	    f.type != DS_FRAME_PULL ||
-	    ds_msg_pull_get(&m, f.payload, f.len, &why) == -1)
+	    ds_msg_pull_get(&m, f.flags, f.payload, f.len, &why) == -1)
 		return 0;
 	w = m.wait_ms / 1000.0;
 	free(m.pos);
@@ -111,8 +112,10 @@ srv_open(struct srv *sv, uint32_t epoch, uint64_t first,
     const uint64_t *cons, size_t ncons)
 {
 	memset(sv, 0, sizeof(*sv));
-	if (ds_outq_init(&sv->q, PROD, epoch, first, cons, ncons) == -1)
+	if (ds_outq_init(&sv->q, cons, ncons) == -1 ||
+	    ds_outq_add(&sv->q, PROD, epoch, first, 0) == -1)
 		return -1;
+	sv->st = ds_outq_stream(&sv->q, PROD);
 	sv->s = ds_pull_srv_open(loop, addr, &srv_ops, sv);
 	return sv->s == NULL ? -1 : 0;
 }
@@ -141,7 +144,7 @@ srv_append(struct srv *sv, uint64_t first, uint64_t last, uint64_t per)
 	for (s = first; s <= last; s = e + 1) {
 		e = s + per - 1 < last ? s + per - 1 : last;
 		ds_buf_reset(&b);
-		if (ds_bundle_begin(&w, &b, PROD, sv->q.epoch) == -1)
+		if (ds_bundle_begin(&w, &b, PROD, sv->st->epoch) == -1)
 			abort();
 		for (t.seq = s; t.seq <= e; t.seq++) {
 			t.paylen = (size_t)snprintf(pay, sizeof(pay), "%llu",
@@ -150,7 +153,7 @@ srv_append(struct srv *sv, uint64_t first, uint64_t last, uint64_t per)
 				abort();
 		}
 		if (ds_bundle_end(&w) == -1 ||
-		    ds_outq_append(&sv->q, b.p, b.len, s, e) == -1)
+		    ds_outq_append(&sv->q, sv->st, b.p, b.len, s, e) == -1)
 			abort();
 	}
 	ds_buf_free(&b);
@@ -188,7 +191,8 @@ on_bundle(void *arg, struct ds_inlet *in, const struct ds_bundle *b)
 			g->seq[g->n++] = b->t[i].seq;
 	}
 	if (g->ack && b->count > 0)
-		ds_inlet_ack(in, b->producer, b->t[b->count - 1].seq);
+		ds_inlet_ack(in, b->producer, b->epoch,
+		    b->t[b->count - 1].seq);
 	return 0;
 }
 
@@ -390,15 +394,15 @@ basic(void)
 	ds_inlet_start(g->in);
 	c.v = 300;
 	ok(until(got_n, &c, 15), "300 tuples arrive");
-	ok(sv.q.cons[0].ack >= 200, "acks reach the server (%llu)",
-	    (unsigned long long)sv.q.cons[0].ack);
+	ok(sv.q.cons[0].cs[0].ack >= 200, "acks reach the server (%llu)",
+	    (unsigned long long)sv.q.cons[0].cs[0].ack);
 	srv_append(&sv, 301, 500, 7);
-	ds_outq_end(&sv.q);
+	ds_outq_end(&sv.q, sv.st);
 	ds_pull_srv_wake(sv.s);
 	ok(until(all_done, &c, 15), "stream ended, acked and told");
 	ok(run_of(g, 0, 1, 500) && g->badpay == 0,
 	    "1..500 once each, in order, intact");
-	ok(sv.q.tuples == 0 && sv.q.bytes == 0 && sv.q.head == NULL,
+	ok(sv.q.tuples == 0 && sv.q.bytes == 0 && sv.st->head == NULL,
 	    "the queue freed everything");
 	ok(ds_inlet_dups(g->in) == 0 && ds_inlet_fenced(g->in) == 0 &&
 	    ds_inlet_bad(g->in) == 0, "no dups, fenced, bad");
@@ -493,7 +497,7 @@ restart(enum ds_once once)
 		ok(ds_inlet_dups(g->in) == 50,
 		    "most: the replay 51..100 dropped as dups (%llu)",
 		    (unsigned long long)ds_inlet_dups(g->in));
-		ok(sv.q.cons[0].ack >= 100,
+		ok(sv.q.cons[0].cs[0].ack >= 100,
 		    "most: acks what it received, across epochs");
 	}
 	ok(g->badpay == 0, "%s: payloads intact", mode);
@@ -540,7 +544,7 @@ fromnew(void)
 	ok(until(got_n, &c, 15) && run_of(g, 0, 51, 60),
 	    "new data arrives (51..60)");
 	c.v = 60;
-	ok(until(recv_at, &c, 15) && sv.q.cons[0].ack >= 50,
+	ok(until(recv_at, &c, 15) && sv.q.cons[0].cs[0].ack >= 50,
 	    "acked on receipt");
 	ds_inlet_close(g->in);
 	srv_close(&sv);
@@ -638,8 +642,15 @@ stopstart(void)
 	ds_inlet_ack_all(g->in);
 	ds_inlet_prods(g->in, &p);
 	ok(p[0].ack == 40, "ack_all: ack at the frontier");
-	ds_inlet_ack(g->in, PROD, 35);
+	ds_inlet_ack(g->in, PROD, 1, 35);
 	ok(p[0].ack == 40, "acks never move backwards");
+	srv_append(&sv, 41, 50, 10);
+	c.v = 30;
+	ok(until(got_n, &c, 15) && run_of(g, 0, 21, 50), "41..50");
+	ds_inlet_ack(g->in, PROD, 2, 45);
+	ok(p[0].ack == 40, "least: an ack of another epoch is ignored");
+	ds_inlet_ack(g->in, PROD, 1, 45);
+	ok(p[0].ack == 45, "least: an ack of the producer's epoch is taken");
 	ds_inlet_close(g->in);
 	srv_close(&sv);
 	free(g);

@@ -16,10 +16,13 @@
 #include "tap.h"
 #include "core/wire.h"
 
-/* A PULL of consumer 0x10002, epoch 3, one producer (0x10000, 5, 4). */
-static const unsigned char pull_vec[16 + 52] = {
-	0x00, 'D', 'S', 0x01, 0x02, 0x00, 0x00, 0x00,
-	0x34, 0x00, 0x00, 0x00, 0x86, 0x6c, 0x05, 0xc2,	/* CRC 0xc2056c86 */
+/*
+ * A PULL of consumer 0x10002, epoch 3, one producer: 0x10000, from 5,
+ * ack 4, of its epoch 2.
+ */
+static const unsigned char pull_vec[16 + 56] = {
+	0x00, 'D', 'S', 0x01, 0x02, 0x00, 0x01, 0x00,	/* flags EPOCHS */
+	0x38, 0x00, 0x00, 0x00, 0x71, 0xa8, 0xce, 0xe2,	/* CRC 0xe2cea871 */
 	0x02, 0x00, 0x01, 0x00, 0, 0, 0, 0,	/* consumer */
 	0x03, 0, 0, 0,				/* epoch */
 	0x40, 0, 0, 0,				/* max_tuples 64 */
@@ -28,14 +31,15 @@ static const unsigned char pull_vec[16 + 52] = {
 	0x01, 0, 0, 0,				/* n */
 	0x00, 0x00, 0x01, 0x00, 0, 0, 0, 0,	/* producer */
 	0x05, 0, 0, 0, 0, 0, 0, 0,		/* from */
-	0x04, 0, 0, 0, 0, 0, 0, 0		/* ack */
+	0x04, 0, 0, 0, 0, 0, 0, 0,		/* ack */
+	0x02, 0, 0, 0				/* its epoch */
 };
 
 static void
 test_pull_vec(void)
 {
 	struct ds_buf b = DS_BUF_INIT;
-	struct ds_pos pos = { 0x10000, 5, 4, 0, 0, 0, 0 };
+	struct ds_pos pos = { 0x10000, 5, 4, 2, 0, 0, 0 };
 	struct ds_pull_msg m = { 0x10002, 3, 64, 1u << 20, 1000, 1, &pos };
 	static const unsigned char ack_vec[20] = {
 		0x00, 'D', 'S', 0x01, 0x05, 0x00, 0x00, 0x00,
@@ -59,7 +63,8 @@ pos_eq(const struct ds_pos *a, const struct ds_pos *b, int reply)
 	if (a->producer != b->producer)
 		return 0;
 	if (!reply)
-		return a->from == b->from && a->ack == b->ack;
+		return a->from == b->from && a->ack == b->ack &&
+		    a->epoch == b->epoch;
 	return a->epoch == b->epoch && a->flags == b->flags &&
 	    a->scanned == b->scanned && a->end == b->end;
 }
@@ -92,6 +97,7 @@ test_pull(void)
 		pos[i].producer = 0x100000000ull * (i + 1) + 7;
 		pos[i].from = UINT64_MAX - i;
 		pos[i].ack = 0x0102030405060708ull + i;
+		pos[i].epoch = i == 2 ? UINT32_MAX : (uint32_t)i;
 	}
 	m.consumer = UINT64_MAX;
 	m.epoch = UINT32_MAX;
@@ -102,17 +108,30 @@ test_pull(void)
 	m.pos = pos;
 	ok(ds_msg_pull_put(&b, &m) == 0 && one_frame(&b, DS_FRAME_PULL, &f),
 	    "pull: encode, one frame");
-	ok(ds_msg_pull_get(&d, f.payload, f.len, &why) == 0, "pull: decode");
+	ok(f.flags == DS_PULL_EPOCHS && f.len == 28 + 3 * 28,
+	    "pull: flag EPOCHS, a position and an epoch per producer");
+	ok(ds_msg_pull_get(&d, f.flags, f.payload, f.len, &why) == 0,
+	    "pull: decode");
 	ok(d.consumer == m.consumer && d.epoch == m.epoch &&
 	    d.max_tuples == 1 && d.max_bytes == 2 && d.wait_ms == 3 &&
 	    d.n == 3 && pos_eq(&d.pos[0], &pos[0], 0) &&
 	    pos_eq(&d.pos[1], &pos[1], 0) && pos_eq(&d.pos[2], &pos[2], 0),
-	    "pull: round trip");
+	    "pull: round trip, epochs too");
 	free(d.pos);
+	ok(ds_msg_pull_get(&d, 0, f.payload, 28 + 3 * 24, &why) == 0 &&
+	    d.n == 3 && d.pos[0].epoch == 0 && d.pos[2].epoch == 0 &&
+	    d.pos[2].from == pos[2].from && d.pos[2].ack == pos[2].ack,
+	    "pull: without EPOCHS the positions have epoch 0");
+	free(d.pos);
+	ok(ds_msg_pull_get(&d, 0, f.payload, f.len, &why) == -1 &&
+	    errno == EBADMSG, "pull: epochs without the flag are refused");
+	ok(ds_msg_pull_get(&d, DS_PULL_EPOCHS | 0x2, f.payload, f.len,
+	    &why) == -1 && errno == EBADMSG && d.pos == NULL,
+	    "pull: an undefined flag is refused");
 	all = 1;
 	for (cut = 0; cut < f.len; cut++) {
 		errno = 0;
-		if (ds_msg_pull_get(&d, f.payload, cut, &why) != -1 ||
+		if (ds_msg_pull_get(&d, f.flags, f.payload, cut, &why) != -1 ||
 		    errno != EBADMSG || why == NULL || d.pos != NULL)
 			all = 0;
 	}
@@ -120,7 +139,8 @@ test_pull(void)
 	m.n = 0;
 	ds_buf_reset(&b);
 	ok(ds_msg_pull_put(&b, &m) == 0 && one_frame(&b, DS_FRAME_PULL, &f) &&
-	    f.len == 28 && ds_msg_pull_get(&d, f.payload, f.len, &why) == 0 &&
+	    f.len == 28 && ds_msg_pull_get(&d, f.flags, f.payload, f.len,
+	    &why) == 0 &&
 	    d.n == 0 && d.pos == NULL, "pull: empty vector, pos NULL");
 	m.n = DS_MSG_MAXPROD + 1;
 	ok(ds_msg_pull_put(&b, &m) == -1 && errno == EMSGSIZE,
@@ -137,23 +157,23 @@ test_pull_hostile(void)
 
 	memset(p, 0, sizeof(p));
 	ds_put_le32(p + 24, 0xffffffff);
-	ok(ds_msg_pull_get(&d, p, 28 + 24, &why) == -1 && errno == EBADMSG &&
+	ok(ds_msg_pull_get(&d, 0, p, 28 + 24, &why) == -1 && errno == EBADMSG &&
 	    strcmp(why, "vector count over the limit") == 0,
 	    "pull: n 0xffffffff refused before allocating");
 	ds_put_le32(p + 24, DS_MSG_MAXPROD + 1);
-	ok(ds_msg_pull_get(&d, p, 28 + 24, &why) == -1 && errno == EBADMSG,
+	ok(ds_msg_pull_get(&d, 0, p, 28 + 24, &why) == -1 && errno == EBADMSG,
 	    "pull: n just over DS_MSG_MAXPROD refused");
 	ds_put_le32(p + 24, 2);
-	ok(ds_msg_pull_get(&d, p, 28 + 24, &why) == -1 && errno == EBADMSG &&
+	ok(ds_msg_pull_get(&d, 0, p, 28 + 24, &why) == -1 && errno == EBADMSG &&
 	    strcmp(why, "vector count larger than the message") == 0,
 	    "pull: n larger than the payload refused");
 	ds_put_le32(p + 24, 1);
-	ok(ds_msg_pull_get(&d, p, sizeof(p), &why) == -1 &&
+	ok(ds_msg_pull_get(&d, 0, p, sizeof(p), &why) == -1 &&
 	    errno == EBADMSG &&
 	    strcmp(why, "trailing bytes after the vector") == 0,
 	    "pull: trailing byte refused");
 	ds_put_le32(p + 24, 0);
-	ok(ds_msg_pull_get(&d, p, 29, &why) == -1 && errno == EBADMSG,
+	ok(ds_msg_pull_get(&d, 0, p, 29, &why) == -1 && errno == EBADMSG,
 	    "pull: n 0 with a trailing byte refused");
 }
 
