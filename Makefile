@@ -92,12 +92,24 @@ check-man:
 # The long fault-injection runs (minutes): the chaos suites, then 50
 # seeded tools/chaos runs of the golden count, exactly-once, SIGKILLs of
 # every process kind and SIGSTOPped zombies.  CHAOS_RUNS to change 50.
+# Then 10 at-least-once and 10 at-most-once seeds with an upstream
+# operator (-U) that merges two sources (-S 2, so that a restart may
+# replay in another order) and feeds the hash edge's ds-router, and
+# SIGKILLs of ds-op (the upstream ones by name: kind up), the routers and
+# the sink: the case issue 3 left alone (issue 11).  These all run, and
+# the target fails after them if any failed.  CHAOS_UP_RUNS to change 10.
 CHAOS_RUNS ?= 50
+CHAOS_UP_RUNS ?= 10
 chaos: all
 	bats --tap t/chaos
 	@for s in $$(seq 1 $(CHAOS_RUNS)); do \
 		tools/chaos -q -z -s $$s -m exactly -t 300 || exit 1; \
 	done
+	@f=0; for m in least most; do for s in $$(seq 1 $(CHAOS_UP_RUNS)); do \
+		tools/chaos -q -z -U -S 2 -R yes -K up,op,router,sink -s $$s \
+		    -m $$m -t 300 || f=$$((f + 1)); \
+	done; done; \
+	[ $$f -eq 0 ] || { echo "chaos: $$f upstream-op runs failed"; exit 1; }
 
 demo: all
 	@sh examples/demo.sh

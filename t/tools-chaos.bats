@@ -36,7 +36,8 @@ teardown() {
 	local bad
 	for bad in "-x" "--frob" "-m twice" "-n" "-n 0" "-n 12x" "-p 0" \
 	    "-p 1025" "-s 0" "-s 2147483647" "-t 0" "-r -1" "-K" "-K op,cpu" \
-	    "-K ," "-R maybe" "-R" "extra"; do
+	    "-K ," "-R maybe" "-R" "-S 0" "-S 65" "-S 2x" "-S" "-K up" \
+	    "-K op,up" "extra"; do
 		run -64 --separate-stderr chaos -d "$T/w" $bad
 		[[ $stderr == *"usage: chaos "* ]] || { echo "no usage for: $bad" >&2; false; }
 	done
@@ -51,6 +52,50 @@ teardown() {
 	[[ ${lines[-1]} == *"replay: tools/chaos -s 7 -n 2000 -k 100 -p 2 -m least -R yes -r 1000 -K op"* ]]
 	[ -s "$T/w/out" ]
 	run -0 ds-verify -m least "$T/w/in" "$T/w/out"
+}
+
+@test "chaos: -K up needs -U (64)" {
+	run -64 --separate-stderr chaos -K op,up -d "$T/w"
+	[[ $stderr == *"chaos: -K: the kind up needs -U"* ]]
+	[[ $stderr == *"usage: chaos "* ]]
+}
+
+@test "chaos: -U puts an identity ds-op upstream of the hash edge, -K up kills only those, output verified" {
+	run -0 --separate-stderr chaos -U -s 7 -n 2000 -k 100 -m least -r 1000 -K up -t 50 -d "$T/w"
+	[ "${lines[0]}" = "chaos: seed 7, routers yes, upstream op x 2" ]
+	grep -qx '\[node up\]' "$T/w/chaos.topo"
+	grep -qx 'run = ds-op --builtin identity' "$T/w/chaos.topo"
+	grep -qx 'input = src:shuffle' "$T/w/chaos.topo"
+	grep -qx 'input = up:hash' "$T/w/chaos.topo"
+	grep -qx 'parallel = 2' "$T/w/chaos.topo"
+	# every kill of the kind up hit an instance of up, and one at least
+	[[ $output == *"kill up up."[0-9]*" pid="* ]]
+	[[ $output != *"kill up count."* ]]
+	[[ ${lines[-1]} == "chaos: seed=7 routers=yes kills: "*" op=0 "*" up="[1-9]*"verify=ok"* ]]
+	[[ ${lines[-1]} == *"replay: tools/chaos -s 7 -n 2000 -k 100 -p 2 -m least -R yes -r 1000 -K up -U" ]]
+	run -0 ds-verify -m least "$T/w/in" "$T/w/out"
+	# -p 3: the upstream op has as many instances as the count
+	run -0 --separate-stderr chaos -q -U -p 3 -s 5 -n 300 -k 10 -r 0 -K sink -d "$T/v"
+	[ "$(grep -c '^parallel = 3$' "$T/v/chaos.topo")" -eq 2 ]
+	[[ $output == *" up=0 "*"verify=ok"* ]]
+}
+
+@test "chaos: -S splits the input over source nodes merged by the next node" {
+	run -0 --separate-stderr chaos -U -S 2 -s 5 -n 2000 -k 100 -m most -r 1000 -K up,op -t 50 -d "$T/w"
+	[ "${lines[0]}" = "chaos: seed 5, routers yes, upstream op x 2, 2 sources" ]
+	grep -qx '\[node src1\]' "$T/w/chaos.topo"
+	grep -qx '\[node src2\]' "$T/w/chaos.topo"
+	grep -qx "run = ds-source --rate 500 --file $T/w/in.1 --key-field 1" "$T/w/chaos.topo"
+	grep -qx 'input = src1:shuffle' "$T/w/chaos.topo"
+	grep -qx 'input = src2:shuffle' "$T/w/chaos.topo"
+	[ "$(wc -l < "$T/w/in.1")" -eq 1000 ]
+	cmp <(sort "$T/w/in") <(sort "$T/w/in.1" "$T/w/in.2")
+	[[ ${lines[-1]} == "chaos: seed=5 routers=yes "*"verify=ok"* ]]
+	[[ ${lines[-1]} == *"replay: tools/chaos -s 5 -n 2000 -k 100 -p 2 -m most -R yes -r 1000 -K up,op -S 2 -U" ]]
+	# without -U the sources feed the count
+	run -0 --separate-stderr chaos -q -S 3 -s 6 -n 300 -k 10 -r 0 -K sink -d "$T/v"
+	[ "$(grep -c '^input = src[123]:hash$' "$T/v/chaos.topo")" -eq 3 ]
+	[[ $output == "chaos: seed=6 routers=no "*"verify=ok"* ]]
 }
 
 @test "chaos: the same seed gives the same schedule" {
