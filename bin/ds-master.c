@@ -35,6 +35,7 @@
 #include "ds.h"
 #include "core/msg.h"
 #include "net/pull.h"
+#include "topo/plan.h"
 #include "topo/topo.h"
 
 #define USAGE \
@@ -47,10 +48,7 @@
 #define KILL_AFTER_S	2.0	/* SIGTERM, then SIGKILL after this */
 #define RETIRE_AFTER_S	1.0	/* consumers done this long: SIGTERM it */
 #define CTL_TIMEOUT_S	2.0	/* status/stop wait this long for an answer */
-#define ROUTER_BIT	(1ull << 40)
-#define JOURNAL_ID	(2ull << 40)	/* no instance or router has it */
 #define OLD_POLL_S	0.05	/* check for an earlier run's processes */
-#define IPC_MAX		100	/* longest ipc:// path we hand out */
 
 enum { OPT_CHECK = 1 };
 
@@ -84,8 +82,9 @@ struct proc {
 };
 
 struct inst {
-	char		*name;		/* NODE.I or U-D */
-	uint64_t	 id;
+	const struct ds_plan_proc *pp;	/* its place in M.plan */
+	const char	*name;		/* pp's: NODE.I, U-D or journal */
+	uint64_t	 id;		/* pp's */
 	char		*path;		/* resolved argv[0] */
 	struct strv	 argv;
 	size_t		 epoch_slot;	/* argv index of --epoch's value */
@@ -107,13 +106,13 @@ struct inst {
 
 static struct {
 	struct ds_topo		 topo;
+	struct ds_plan		 plan;		/* who pulls from whom */
 	char			*addr;		/* ipc://RUN/master */
 	char			*dir;		/* ds-master's own directory */
 	struct inst		*in;
 	size_t			 nin;
 	struct proc		*procs;
 	struct inst		*jn;		/* the ds-journal, or NULL */
-	char			*jaddr;		/* ipc://RUN/journal, or NULL */
 	int			 jn_termed;	/* SIGTERMed it at the end */
 	ev_tstamp		 old_until;	/* stop waiting for old ones */
 	ev_timer		 old;		/* polls for old ones */
@@ -191,30 +190,6 @@ static void
 sv_add(struct strv *v, const char *s)
 {
 	sv_take(v, xstrdup(s));
-}
-
-/* Comma list of ids into b (reset first). */
-static void
-ids_add(struct ds_buf *b, uint64_t id)
-{
-	char num[24];
-
-	snprintf(num, sizeof(num), "%s%llu", b->len ? "," : "",
-	    (unsigned long long)id);
-	if (ds_buf_addstr(b, num) == -1)
-		nomem();
-}
-
-static char *
-ids_str(struct ds_buf *b)
-{
-	char *s;
-
-	if (ds_buf_addc(b, '\0') == -1)
-		nomem();
-	s = xstrdup((const char *)b->p);
-	ds_buf_reset(b);
-	return s;
 }
 
 static void
@@ -326,12 +301,18 @@ inst_by_name(const char *name)
 static struct inst *
 inst_by_id(uint64_t id)
 {
-	size_t i;
+	const struct ds_plan_proc *pp = ds_plan_find(&M.plan, id);
 
-	for (i = 0; i < M.nin; i++)
-		if (M.in[i].id == id)
-			return &M.in[i];
-	return NULL;
+	return pp == NULL ? NULL : &M.in[pp - M.plan.proc];
+}
+
+/* The process with this id exited 0: finished for good. */
+static int
+id_exited(uint64_t id)
+{
+	const struct inst *in = inst_by_id(id);
+
+	return in != NULL && in->state == I_EXITED;
 }
 
 /* STATE/epochs: "NAME EPOCH" lines; unknown names are dropped. */
@@ -472,6 +453,25 @@ lock_run(void)
 
 /* --- the argv of every process (ds-topology(5), "Processes") -------- */
 
+/* "ID,ID,..." (malloc'ed). */
+static char *
+ids_str(const struct ds_plan_ids *ids)
+{
+	struct ds_buf b = DS_BUF_INIT;
+	char num[24];
+	size_t i;
+
+	for (i = 0; i < ids->n; i++) {
+		snprintf(num, sizeof(num), "%s%llu", i ? "," : "",
+		    (unsigned long long)ids->v[i]);
+		if (ds_buf_addstr(&b, num) == -1)
+			nomem();
+	}
+	if (ds_buf_addc(&b, '\0') == -1)
+		nomem();
+	return (char *)b.p;
+}
+
 /* --id [--name] --epoch (set by spawn) --master --keepalive. */
 static void
 lease_opts(struct inst *in, int with_name)
@@ -493,40 +493,46 @@ lease_opts(struct inst *in, int with_name)
 }
 
 static void
-common_opts(struct inst *in, const char *once, int with_state)
+common_opts(struct inst *in, int with_state)
 {
 	lease_opts(in, 1);
 	sv_add(&in->argv, "--once");
-	sv_add(&in->argv, once);
+	sv_add(&in->argv, ds_once_name(in->pp->once));
 	if (with_state) {
 		sv_add(&in->argv, "--state");
 		sv_add(&in->argv, M.topo.state);
 	}
 }
 
-static uint64_t
-router_id(size_t e)
+/* --pull MODE:IDS@ADDR, one a pull of the plan. */
+static void
+pull_opts(struct inst *in)
 {
-	return ROUTER_BIT | (uint64_t)(e + 1);
+	const struct ds_plan_pull *pl;
+	size_t j;
+	char *s;
+
+	for (j = 0; j < in->pp->npull; j++) {
+		pl = &in->pp->pull[j];
+		s = ids_str(&pl->from);
+		sv_add(&in->argv, "--pull");
+		sv_take(&in->argv, xprintf("%s:%s@%s", ds_once_name(pl->once),
+		    s, pl->addr));
+		free(s);
+	}
 }
 
 static void
-build_instance(struct inst *in, int n, unsigned i, const char *topodir)
+render_instance(struct inst *in, const char *path)
 {
 	const struct ds_topo *t = &M.topo;
-	const struct ds_topo_node *nd = &t->node[n], *up, *dn;
-	const struct ds_topo_edge *ed;
-	struct ds_buf ids = DS_BUF_INIT;
-	unsigned k;
-	size_t e;
-	int a, npull = 0;
+	const struct ds_plan_proc *pp = in->pp;
+	const struct ds_topo_node *nd = &t->node[pp->node];
+	size_t j;
+	int a;
 	char *s;
 
-	in->id = ds_topo_producer(n, i);
-	in->name = xprintf("%s.%u", nd->name, i);
-	if ((in->path = resolve(nd->argv[0], topodir)) == NULL)
-		ds_die(DS_EX_UNAVAILABLE, "node %s: %s: program not found",
-		    nd->name, nd->argv[0]);
+	in->path = xstrdup(path);
 	sv_add(&in->argv, nd->argv[0]);
 	in->stdin_ok = nd->kind == DS_KIND_SOURCE;
 	/* Topology defaults first, so that the node's own options win. */
@@ -541,128 +547,40 @@ build_instance(struct inst *in, int n, unsigned i, const char *topodir)
 	}
 	for (a = 1; a < nd->argc; a++)
 		sv_add(&in->argv, nd->argv[a]);
-	common_opts(in, ds_once_name(t->once), 1);
-	/* Exactly-once instances: own mode, or an exactly-once input. */
-	for (e = 0; e < t->nedge; e++)
-		if (t->edge[e].to == n && t->edge[e].once == DS_ONCE_EXACTLY)
-			break;
-	if (M.jaddr != NULL && (t->once == DS_ONCE_EXACTLY || e < t->nedge)) {
+	common_opts(in, 1);
+	if (pp->journal) {
 		sv_add(&in->argv, "--journal");
-		sv_add(&in->argv, M.jaddr);
+		sv_add(&in->argv, M.plan.journal);
 	}
-	if (nd->kind != DS_KIND_SINK) {
+	if (pp->listen != NULL) {
 		sv_add(&in->argv, "--listen");
-		sv_take(&in->argv, xprintf("ipc://%s/%s", t->run, in->name));
-		for (e = 0; e < t->nedge; e++) {
-			ed = &t->edge[e];
-			if (ed->from != n)
-				continue;
-			dn = &t->node[ed->to];
-			if (ed->dist == DS_DIST_FORWARD)
-				ids_add(&ids, ds_topo_producer(ed->to,
-				    i % dn->parallel));
-			else if (ds_topo_routed(t, e))
-				ids_add(&ids, router_id(e));
-			else
-				for (k = 0; k < dn->parallel; k++)
-					ids_add(&ids, ds_topo_producer(ed->to,
-					    k));
-		}
+		sv_add(&in->argv, pp->listen);
 		sv_add(&in->argv, "--consumers");
-		sv_take(&in->argv, ids_str(&ids));
-		/*
-		 * Direct edges that split: this instance partitions its
-		 * output (into one part: it need not).
-		 */
-		for (e = 0; e < t->nedge; e++) {
-			ed = &t->edge[e];
-			dn = &t->node[ed->to];
-			if (ed->from != n || ed->dist == DS_DIST_FORWARD ||
-			    ed->dist == DS_DIST_BROADCAST ||
-			    dn->parallel == 1 || ds_topo_routed(t, e))
-				continue;
-			for (k = 0; k < dn->parallel; k++)
-				ids_add(&ids, ds_topo_producer(ed->to, k));
-			s = ids_str(&ids);
-			sv_add(&in->argv, "--part");
-			sv_take(&in->argv, xprintf("%s:%s",
-			    ds_dist_name(ed->dist), s));
-			free(s);
-		}
+		sv_take(&in->argv, ids_str(&pp->consumers));
 	}
-	if (nd->kind == DS_KIND_SOURCE) {
-		ds_buf_free(&ids);
-		return;
+	for (j = 0; j < pp->npart; j++) {
+		s = ids_str(&pp->part[j].to);
+		sv_add(&in->argv, "--part");
+		sv_take(&in->argv, xprintf("%s:%s",
+		    ds_dist_name(pp->part[j].dist), s));
+		free(s);
 	}
-	for (e = 0; e < t->nedge; e++) {
-		ed = &t->edge[e];
-		if (ed->to != n)
-			continue;
-		up = &t->node[ed->from];
-		dn = nd;
-		if (ds_topo_routed(t, e)) {
-			for (k = 0; k < up->parallel; k++)
-				ids_add(&ids, ds_topo_producer(ed->from, k));
-			s = ids_str(&ids);
-			sv_add(&in->argv, "--pull");
-			sv_take(&in->argv, xprintf("%s:%s@ipc://%s/%s-%s",
-			    ds_once_name(ed->once), s, t->run, up->name,
-			    dn->name));
-			free(s);
-			npull++;
-			continue;
-		}
-		/* Forward: some upstream instances; direct: all of them. */
-		for (k = 0; k < up->parallel; k++) {
-			if (ed->dist == DS_DIST_FORWARD &&
-			    k % dn->parallel != i)
-				continue;
-			sv_add(&in->argv, "--pull");
-			sv_take(&in->argv, xprintf("%s:%llu@ipc://%s/%s.%u",
-			    ds_once_name(ed->once), (unsigned long long)
-			    ds_topo_producer(ed->from, k), t->run, up->name,
-			    k));
-			npull++;
-		}
-	}
-	ds_buf_free(&ids);
-	if (npull == 0)
-		ds_die(DS_EX_CONFIG, "%s:%d: parallel: instance %s gets no "
-		    "input (forward inputs have fewer instances)", t->file,
-		    nd->line, in->name);
+	pull_opts(in);
 }
 
 static void
-build_router(struct inst *in, size_t e, const char *router)
+render_router(struct inst *in, const char *router)
 {
-	const struct ds_topo *t = &M.topo;
-	const struct ds_topo_edge *ed = &t->edge[e];
-	const struct ds_topo_node *up = &t->node[ed->from];
-	const struct ds_topo_node *dn = &t->node[ed->to];
-	struct ds_buf ids = DS_BUF_INIT;
-	const char *once = ds_once_name(ed->once);
-	unsigned k;
-
-	in->id = router_id(e);
-	in->name = xprintf("%s-%s", up->name, dn->name);
 	in->path = xstrdup(router);
 	sv_add(&in->argv, "ds-router");
 	sv_add(&in->argv, "--dist");
-	sv_add(&in->argv, ds_dist_name(ed->dist));
+	sv_add(&in->argv, ds_dist_name(in->pp->dist));
 	sv_add(&in->argv, "--listen");
-	sv_take(&in->argv, xprintf("ipc://%s/%s", t->run, in->name));
-	for (k = 0; k < dn->parallel; k++)
-		ids_add(&ids, ds_topo_producer(ed->to, k));
+	sv_add(&in->argv, in->pp->listen);
 	sv_add(&in->argv, "--consumers");
-	sv_take(&in->argv, ids_str(&ids));
-	for (k = 0; k < up->parallel; k++) {
-		sv_add(&in->argv, "--pull");
-		sv_take(&in->argv, xprintf("%s:%llu@ipc://%s/%s.%u", once,
-		    (unsigned long long)ds_topo_producer(ed->from, k), t->run,
-		    up->name, k));
-	}
-	common_opts(in, once, 0);
-	ds_buf_free(&ids);
+	sv_take(&in->argv, ids_str(&in->pp->consumers));
+	pull_opts(in);
+	common_opts(in, 0);
 }
 
 /*
@@ -670,20 +588,16 @@ build_router(struct inst *in, size_t e, const char *router)
  * lives on until its lease runs out (up to a keepalive; twice for slack).
  */
 static void
-build_journal(struct inst *in, const char *topodir)
+render_journal(struct inst *in, const char *journal)
 {
 	const struct ds_topo *t = &M.topo;
 
-	in->id = JOURNAL_ID;
-	in->name = xstrdup("journal");
-	if ((in->path = resolve("ds-journal", topodir)) == NULL)
-		ds_die(DS_EX_UNAVAILABLE, "exactly-once: ds-journal: program "
-		    "not found");
+	in->path = xstrdup(journal);
 	sv_add(&in->argv, "ds-journal");
 	sv_add(&in->argv, "--dir");
 	sv_take(&in->argv, xprintf("%s/journal", t->state));
 	sv_add(&in->argv, "--listen");
-	sv_add(&in->argv, M.jaddr);
+	sv_add(&in->argv, in->pp->listen);
 	lease_opts(in, 0);
 	sv_add(&in->argv, "--lock-wait");
 	sv_take(&in->argv, xprintf("%llu",
@@ -691,65 +605,64 @@ build_journal(struct inst *in, const char *topodir)
 	M.jn = in;
 }
 
-/* Does any instance or edge use exactly-once? */
-static int
-uses_exactly(void)
-{
-	const struct ds_topo *t = &M.topo;
-	size_t e;
-
-	if (t->once == DS_ONCE_EXACTLY)
-		return 1;
-	for (e = 0; e < t->nedge; e++)
-		if (t->edge[e].once == DS_ONCE_EXACTLY)
-			return 1;
-	return 0;
-}
-
+/*
+ * Find every program (ds-router, ds-journal, each node's), then plan the
+ * wiring (ds_plan_build) and render each process's argv from it.
+ */
 static void
 build_all(void)
 {
 	const struct ds_topo *t = &M.topo;
-	char *topodir, *slash, *router = NULL;
-	size_t n, e, k = 0;
-	unsigned i;
+	char *topodir, *slash, *router = NULL, *journal = NULL, **path;
+	char err[1024];
+	struct inst *in;
+	size_t n, e, k;
 
 	topodir = xstrdup(t->file);
 	if ((slash = strrchr(topodir, '/')) != NULL)
 		*slash = '\0';
 	else
 		strcpy(topodir, ".");
-	if (uses_exactly()) {
-		M.jaddr = xprintf("ipc://%s/journal", t->run);
-		M.nin++;
-	}
-	for (n = 0; n < t->nnode; n++)
-		M.nin += t->node[n].parallel;
-	for (e = 0; e < t->nedge; e++) {
-		if (!ds_topo_routed(t, e))
-			continue;
-		M.nin++;
-		if (router == NULL &&
+	for (e = 0; e < t->nedge && router == NULL; e++)
+		if (ds_topo_routed(t, e) &&
 		    (router = resolve("ds-router", topodir)) == NULL)
 			ds_die(DS_EX_UNAVAILABLE, "edge %s -> %s: ds-router: "
 			    "program not found", t->node[t->edge[e].from].name,
 			    t->node[t->edge[e].to].name);
+	if (ds_plan_uses_journal(t) &&
+	    (journal = resolve("ds-journal", topodir)) == NULL)
+		ds_die(DS_EX_UNAVAILABLE, "exactly-once: ds-journal: program "
+		    "not found");
+	if ((path = calloc(t->nnode, sizeof(*path))) == NULL)
+		nomem();
+	for (n = 0; n < t->nnode; n++)
+		if ((path[n] = resolve(t->node[n].argv[0], topodir)) == NULL)
+			ds_die(DS_EX_UNAVAILABLE, "node %s: %s: program not "
+			    "found", t->node[n].name, t->node[n].argv[0]);
+	if (ds_plan_build(&M.plan, t, err, sizeof(err)) == -1) {
+		if (errno == ENOMEM)
+			nomem();
+		ds_die(DS_EX_CONFIG, "%s", err);
 	}
+	M.nin = M.plan.nproc;
 	if ((M.in = calloc(M.nin, sizeof(*M.in))) == NULL)
 		nomem();
-	if (M.jaddr != NULL)
-		build_journal(&M.in[k++], topodir);	/* first: started first */
+	for (k = 0; k < M.nin; k++) {
+		in = &M.in[k];
+		in->pp = &M.plan.proc[k];
+		in->id = in->pp->id;
+		in->name = in->pp->name;
+		if (in->pp->kind == DS_PLAN_JOURNAL)
+			render_journal(in, journal);
+		else if (in->pp->kind == DS_PLAN_ROUTER)
+			render_router(in, router);
+		else
+			render_instance(in, path[in->pp->node]);
+	}
 	for (n = 0; n < t->nnode; n++)
-		for (i = 0; i < t->node[n].parallel; i++)
-			build_instance(&M.in[k++], (int)n, i, topodir);
-	for (e = 0; e < t->nedge; e++)
-		if (ds_topo_routed(t, e))
-			build_router(&M.in[k++], e, router);
-	for (k = 0; k < M.nin; k++)
-		if (strlen(t->run) + strlen(M.in[k].name) + 1 > IPC_MAX)
-			ds_die(DS_EX_CONFIG, "%s: run: %s/%s is too long for "
-			    "an ipc:// address (%d bytes at most)", t->file,
-			    t->run, M.in[k].name, IPC_MAX);
+		free(path[n]);
+	free(path);
+	free(journal);
 	free(router);
 	free(topodir);
 }
@@ -787,28 +700,13 @@ max_fd(void)
 static int
 consumers_done(const struct inst *in)
 {
-	const char *ids = NULL, *p;
-	char *end;
-	unsigned long long id;
-	size_t i, k;
+	const struct ds_plan_ids *c = &in->pp->consumers;
+	size_t i;
 
-	for (i = 0; in->argv.v[i] != NULL; i++)
-		if (strcmp(in->argv.v[i], "--consumers") == 0 &&
-		    in->argv.v[i + 1] != NULL)
-			ids = in->argv.v[i + 1];
-	if (ids == NULL || *ids == '\0')
-		return 0;
-	for (p = ids; *p != '\0'; p = *end == ',' ? end + 1 : end) {
-		id = strtoull(p, &end, 10);
-		if (end == p)
+	for (i = 0; i < c->n; i++)
+		if (!id_exited(c->v[i]))
 			return 0;
-		for (k = 0; k < M.nin; k++)
-			if (M.in[k].id == id)
-				break;
-		if (k == M.nin || M.in[k].state != I_EXITED)
-			return 0;
-	}
-	return 1;
+	return c->n > 0;
 }
 
 static void
@@ -899,46 +797,34 @@ backoff_cb(EV_P_ ev_timer *w, int revents)
 }
 
 /*
- * The producers in's --pull options name that finished and exited 0:
- * "ID,ID" (malloc'ed), or NULL.  A process restarted after they ended
- * must know, or it waits for them forever (--ended).
+ * The producers in pulls from that finished and exited 0: "ID,ID"
+ * (malloc'ed), or NULL.  A process restarted after they ended must know,
+ * or it waits for them forever (--ended).
  */
 static char *
 ended_ids(const struct inst *in)
 {
-	struct ds_buf b = DS_BUF_INIT;
-	const char *v, *p, *at;
-	char *end, num[32];
-	unsigned long long id;
-	size_t i, k;
+	struct ds_plan_ids ended = { NULL, 0 };
+	const struct ds_plan_ids *from;
+	size_t j, i, n = 0;
+	char *s = NULL;
 
-	for (i = 0; in->argv.v[i] != NULL; i++) {
-		if (strcmp(in->argv.v[i], "--pull") != 0 ||
-		    (v = in->argv.v[i + 1]) == NULL ||
-		    (p = strchr(v, ':')) == NULL || (at = strchr(p, '@')) == NULL)
-			continue;
-		for (p++; p < at; p = *end == ',' ? end + 1 : end) {
-			id = strtoull(p, &end, 10);
-			if (end == p)
-				break;
-			for (k = 0; k < M.nin; k++)
-				if (M.in[k].id == id)
-					break;
-			if (k == M.nin || M.in[k].state != I_EXITED)
-				continue;
-			snprintf(num, sizeof(num), "%s%llu", b.len ? "," : "",
-			    id);
-			if (ds_buf_add(&b, num, strlen(num)) == -1)
-				nomem();
-		}
-	}
-	if (b.len == 0) {
-		ds_buf_free(&b);
+	for (j = 0; j < in->pp->npull; j++)
+		n += in->pp->pull[j].from.n;
+	if (n == 0)
 		return NULL;
-	}
-	if (ds_buf_add(&b, "", 1) == -1)
+	if ((ended.v = calloc(n, sizeof(*ended.v))) == NULL)
 		nomem();
-	return (char *)b.p;
+	for (j = 0; j < in->pp->npull; j++) {
+		from = &in->pp->pull[j].from;
+		for (i = 0; i < from->n; i++)
+			if (id_exited(from->v[i]))
+				ended.v[ended.n++] = from->v[i];
+	}
+	if (ended.n > 0)
+		s = ids_str(&ended);
+	free(ended.v);
+	return s;
 }
 
 static void
