@@ -30,6 +30,7 @@ LDLIBS   = -lev $(DEPLIBS) -ldl -lm
 LIB_SRC  = $(sort $(wildcard libds/*/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)
 BINS     = $(patsubst %.c,%,$(sort $(wildcard bin/ds-*.c)))
+MASTER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard bin/master/*.c)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
 TOOLS    = tools/ds-jctl tools/bench/journal tools/bench/rategen
 PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
@@ -62,6 +63,14 @@ libds/libds.a: $(LIB_OBJ)
 bin/%: bin/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
+# ds-master is split by concern: bin/ds-master.c plus bin/master/*.c.
+bin/master/%.o: bin/master/%.c | deps-check layers
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+bin/ds-master: bin/ds-master.c $(MASTER_OBJ) libds/libds.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(MASTER_OBJ) libds/libds.a $(LDFLAGS) \
+	    $(LDLIBS)
+
 t/unit/%: t/unit/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
 
@@ -74,7 +83,7 @@ examples/plugins/%.so: examples/plugins/%.c
 	$(CC) $(ALL_CFLAGS) -Ilibds/op -fPIC -shared -o $@ $<
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
-	$(PLUGINS:.so=.d)
+	$(PLUGINS:.so=.d) $(MASTER_OBJ:.o=.d)
 
 check: all $(UNITS)
 	@sh t/check $(UNITS)
@@ -143,7 +152,7 @@ uninstall:
 clean:
 	rm -f libds/*/*.o libds/*/*.d libds/libds.a $(BINS) $(UNITS) \
 	    $(PLUGINS) $(TOOLS) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
-	    $(PLUGINS:.so=.d)
+	    $(PLUGINS:.so=.d) $(MASTER_OBJ) $(MASTER_OBJ:.o=.d)
 	$(MAKE) -C tools/fuzz clean 2>/dev/null || true
 
 .DELETE_ON_ERROR:

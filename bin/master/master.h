@@ -1,0 +1,163 @@
+/*
+ * master.h: what ds-master's files share (bin/ds-master.c and bin/master/,
+ * not bin/ds-master/: that is the executable): one struct inst per process
+ * of the topology's plan, the forked processes, the one global state M.
+ * ds-master.c parses options and runs the subcommands; argv.c renders each
+ * process's argv from the plan; rundir.c owns the run and state
+ * directories; supervise.c starts, reaps and restarts; stop.c stops the
+ * job; control.c serves BEATs and CTL commands; procs.c waits for an
+ * earlier master's children.  All of it may print and exit: this is bin/.
+ */
+#ifndef DS_MASTER_H
+#define DS_MASTER_H
+
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <ev.h>
+
+#include "ds.h"
+#include "core/msg.h"
+#include "net/pull.h"
+#include "topo/plan.h"
+#include "topo/topo.h"
+
+enum ist {
+	I_WAIT,		/* not running: about to (re)start */
+	I_STARTING,	/* forked, no beat yet */
+	I_RUNNING,
+	I_DONE,		/* said DONE in a beat, not exited yet */
+	I_EXITED	/* exited 0: finished for good */
+};
+
+struct strv {
+	char	**v;
+	size_t	  n, cap;
+};
+
+struct inst;
+
+/* One forked process; outlives its inst's interest when replaced. */
+struct proc {
+	ev_child	 cw;		/* first: callbacks cast back */
+	struct inst	*in;
+	pid_t		 pid;
+	uint32_t	 epoch;
+	ev_tstamp	 started;
+	int		 stale;		/* replaced: only left to reap */
+	struct proc	*next;
+};
+
+struct inst {
+	const struct ds_plan_proc *pp;	/* its place in M.plan */
+	const char	*name;		/* pp's: NODE.I, U-D or journal */
+	uint64_t	 id;		/* pp's */
+	char		*path;		/* resolved argv[0] */
+	struct strv	 argv;
+	size_t		 epoch_slot;	/* argv index of --epoch's value */
+	char		 epoch_s[16];
+	uint32_t	 epoch;
+	enum ist	 state;
+	struct proc	*cur;
+	unsigned	 restarts;
+	unsigned	 quick;		/* quick non-zero exits in a row */
+	int		 last_status;	/* wait(2) status of the last exit */
+	ev_tstamp	 last_beat;
+	ev_timer	 backoff;	/* restart delay after a quick exit */
+	uint64_t	 cnt[DS_CNT_N];
+	uint64_t	 fenced;	/* beats of stale epochs we refused */
+	int		 stdin_ok;	/* a source: keeps our standard input */
+	int		 retiring;	/* SIGTERMed: every consumer finished */
+	ev_tstamp	 cons_done_at;	/* when that was first seen, or 0 */
+};
+
+struct master {
+	struct ds_topo		 topo;
+	struct ds_plan		 plan;		/* who pulls from whom */
+	char			*addr;		/* ipc://RUN/master */
+	struct inst		*in;		/* plan.proc[k] is in[k]'s */
+	size_t			 nin;
+	struct proc		*procs;
+	struct inst		*jn;		/* the ds-journal, or NULL */
+	int			 jn_termed;	/* SIGTERMed it at the end */
+	ev_tstamp		 old_until;	/* stop waiting for old ones */
+	ev_timer		 old;		/* polls for old ones */
+	struct ds_common	*co;
+	struct ds_pull_srv	*srv;
+	int			 devnull;
+	int			 stopping;
+	int			 code;		/* exit status once stopped */
+	char			 why[512];	/* the reason, for the log */
+	ev_tstamp		 stop_at;
+	ev_timer		 tick;		/* keepalive, stop progress */
+	ev_timer		 killer;	/* SIGKILL the last ones */
+	ev_signal		 sigterm, sigint;
+};
+
+/* The one ds-master of this process (ds-master.c). */
+extern struct master M;
+
+/* xalloc.c: allocate or die with 71 ("out of memory"). */
+void	 nomem(void) __attribute__((noreturn));
+char	*xstrdup(const char *);
+char	*xprintf(const char *, ...) __attribute__((format(printf, 1, 2)));
+
+/*
+ * argv.c: find every program (dies 69 if one is missing), plan the
+ * wiring (dies 78 on a plan error) into M.plan, and fill M.in, M.nin and
+ * M.jn with each process's path and argv (epoch 0 until spawned).  argv0
+ * is ds-master's: its directory is searched before $PATH.
+ */
+void	 argv_build(const char *argv0);
+/* "ID,ID,..." (malloc'ed; "" for none). */
+char	*argv_ids(const struct ds_plan_ids *);
+
+/*
+ * rundir.c: create the run and state directories, take the run lock
+ * (dies 69 if another master holds it), start over if the last run
+ * finished (STATE/done), read STATE/epochs.  Dies 71/74 on errors.
+ */
+void	 rundir_open(void);
+/* Write STATE/epochs: 0, or -1 with errno set. */
+int	 rundir_epochs_save(void);
+/* Write STATE/done (the job finished; the next run starts over); dies 74. */
+void	 rundir_done(void);
+
+/*
+ * supervise.c: start every process (the journal first), then signal
+ * readiness.  The ev callbacks: a restart delay's end (inst's backoff),
+ * the periodic tick (keepalive, retiring producers, stop progress).
+ */
+void	 sup_start(void);
+void	 sup_backoff_cb(EV_P_ ev_timer *, int);
+void	 sup_tick_cb(EV_P_ ev_timer *, int);
+/* Fork and exec in with its epoch + 1; on failure the job stops. */
+void	 sup_spawn(struct inst *in);
+/* The process with this id, or NULL. */
+struct inst *inst_by_id(uint64_t id);
+
+/*
+ * stop.c: stop the job with exit status code and the reason fmt: STOP in
+ * every BEATACK, SIGTERM now (the journal last), SIGKILL later.  The
+ * first call wins; later ones do nothing.
+ */
+void	 job_stop(int code, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+/* While stopping, at each tick: the journal last, then exit (no return). */
+void	 stop_progress(ev_tstamp now);
+/* SIGTERM/SIGINT: stop the job (75); a second one SIGKILLs every child. */
+void	 stop_sig_cb(EV_P_ ev_signal *, int);
+
+/* control.c: the server side of RUN/master (BEAT and CTL frames). */
+extern const struct ds_pull_srv_ops ctl_ops;
+
+/*
+ * procs.c: the ev callback of M.old: wait (up to M.old_until) for the
+ * processes of an earlier master of this run directory to be gone, then
+ * sup_start().
+ */
+void	 procs_wait_cb(EV_P_ ev_timer *, int);
+
+#endif

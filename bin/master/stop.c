@@ -1,0 +1,141 @@
+/*
+ * stop.c: stopping the job, for any reason (every process finished, a
+ * signal, `ds-master stop`, a crash loop, a failed fork).  Children learn
+ * it from STOP in their BEATACK and from SIGTERM; those still running
+ * KILL_AFTER_S later get SIGKILL.  The ds-journal goes last, once every
+ * writer has made its last units durable or is gone.  ds-master exits
+ * only once every child is reaped, with the first reason's status.
+ */
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "master.h"
+
+#define KILL_AFTER_S	2.0	/* SIGTERM, then SIGKILL after this */
+
+/* Signal every child; the current journal only if also_journal. */
+static void
+signal_all(int sig, int also_journal)
+{
+	struct proc *p;
+
+	for (p = M.procs; p != NULL; p = p->next)
+		if (also_journal || M.jn == NULL || p != M.jn->cur)
+			(void)kill(p->pid, sig);
+}
+
+static void
+killer_cb(EV_P_ ev_timer *w, int revents)
+{
+	(void)EV_A;
+	(void)w;
+	(void)revents;
+	if (M.procs != NULL)
+		ds_warn("children still running after %.0f s: killing them",
+		    KILL_AFTER_S);
+	signal_all(SIGKILL, 1);
+}
+
+/*
+ * Stop the job: STOP in every BEATACK, SIGTERM now, SIGKILL later;
+ * stop_progress() exits with code once every child is gone.  The first
+ * reason wins.
+ */
+void
+job_stop(int code, const char *fmt, ...)
+{
+	va_list ap;
+	size_t i;
+
+	if (M.stopping)
+		return;
+	M.stopping = 1;
+	M.code = code;
+	va_start(ap, fmt);
+	vsnprintf(M.why, sizeof(M.why), fmt, ap);
+	va_end(ap);
+	M.stop_at = ev_now(EV_DEFAULT);
+	for (i = 0; i < M.nin; i++)
+		ev_timer_stop(EV_DEFAULT, &M.in[i].backoff);
+	ds_info("stopping the job: %s", M.why);
+	ev_timer_stop(EV_DEFAULT, &M.old);
+	/* The journal goes last: see journal_last(). */
+	signal_all(code == DS_EX_OK ? SIGKILL : SIGTERM, 0);
+	ev_timer_init(&M.killer, killer_cb, KILL_AFTER_S, 0);
+	ev_timer_start(EV_DEFAULT, &M.killer);
+	ev_timer_stop(EV_DEFAULT, &M.tick);
+	ev_timer_set(&M.tick, 0.02, 0.02);
+	ev_timer_start(EV_DEFAULT, &M.tick);
+}
+
+/*
+ * Stopping: once the journal is the only child left (every writer has
+ * made its last units durable or is gone), SIGTERM it (it syncs what is
+ * queued and exits 0), and give it the full KILL_AFTER_S.
+ */
+static void
+journal_last(void)
+{
+	if (M.jn == NULL || M.jn->cur == NULL || M.jn_termed ||
+	    M.procs != M.jn->cur || M.procs->next != NULL)
+		return;
+	M.jn_termed = 1;
+	ds_info("journal: every other process ended: stopping pid=%ld",
+	    (long)M.jn->cur->pid);
+	(void)kill(M.jn->cur->pid, SIGTERM);
+	ev_timer_stop(EV_DEFAULT, &M.killer);
+	ev_timer_set(&M.killer, KILL_AFTER_S, 0);
+	ev_timer_start(EV_DEFAULT, &M.killer);
+}
+
+static void
+finish(void)
+{
+	char *sock;
+
+	if (M.code == DS_EX_OK)
+		rundir_done();
+	ds_pull_srv_close(M.srv);
+	M.srv = NULL;
+	sock = xprintf("%s/master", M.topo.run);
+	(void)unlink(sock);
+	free(sock);
+	(void)ds_notify_send("STOPPING=1");
+	switch (M.code) {
+	case DS_EX_OK:
+		ds_info("job %s finished", M.topo.name);
+		break;
+	case DS_EX_TEMPFAIL:
+		ds_warn("%s; run again to resume", M.why);
+		break;
+	default:
+		ds_die(M.code, "%s", M.why);
+	}
+	exit(M.code);
+}
+
+void
+stop_progress(ev_tstamp now)
+{
+	journal_last();
+	/* Leave a stop command's answer time to go out. */
+	if (M.procs == NULL && (M.code == DS_EX_OK || now - M.stop_at >= 0.2))
+		finish();
+}
+
+void
+stop_sig_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)revents;
+	if (M.stopping) {
+		signal_all(SIGKILL, 1);
+		return;
+	}
+	job_stop(DS_EX_TEMPFAIL, "stopped by signal %d", w->signum);
+}
