@@ -348,11 +348,10 @@ forget(void *arg, struct ds_pull_req *req)
 }
 
 static double
-wait_of(void *arg, const unsigned char *msg, size_t len)
+wait_of(void *arg, struct ds_pull_req *req)
 {
 	(void)arg;
-	(void)msg;
-	(void)len;
+	(void)req;
 	return PARK_S;
 }
 

@@ -3,16 +3,15 @@
  * C plugin (--plugin) or a program speaking the operator protocol
  * (--exec) -- and write the tuples it emits as BUNDLE frames on stdout.
  * Keyed state, timers, output bundles and the protocol live in libds
- * (oprun, builtin, exec); this file is options, the event loop and the
+ * (op/oprun, builtin, exec); this file is options, the event loop and the
  * output policy: write in large chunks, and always before blocking on
  * input, so an interactive pipeline sees every result at once.
  *
- * Topology mode (--listen and --pull, see inst.h): input comes from the
- * inlets, output goes to the retained output stream.  Per input bundle
- * the changed keys (DELTAs) and a MARK (output seq, input frontier) go to
- * the state log before the outputs become pullable; a mark whose outputs
- * every consumer acked is acked upstream and becomes ACKED.  Recovery
- * loads the state at the last (most) or last ACKED (least) mark.
+ * Topology mode (node/node.h): input bundles come from the runtime, and
+ * after each one (and each timer, and the end) what the operator emitted
+ * and the keys it changed go to the runtime as one unit.  Recovery gives
+ * the state and timers back before the operator starts; the mark's aux
+ * says whether on_end already ran.
  */
 #include <sys/stat.h>
 
@@ -27,8 +26,8 @@
 
 #include "op/builtin.h"
 #include "ds.h"
+#include "node/node.h"
 #include "op/exec.h"
-#include "node/inst.h"
 #include "op/oprun.h"
 
 #define USAGE \
@@ -54,33 +53,11 @@ static uint64_t		 armed;		/* when timer_w was set for */
 static int		 stdin_flags = -1;	/* to restore at exit */
 
 /* Topology mode. */
-struct pend {				/* a mark not acked downstream yet */
-	uint64_t		 mark;
-	uint64_t		 outseq;
-};
-static struct ds_inst	 ti;
-static struct ds_slog	 sl;
-static int		 use_slog;
-static struct ds_mark lastm;	/* newest mark written; pos owned */
-static struct pend	*fifo;		/* ring of fcap marks, FIFO */
-static struct ds_mark_pos *fpos;	/* their frontiers, ti.nfront each */
-static size_t		 fhead, flen, fcap;
+static struct ds_node	 node;
 static int		 op_ended;	/* on_end ran (now or before a restart) */
-static int		 stream_ended;
-/* Exactly-once: units written to the journal, waiting to be durable. */
-struct junit {
-	struct ds_buf		 out;		/* its outputs */
-	struct ds_mark_pos	*front;		/* its input frontier */
-	uint64_t		 mark, outseq;
-	int			 end;
-};
-static struct junit	*jq;		/* ring of jqcap */
-static size_t		 jqhead, jqlen, jqcap;
-static struct ds_buf	 jbuf;		/* the unit being built */
-static uint32_t		 jnrec;
-static uint64_t		 jmark;		/* last mark number used */
-static uint64_t		 jacked;	/* ACKED mark to journal, 0: none */
-static struct ds_inst_jrec jr;
+static int		 ac;		/* the operator's argv */
+static char		**av;
+static const char	*command;
 
 /* A pipe's read end may be shared: leave it blocking, as it was. */
 static void
@@ -143,7 +120,29 @@ fire_due(void)
 		die_op();
 }
 
-static void commit(const struct ds_bundle *, int);
+/* Run one input bundle through the operator. */
+static void
+op_bundle(const struct ds_bundle *b)
+{
+	if ((use_exec ? ds_exec_bundle(&ex, b) : ds_oprun_bundle(&run, b)) ==
+	    -1)
+		die_op();
+}
+
+/* The input ended: on_end. */
+static void
+op_end(void)
+{
+	if ((use_exec ? ds_exec_end(&ex) : ds_oprun_end(&run)) == -1)
+		die_op();
+}
+
+/* Topology mode: what the operator did since the last unit. */
+static void
+commit(const struct ds_bundle *cur)
+{
+	ds_node_commit(&node, cur, &run.out, run.seq, op_ended, 0);
+}
 
 static void
 timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
@@ -151,8 +150,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	fire_due();
-	if (ti.on)
-		commit(NULL, 0);
+	if (node.cfg.on)
+		commit(NULL);
 	else
 		flush_out();
 	arm(loop);
@@ -161,8 +160,7 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 finish(struct ev_loop *loop)
 {
-	if ((use_exec ? ds_exec_end(&ex) : ds_oprun_end(&run)) == -1)
-		die_op();
+	op_end();
 	flush_out();
 	ev_io_stop(loop, &in_w);
 	ev_timer_stop(loop, &timer_w);
@@ -198,9 +196,7 @@ input_cb(struct ev_loop *loop, ev_io *w, int revents)
 		}
 		if (rc == -1)
 			die_input();
-		if ((use_exec ? ds_exec_bundle(&ex, b) :
-		    ds_oprun_bundle(&run, b)) == -1)
-			die_op();
+		op_bundle(b);
 		if (run.out.len >= OUT_HIGH)
 			flush_out();
 		if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
@@ -216,40 +212,10 @@ nomem(void)
 	ds_die(DS_EX_OSERR, "out of memory");
 }
 
-static int
-put_delta(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
-{
-	(void)arg;
-	return ds_slog_delta(&sl, key, klen, val, vlen);
-}
-
-/* A changed key for the journal: its value and, if it moved, its timer. */
-static int
-put_jrec(void *arg, const struct ds_state_rec *rec)
-{
-	(void)arg;
-	jnrec++;
-	if (ds_rec_put_delta(&jbuf, rec->key, rec->klen, rec->hasval ?
-	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
-		return -1;
-	if (!rec->tdirty)
-		return 0;
-	jnrec++;
-	return ds_rec_put_timer(&jbuf, rec->key, rec->klen, rec->tidx != 0 ?
-	    rec->when : DS_REC_CANCEL);
-}
+/* --- topology mode: the program of a node (node.h) ------------------- */
 
 static int
-load_timer(void *arg, const void *key, size_t klen, uint64_t when)
-{
-	(void)arg;
-	return ds_oprun_restore_timer(&run, key, klen, when);
-}
-
-static int
-load_delta(void *arg, const void *key, size_t klen, const void *val,
-    size_t vlen)
+load(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	(void)arg;
 	if (val == NULL) {
@@ -259,14 +225,53 @@ load_delta(void *arg, const void *key, size_t klen, const void *val,
 	return ds_state_store(&run.st, key, klen, val, vlen);
 }
 
+static int
+load_timer(void *arg, const void *key, size_t klen, uint64_t when)
+{
+	(void)arg;
+	return ds_oprun_restore_timer(&run, key, klen, when);
+}
+
+/* The changed keys as records: the value and, if it moved, the timer. */
+struct recs {
+	struct ds_buf	*b;
+	uint32_t	*n;
+	int		 timers;
+};
+
+static int
+put_rec(void *arg, const struct ds_state_rec *rec)
+{
+	struct recs *r = arg;
+
+	(*r->n)++;
+	if (ds_rec_put_delta(r->b, rec->key, rec->klen, rec->hasval ?
+	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
+		return -1;
+	if (!r->timers || !rec->tdirty)
+		return 0;
+	(*r->n)++;
+	return ds_rec_put_timer(r->b, rec->key, rec->klen, rec->tidx != 0 ?
+	    rec->when : DS_REC_CANCEL);
+}
+
+static int
+dirty(void *arg, struct ds_buf *b, int timers, uint32_t *n)
+{
+	struct recs r = { b, n, timers };
+
+	(void)arg;
+	return ds_state_dirty_recs(&run.st, put_rec, &r);
+}
+
 /* Every key with a value, for compaction. */
 static int
-next_key(void *arg, const void **key, size_t *klen, const void **val,
+each(void *arg, size_t *it, const void **key, size_t *klen, const void **val,
     size_t *vlen)
 {
-	size_t *it = arg;
 	struct ds_state_rec *rec;
 
+	(void)arg;
 	while ((rec = ds_state_next(&run.st, it)) != NULL) {
 		if (!rec->hasval)
 			continue;
@@ -279,383 +284,110 @@ next_key(void *arg, const void **key, size_t *klen, const void **val,
 	return 0;
 }
 
+/* Recovered: start the operator where the state is, commit its init. */
 static void
-copy_pos(struct ds_mark_pos **dst, const struct ds_mark_pos *src, size_t n)
+resume(void *arg, const struct ds_node_resume *res)
 {
-	if (*dst == NULL && (*dst = calloc(n ? n : 1, sizeof(**dst))) == NULL)
-		nomem();
-	memcpy(*dst, src, n * sizeof(**dst));
-}
-
-static struct pend *
-pend_at(size_t i)
-{
-	return &fifo[(fhead + i) % fcap];
-}
-
-static struct ds_mark_pos *
-pos_at(size_t i)
-{
-	return &fpos[(fhead + i) % fcap * ti.nfront];
-}
-
-/* A new last entry of the ring. */
-static size_t
-pend_push(void)
-{
-	struct pend *nf;
-	struct ds_mark_pos *np;
-	size_t ncap, i, nfr = ti.nfront ? ti.nfront : 1;
-
-	if (flen == fcap) {
-		ncap = fcap ? fcap * 2 : 64;
-		if ((nf = calloc(ncap, sizeof(*nf))) == NULL ||
-		    (np = calloc(ncap * nfr, sizeof(*np))) == NULL)
-			nomem();
-		for (i = 0; i < flen; i++) {
-			nf[i] = *pend_at(i);
-			memcpy(np + i * ti.nfront, pos_at(i), ti.nfront *
-			    sizeof(*np));
-		}
-		free(fifo);
-		free(fpos);
-		fifo = nf;
-		fpos = np;
-		fcap = ncap;
-		fhead = 0;
-	}
-	return flen++;
-}
-
-/*
- * Exactly-once, once a unit is durable: ack its input frontier upstream
- * (the journal has it, so the producers may drop it), make its outputs
- * pullable, remember its mark until they are acked (ACKED, so the
- * journal can drop them), and end the stream after the last one.
- */
-static void
-jdurable(void *arg, uint64_t token)
-{
-	struct junit *u = &jq[jqhead];
-	size_t i;
-
 	(void)arg;
-	(void)token;
-	DS_ASSERT(jqlen > 0);
-	ds_inst_ack(&ti, u->front, ti.nfront);
-	if (flen > 0 && pend_at(flen - 1)->outseq == u->outseq)
-		i = flen - 1;
-	else
-		i = pend_push();
-	pend_at(i)->mark = u->mark;
-	pend_at(i)->outseq = u->outseq;
-	ds_inst_append(&ti, u->out.p, u->out.len);
-	if (u->end)
-		ds_inst_end(&ti);
-	ds_buf_free(&u->out);
-	free(u->front);
-	jqhead = (jqhead + 1) % jqcap;
-	jqlen--;
-	if (ti.paused && !ds_inst_full(&ti))
-		ds_inst_pause(&ti, 0);
+	run.producer = node.cfg.id;
+	run.epoch = node.cfg.epoch;
+	run.seq = res->outseq;
+	op_ended = res->found && (res->aux & 1);
+	if (ds_node_keeps_state(&node) && ds_state_track(&run.st, 1) == -1)
+		nomem();
+	if (command != NULL) {
+		if (ds_exec_start(&ex, &run, command, node.loop) == -1)
+			die_op();
+		ex.waiting = ds_node_poll;
+		ex.waiting_arg = &node;
+	} else if (ds_oprun_start(&run, ac, av) == -1) {
+		if (run.code == DS_EX_USAGE)
+			ds_dieusage(node.co, "%s", run.msg);
+		die_op();
+	}
+	commit(NULL);		/* what init emitted */
+	arm(node.loop);
 }
 
-/* Write the ACKED mark alone when nothing else is going to carry it. */
 static void
-jflush_acked(void)
-{
-	if (jacked == 0 || ds_inst_jpending(&ti) > 0)
-		return;
-	ds_buf_reset(&jbuf);
-	if (ds_rec_put_acked(&jbuf, jacked) == -1)
-		nomem();
-	jacked = 0;
-	ds_inst_jwrite(&ti, jbuf.p, jbuf.len, 1, NULL, NULL, 0);
-}
-
-/*
- * Exactly-once commit: one atomic unit to the journal with the changed
- * keys, the outputs, the ACKED mark if one is due, and a MARK (input
- * frontier, output seq, aux 1 once on_end ran).  Nothing of it is seen
- * downstream or acked upstream before it is durable (jdurable).
- */
-static void
-jcommit(const struct ds_bundle *cur, int end)
-{
-	struct ds_mark m;
-	struct junit *u, *nq;
-	struct ds_mark_pos *front;
-	const unsigned char *q, *qend;
-	size_t n, i, ncap;
-
-	front = ds_inst_frontier(&ti, cur, &n);
-	ds_buf_reset(&jbuf);
-	jnrec = 0;
-	if (ds_state_dirty_recs(&run.st, put_jrec, NULL) == -1)
-		nomem();
-	for (q = run.out.p, qend = q + run.out.len; q < qend;
-	    q += DS_FRAME_HDR + ds_get_le32(q + 8))
-		jnrec++;
-	if (ds_buf_add(&jbuf, run.out.p, run.out.len) == -1)
-		nomem();
-	if (jacked != 0) {
-		if (ds_rec_put_acked(&jbuf, jacked) == -1)
-			nomem();
-		jnrec++;
-		jacked = 0;
-	}
-	memset(&m, 0, sizeof(m));
-	m.mark = ++jmark;
-	m.outseq = run.seq;
-	m.aux = end || op_ended;
-	m.n = (uint32_t)n;
-	m.pos = front;
-	if (ds_rec_put_mark(&jbuf, &m) == -1)
-		nomem();
-	jnrec++;
-	if (jqlen == jqcap) {
-		ncap = jqcap ? jqcap * 2 : 64;
-		if ((nq = calloc(ncap, sizeof(*nq))) == NULL)
-			nomem();
-		for (i = 0; i < jqlen; i++)
-			nq[i] = jq[(jqhead + i) % jqcap];
-		free(jq);
-		jq = nq;
-		jqcap = ncap;
-		jqhead = 0;
-	}
-	u = &jq[(jqhead + jqlen++) % jqcap];
-	memset(u, 0, sizeof(*u));
-	u->out = run.out;		/* moved */
-	memset(&run.out, 0, sizeof(run.out));
-	copy_pos(&u->front, front, n);
-	u->mark = m.mark;
-	u->outseq = run.seq;
-	u->end = end;
-	ds_inst_valid(&ti);
-	ds_inst_jwrite(&ti, jbuf.p, jbuf.len, jnrec, jdurable, NULL, m.mark);
-	if (ds_inst_full(&ti))
-		ds_inst_pause(&ti, 1);
-}
-
-/*
- * After input bundle cur (NULL: timers, the end): log the changed keys and
- * a mark, then make the outputs pullable and remember the mark until its
- * outputs are acked.  end: on_end ran (aux 1 in the mark).
- */
-static void
-commit(const struct ds_bundle *cur, int end)
-{
-	struct ds_mark_pos *front;
-	struct pend *e;
-	size_t n, i;
-
-	if (ti.exactly) {
-		jcommit(cur, end);
-		return;
-	}
-	front = ds_inst_frontier(&ti, cur, &n);
-	lastm.mark = 0;
-	if (use_slog) {
-		if (ds_state_dirty(&run.st, put_delta, NULL) == -1)
-			nomem();
-		lastm.outseq = run.seq;
-		lastm.aux = end;
-		lastm.n = (uint32_t)n;
-		copy_pos(&lastm.pos, front, n);
-		if (ds_slog_mark(&sl, &lastm) == -1)
-			nomem();
-		ds_inst_slog_flush(&ti, &sl);
-	}
-	/* A mark without new outputs supersedes the one before it. */
-	if (flen > 0 && pend_at(flen - 1)->outseq == run.seq)
-		i = flen - 1;
-	else
-		i = pend_push();
-	e = pend_at(i);
-	e->mark = lastm.mark;
-	e->outseq = run.seq;
-	memcpy(pos_at(i), front, n * sizeof(*front));
-	ds_inst_valid(&ti);
-	ds_inst_append(&ti, run.out.p, run.out.len);
-	ds_buf_reset(&run.out);
-	if (ds_inst_full(&ti))
-		ds_inst_pause(&ti, 1);
-}
-
-static int
-topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
+bundle(void *arg, const struct ds_bundle *b)
 {
 	uint64_t when;
 
 	(void)arg;
-	(void)pl;
 	if (op_ended)
-		return 0;
-	if ((use_exec ? ds_exec_bundle(&ex, b) : ds_oprun_bundle(&run, b)) ==
-	    -1)
-		die_op();
+		return;		/* on_end ran before a restart */
+	op_bundle(b);
 	if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
 		fire_due();
-	commit(b, 0);
-	arm(ti.loop);
-	return 0;
+	commit(b);
+	arm(node.loop);
 }
 
-/* Ack upstream the newest mark whose outputs every consumer acked. */
+/* Every input ended: on_end (once over restarts), the last unit. */
 static void
-ack_marks(void)
+ended(void *arg)
 {
-	uint64_t minack = ds_inst_minack(&ti);
-	size_t n = 0;
-
-	while (n < flen && pend_at(n)->outseq <= minack)
-		n++;
-	if (n == 0)
-		return;
-	if (ti.exactly) {
-		/* Acked upstream when durable; tell the journal. */
-		if (pend_at(n - 1)->mark > jacked)
-			jacked = pend_at(n - 1)->mark;
-		fhead = (fhead + n) % fcap;
-		flen -= n;
-		return;
-	}
-	/* The newest of them covers the ones before it. */
-	ds_inst_ack(&ti, pos_at(n - 1), ti.nfront);
-	if (use_slog && pend_at(n - 1)->mark != 0) {
-		if (ds_slog_acked(&sl, pend_at(n - 1)->mark) == -1)
-			nomem();
-		ds_inst_slog_flush(&ti, &sl);
-	}
-	fhead = (fhead + n) % fcap;
-	flen -= n;
-}
-
-/* Every loop round: acks, compaction, back-pressure, the end. */
-static void
-tick(void *arg)
-{
-	size_t it = 0;
-
 	(void)arg;
-	ack_marks();
-	if (ti.exactly)
-		jflush_acked();
-	if (use_slog && sl.size > DS_INST_SLOGMAX && lastm.mark != 0 &&
-	    (flen == 0 || ti.once == DS_ONCE_MOST)) {
-		ds_inst_valid(&ti);
-		if (ds_slog_compact(&sl, &lastm, next_key, &it) == -1)
-			ds_die(DS_EX_IOERR, "%s", sl.err);
-	}
-	if (ti.paused && !ds_inst_full(&ti))
-		ds_inst_pause(&ti, 0);
-	if (!stream_ended && ds_inst_ended(&ti)) {
-		stream_ended = 1;
-		ev_timer_stop(ti.loop, &timer_w);
-		if (!op_ended && (use_exec ? ds_exec_end(&ex) :
-		    ds_oprun_end(&run)) == -1)
-			die_op();
-		op_ended = 1;
-		commit(NULL, 1);
-		if (ti.exactly)
-			return;		/* jdurable ends the stream */
-		ds_inst_end(&ti);
-		/*
-		 * Ending may make the stream done at once (nothing to
-		 * send, consumers told while waking them): ack the final
-		 * mark now, before the caller sees it done and finishes.
-		 */
-		ack_marks();
-	}
+	ev_timer_stop(node.loop, &timer_w);
+	if (!op_ended)
+		op_end();
+	op_ended = 1;
+	commit(NULL);
+	ds_node_end(&node);
 }
 
-/* Topology mode, before the operator starts: recover state and seq. */
-static void
-topo_recover(struct ds_mark *m)
-{
-	run.producer = ti.id;
-	run.epoch = ti.epoch;
-	memset(m, 0, sizeof(*m));
-	if (ti.exactly) {
-		ds_inst_jrecover(&ti, load_delta, load_timer, NULL, &jr);
-		*m = jr.mark;
-		memset(&jr.mark, 0, sizeof(jr.mark));
-		jmark = jr.maxmark;
-		run.seq = m->outseq;
-		op_ended = m->mark != 0 && (m->aux & 1);
-		if (ds_state_track(&run.st, 1) == -1)
-			nomem();
-		return;
-	}
-	if (ti.state == NULL)
-		return;
-	use_slog = 1;
-	ds_inst_slog_open(&ti, &sl, load_delta, NULL, m);
-	run.seq = m->outseq;
-	op_ended = m->mark != 0 && (m->aux & 1);
-	if (ds_state_track(&run.st, 1) == -1)
-		nomem();
-	if (m->mark != 0) {
-		lastm = *m;
-		lastm.pos = NULL;
-		copy_pos(&lastm.pos, m->pos, m->n);
-	}
-}
-
-/* Topology mode, after the operator started: sockets, then run. */
-static void
-topo_start(struct ev_loop *loop, struct ds_mark *m, size_t maxtuple)
-{
-	ds_inst_start(&ti, loop, tick, topo_bundle, NULL);
-	if (ti.exactly) {
-		ds_inst_jopen(&ti);
-		ds_inst_listen(&ti, jr.outfirst ? jr.outfirst : run.seq + 1);
-		ds_inst_append(&ti, jr.out.p, jr.out.len);
-		ds_inst_jrec_free(&jr);
-	} else
-		ds_inst_listen(&ti, run.seq + 1);
-	ds_inst_inlets(&ti, maxtuple, ti.epoch > 1);
-	ds_inst_restore(&ti, m);
-	ds_mark_free(m);
-	if (lastm.pos != NULL && lastm.n != ti.nfront) {
-		/* The inputs changed: the old frontier does not fit. */
-		free(lastm.pos);
-		lastm.pos = NULL;
-		lastm.mark = 0;
-	}
-	commit(NULL, 0);	/* what init emitted */
-	ds_inst_go(&ti);
-}
+static const struct ds_node_prog prog = {
+	load, load_timer, resume, dirty, each, bundle, ended, NULL
+};
 
 /* argv for an operator's init: name, then the operands (caller frees). */
 static char **
 op_argv(const char *name, const char **args, int *argc)
 {
-	char **av;
+	char **v;
 	int n = 0, i;
 
 	while (args != NULL && args[n] != NULL)
 		n++;
-	if ((av = calloc((size_t)n + 2, sizeof(*av))) == NULL ||
-	    (av[0] = strdup(name)) == NULL)
-		ds_diesys(DS_EX_OSERR, "unable to allocate memory");
+	if ((v = calloc((size_t)n + 2, sizeof(*v))) == NULL ||
+	    (v[0] = strdup(name)) == NULL)
+		nomem();
 	for (i = 0; i < n; i++)
-		if ((av[i + 1] = strdup(args[i])) == NULL)
-			ds_diesys(DS_EX_OSERR, "unable to allocate memory");
+		if ((v[i + 1] = strdup(args[i])) == NULL)
+			nomem();
 	*argc = n + 1;
-	return av;
+	return v;
+}
+
+/* Pipe mode: stdin, non-blocking when it is a pipe nobody else reads. */
+static void
+pipe_start(struct ev_loop *loop, size_t maxtuple)
+{
+	struct stat sb;
+
+	flush_out();	/* what init emitted */
+	if (fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
+	    S_ISSOCK(sb.st_mode)) && (stdin_flags = fcntl(0, F_GETFL)) != -1) {
+		atexit(restore_stdin);
+		(void)fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK);
+	}
+	ds_grow_pipe(0);
+	ds_grow_pipe(1);
+	ds_pipein_init(&in, "stdin", maxtuple);
+	ev_io_init(&in_w, input_cb, 0, EV_READ);
+	ev_io_start(loop, &in_w);
+	arm(loop);
 }
 
 int
 main(int argc, const char *argv[])
 {
 	struct ds_common co = DS_COMMON_INIT;
-	char *builtin = NULL, *plugin = NULL, *command = NULL, *match = NULL;
+	char *builtin = NULL, *plugin = NULL, *cmd = NULL, *match = NULL;
 	char *every_s = NULL, *bundle_s = NULL, *maxtuple_s = NULL;
-	char **av = NULL;
 	uint64_t maxtuple = DS_TUPLE_MAX, bundle = 64, every = 0;
-	const struct ds_op_plugin *op;
+	const struct ds_op_plugin *op = NULL;
 	struct poptOption opts[] = {
 		{ "builtin", 0, POPT_ARG_STRING, &builtin, 0,
 		    "run the built-in operator NAME", "NAME" },
@@ -663,7 +395,7 @@ main(int argc, const char *argv[])
 		    "at most N tuples per output bundle (64)", "N" },
 		{ "every", 0, POPT_ARG_STRING, &every_s, 0,
 		    "topk: also emit the top N every MS milliseconds", "MS" },
-		{ "exec", 0, POPT_ARG_STRING, &command, 0,
+		{ "exec", 0, POPT_ARG_STRING, &cmd, 0,
 		    "run COMMAND as an operator program", "COMMAND" },
 		{ "match", 0, POPT_ARG_STRING, &match, 0,
 		    "filter: pass tuples whose payload matches REGEX", "REGEX" },
@@ -671,24 +403,22 @@ main(int argc, const char *argv[])
 		    "largest key+payload of a tuple (1M)", "SIZE" },
 		{ "plugin", 0, POPT_ARG_STRING, &plugin, 0,
 		    "load the C plugin FILE", "FILE" },
-		DS_POPT_INST(ds_inst_op_opts),
+		DS_POPT_NODE(ds_node_op_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
-	struct ds_mark m;
 	struct ev_loop *loop;
-	struct stat sb;
 	poptContext pc;
-	int ac = 0, i, rc;
+	int i, rc;
 
 	ds_progname = "ds-op";
 	co.usage = USAGE;
-	ds_inst_init(&ti, DS_INST_OP);
+	ds_node_init(&node, DS_NODE_OP);
 	pc = poptGetContext(ds_progname, argc, argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1)
-		(void)ds_inst_opt(&ti, &co, pc, rc);
+		(void)ds_node_opt(&node.cfg, &co, pc, rc);
 
-	if (!!builtin + !!plugin + !!command != 1)
+	if (!!builtin + !!plugin + !!cmd != 1)
 		ds_dieusage(&co, "exactly one of --builtin, --plugin and --exec "
 		    "is required");
 	if (maxtuple_s != NULL)
@@ -701,13 +431,12 @@ main(int argc, const char *argv[])
 	if ((match != NULL || every_s != NULL) && builtin == NULL)
 		ds_dieusage(&co, "--match and --every are only valid with "
 		    "--builtin");
-	if (command != NULL && poptPeekArg(pc) != NULL)
+	if (cmd != NULL && poptPeekArg(pc) != NULL)
 		ds_dieusage(&co, "--exec takes no operands: quote COMMAND");
-	op = NULL;
 	if (builtin != NULL && (op = ds_builtin_find(builtin)) == NULL)
 		ds_dieusage(&co, "unknown built-in '%s' (built-ins: %s)",
 		    builtin, ds_builtin_names);
-	ds_inst_validate(&ti, &co);
+	ds_node_validate(&node, &co);
 
 	signal(SIGPIPE, SIG_IGN);
 	if (co.notify_fd >= 0)
@@ -717,49 +446,30 @@ main(int argc, const char *argv[])
 	run.log = oplog;
 	run.match = match;
 	run.every = every * 1000000;
-	if (ti.on)
-		topo_recover(&m);
-	if (command != NULL) {
-		use_exec = 1;
-		if (ds_exec_start(&ex, &run, command, loop) == -1)
-			die_op();
-		if (ti.on) {
-			ex.waiting = ds_inst_poll;
-			ex.waiting_arg = &ti;
-		}
-	} else {
-		if (builtin != NULL)
-			ds_oprun_use(&run, op, "built-in", builtin);
-		else if (ds_oprun_load(&run, plugin) == -1)
-			die_op();
+	ev_init(&timer_w, timer_cb);
+	use_exec = cmd != NULL;
+	command = cmd;
+	if (builtin != NULL)
+		ds_oprun_use(&run, op, "built-in", builtin);
+	else if (plugin != NULL && ds_oprun_load(&run, plugin) == -1)
+		die_op();
+	if (!use_exec)
 		av = op_argv(builtin ? builtin : plugin, poptGetArgs(pc), &ac);
-		if (ds_oprun_start(&run, ac, av) == -1) {
+	if (node.cfg.on) {
+		/* The operator starts once recovery is over (resume). */
+		node.maxtuple = maxtuple;
+		ds_node_start(&node, loop, &co, &prog, NULL);
+	} else {
+		if (use_exec && ds_exec_start(&ex, &run, command, loop) == -1)
+			die_op();
+		if (!use_exec && ds_oprun_start(&run, ac, av) == -1) {
 			if (run.code == DS_EX_USAGE)
 				ds_dieusage(&co, "%s", run.msg);
 			die_op();
 		}
+		pipe_start(loop, maxtuple);
+		(void)ds_notify_ready(&co, "running");
 	}
-	if (ti.on) {
-		ev_init(&timer_w, timer_cb);
-		topo_start(loop, &m, maxtuple);
-		arm(loop);
-		goto run;
-	}
-	flush_out();	/* what init emitted */
-	if (fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
-	    S_ISSOCK(sb.st_mode)) && (stdin_flags = fcntl(0, F_GETFL)) != -1) {
-		atexit(restore_stdin);
-		(void)fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK);
-	}
-	ds_grow_pipe(0);
-	ds_grow_pipe(1);
-	ds_pipein_init(&in, "stdin", maxtuple);
-	ev_io_init(&in_w, input_cb, 0, EV_READ);
-	ev_io_start(loop, &in_w);
-	ev_init(&timer_w, timer_cb);
-	arm(loop);
-run:
-	(void)ds_notify_ready(&co, "running");
 	ev_run(loop, 0);
 
 	(void)ds_notify_send("STOPPING=1");
@@ -767,28 +477,13 @@ run:
 		ds_exec_term(&ex);
 	ds_oprun_term(&run);
 	ds_pipein_term(&in);
-	if (ti.on) {
-		free(fifo);
-		free(fpos);
-		free(lastm.pos);
-		while (jqlen > 0) {
-			ds_buf_free(&jq[jqhead].out);
-			free(jq[jqhead].front);
-			jqhead = (jqhead + 1) % jqcap;
-			jqlen--;
-		}
-		free(jq);
-		ds_buf_free(&jbuf);
-		if (use_slog)
-			ds_slog_close(&sl);
-		ds_inst_term(&ti);
-	}
+	ds_node_term(&node);
 	for (i = 0; i < ac; i++)
 		free(av[i]);
 	free(av);
 	free(builtin);
 	free(plugin);
-	free(command);
+	free(cmd);
 	free(match);
 	free(every_s);
 	free(bundle_s);

@@ -8,10 +8,12 @@
  * before any read that could block, so interactive pipelines see every
  * result at once.
  *
- * Topology mode (--pull, see inst.h): bundles come from the inlets; after
- * each write the inputs are acked (what is written is durable enough for
- * issue 3) and, with --state, a MARK and ACKED with the input frontier go
- * to the state log, so a restart resumes after what was written.
+ * Topology mode (node/node.h): bundles come from the runtime; what is
+ * rendered is written out and, every loop round in which the input moved
+ * and no unit is pending, committed as a unit whose aux is the file's
+ * length.  When the runtime's commits must survive a machine crash, the
+ * file is synced first, and a restart cuts it back to the committed
+ * length; otherwise a restart appends after what it wrote.
  *
  * --tc: no text; each tuple's key -> payload is put into a Tokyo Cabinet
  * hash database (tcstore.h), the last value of a key winning, so writing
@@ -34,7 +36,7 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "node/inst.h"
+#include "node/node.h"
 #include "store/tcstore.h"
 #include "core/timefmt.h"
 
@@ -94,16 +96,10 @@ struct sink {
 	struct ds_tcstore *tc;		/* --tc, or NULL */
 	uint64_t	 tcbytes;	/* put since the last commit */
 	/* Topology mode. */
-	struct ds_inst	 ti;
-	int		 use_slog;
-	struct ds_slog	 sl;
-	struct ds_mark last;	/* frontier of the last mark; pos owned */
-	/* Exactly-once: the file's length goes to the journal. */
+	struct ds_node	 node;
+	const char	*file;		/* --file, opened by resume */
+	int		 append;	/* --append */
 	uint64_t	 size;		/* bytes in the --file */
-	uint64_t	 jmark;
-	struct ds_buf	 jbuf;
-	int		 jready;	/* the first mark is durable */
-	int		 jtrunc;	/* no --append: a fresh job truncates */
 };
 
 static void
@@ -352,7 +348,7 @@ tc_put(struct sink *k, const struct ds_bundle *b)
 
 	for (i = 0; i < b->count; i++)
 		if (b->t[i].keylen == 0) {
-			if (!k->ti.on)
+			if (!k->node.cfg.on)
 				tc_close(k);	/* what came before stays */
 			ds_die(DS_EX_DATAERR, "tuple %llu:%llu has no key, "
 			    "and --tc puts key -> payload", (unsigned long long)
@@ -382,292 +378,120 @@ emit(struct sink *k, const struct ds_bundle *b)
 		render(k, b, &b->t[i]);
 }
 
-static int
-no_delta(void *arg, const void *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	(void)arg;
-	(void)key;
-	(void)keylen;
-	(void)val;
-	(void)vallen;
-	return -1;	/* a sink's log has none: it is not ours */
-}
-
-static int
-no_keys(void *arg, const void **key, size_t *keylen, const void **val,
-    size_t *vallen)
-{
-	(void)arg;
-	(void)key;
-	(void)keylen;
-	(void)val;
-	(void)vallen;
-	return 0;
-}
-
-/* Exactly-once: the unit out is durable: ack its frontier upstream. */
-static void
-jdurable(void *arg, uint64_t token)
-{
-	struct sink *k = arg;
-
-	(void)token;
-	if (!k->jready) {
-		k->jready = 1;
-		ds_inst_go(&k->ti);
-		return;
-	}
-	ds_debug("unit %llu durable", (unsigned long long)token);
-	/* One unit out at a time: last is its frontier. */
-	ds_inst_ack(&k->ti, k->last.pos, k->ti.nfront);
-}
+/* --- topology mode: the program of a node (node.h) ------------------ */
 
 /*
- * Topology mode: the input frontier into *fp and *np; 0 when neither it
- * nor the output moved since the last commit (nothing to commit).
- */
-static int
-moved(struct sink *k, struct ds_mark_pos **fp, size_t *np)
-{
-	*fp = ds_inst_frontier(&k->ti, NULL, np);
-	return k->out.len > 0 || k->last.pos == NULL ||
-	    memcmp(*fp, k->last.pos, *np * sizeof(**fp)) != 0;
-}
-
-/* The frontier f of n positions was committed: it becomes last. */
-static void
-keep_last(struct sink *k, const struct ds_mark_pos *f, size_t n)
-{
-	if (k->last.pos == NULL && (k->last.pos = calloc(n ? n : 1,
-	    sizeof(*f))) == NULL)
-		nomem();
-	memcpy(k->last.pos, f, n * sizeof(*f));
-	k->last.n = (uint32_t)n;
-}
-
-/*
- * Exactly-once: write what is rendered, make it durable (fdatasync), then
- * journal the frontier with the file's length in one MARK; the frontier
- * is acked upstream once that is durable.  One unit at a time: what comes
- * meanwhile goes with the next one.  A restart cuts the file back to the
- * length of the last durable MARK and pulls from its frontier on.  With
- * --tc: commit and sync the puts instead, and the MARK's aux is 0 (a
- * restart puts the same values again from the frontier on: no cut).
+ * Write what is rendered (a zombie must not touch the file: the lease is
+ * checked first), make it as durable as a unit must be, and commit the
+ * input frontier with the file's length.  With --tc: commit and sync the
+ * puts instead, aux 0 (a restart puts the same values again: no cut).
  */
 static void
-jcommit(struct sink *k)
+commit(struct sink *k)
 {
-	struct ds_mark m;
-	struct ds_mark_pos *f;
-	uint64_t ntup;
-	size_t n;
-
-	if (!k->jready || ds_inst_jpending(&k->ti) > 0 || !moved(k, &f, &n))
-		return;
-	ds_inst_valid(&k->ti);
-	ntup = k->ntuples;
-	k->ti.cnt_out += k->ntuples;
-	k->ntuples = 0;
+	ds_node_valid(&k->node);
 	if (k->tc != NULL)
-		tc_commit(k, 1);	/* aux stays 0: puts need no cut */
+		tc_commit(k, 1);
 	else {
 		flush(k);
-		if (fdatasync(k->fd) == -1 && errno != EINVAL &&
-		    errno != EROFS)
+		if (ds_node_syncs(&k->node) && fdatasync(k->fd) == -1 &&
+		    errno != EINVAL && errno != EROFS)
 			ds_diesys(DS_EX_IOERR, "unable to sync %s", k->name);
 	}
-	keep_last(k, f, n);
-	memset(&m, 0, sizeof(m));
-	m.mark = ++k->jmark;
-	m.aux = k->size;
-	m.n = (uint32_t)n;
-	m.pos = f;
-	ds_debug("unit %llu: %llu tuples", (unsigned long long)m.mark,
-	    (unsigned long long)ntup);
-	ds_buf_reset(&k->jbuf);
-	if (ds_rec_put_mark(&k->jbuf, &m) == -1 ||
-	    ds_rec_put_acked(&k->jbuf, m.mark) == -1)
-		nomem();
-	ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable, k,
-	    m.mark);
-}
-
-/*
- * Topology mode: write what is rendered, then ack it upstream and log the
- * frontier, when either moved.
- */
-static void
-topo_commit(struct sink *k)
-{
-	struct ds_mark_pos *f;
-	size_t n;
-
-	if (k->ti.exactly) {
-		jcommit(k);
-		return;
-	}
-	if (!moved(k, &f, &n))
-		return;
-	ds_inst_valid(&k->ti);
-	k->ti.cnt_out += k->ntuples;
+	ds_node_commit(&k->node, NULL, NULL, 0, k->size, k->ntuples);
 	k->ntuples = 0;
-	if (k->tc != NULL)
-		tc_commit(k, 1);	/* what is acked is in the database */
-	else
-		flush(k);
-	ds_inst_ack_all(&k->ti);
-	keep_last(k, f, n);
-	if (!k->use_slog)
-		return;
-	k->last.mark = 0;
-	if (ds_slog_mark(&k->sl, &k->last) == -1 ||
-	    ds_slog_acked(&k->sl, k->last.mark) == -1)
-		nomem();
-	ds_inst_slog_flush(&k->ti, &k->sl);
-	if (k->sl.size > DS_INST_SLOGMAX && ds_slog_compact(&k->sl, &k->last,
-	    no_keys, NULL) == -1)
-		ds_die(DS_EX_IOERR, "%s", k->sl.err);
-}
-
-static int
-topo_bundle(void *arg, struct ds_inst_pull *pl, const struct ds_bundle *b)
-{
-	struct sink *k = arg;
-
-	(void)pl;
-	emit(k, b);
-	k->ntuples += b->count;
-	if (k->out.len >= FLUSH_AT) {
-		if (k->ti.exactly) {
-			/* A zombie must not touch the file: check first. */
-			ds_inst_valid(&k->ti);
-			flush(k);	/* jcommit makes it durable */
-		} else
-			topo_commit(k);
-	}
-	return 0;
-}
-
-/* Every loop round, before the loop blocks. */
-static void
-topo_tick(void *arg)
-{
-	struct sink *k = arg;
-
-	topo_commit(k);
-	if (k->ti.exactly && (!k->jready || ds_inst_jpending(&k->ti) > 0 ||
-	    k->out.len > 0))
-		return;		/* not durable yet */
-	if (ds_inst_ended(&k->ti)) {
-		ds_info("end of input: %llu tuples",
-		    (unsigned long long)k->ti.cnt_in);
-		ds_inst_finish(&k->ti);
-	}
 }
 
 /*
- * Exactly-once recovery of a --file: cut it back to the length of the
- * last durable mark m (0 or, with --append, its length without a mark).
+ * Cut the --file back to length len, the committed one: what a process
+ * killed after writing more had not committed yet.
  */
 static void
-jcut(struct sink *k, const struct ds_mark *m)
+cut(struct sink *k, uint64_t len)
 {
 	struct stat st;
 
 	if (fstat(k->fd, &st) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to stat %s", k->name);
-	if (m->mark != 0 && (uint64_t)st.st_size < m->aux)
+	if ((uint64_t)st.st_size < len)
 		ds_die(DS_EX_DATAERR, "%s: %llu bytes, shorter than the %llu "
 		    "the journal says were written: it was changed behind "
 		    "our back", k->name, (unsigned long long)st.st_size,
-		    (unsigned long long)m->aux);
-	k->size = m->mark != 0 ? m->aux : k->jtrunc ? 0 :
-	    (uint64_t)st.st_size;
-	if ((uint64_t)st.st_size > k->size) {
+		    (unsigned long long)len);
+	k->size = len;
+	if ((uint64_t)st.st_size > len) {
 		ds_info("%s: cutting %llu bytes written after the last "
 		    "commit", k->name,
-		    (unsigned long long)((uint64_t)st.st_size - k->size));
-		if (ftruncate(k->fd, (off_t)k->size) == -1)
+		    (unsigned long long)((uint64_t)st.st_size - len));
+		if (ftruncate(k->fd, (off_t)len) == -1)
 			ds_diesys(DS_EX_IOERR, "unable to truncate %s",
 			    k->name);
 	}
 }
 
-/* Topology mode: recover, pull until every input ended. */
+/*
+ * Recovered: open the --file where the last commit left it, and commit
+ * that starting point before anything is pulled.  Synced commits cut the
+ * file back to the committed length (a fresh job: to 0, or with --append
+ * to what is there); others append after what a restart finds there, or
+ * truncate for a fresh job without --append.
+ */
 static void
-topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
+resume(void *arg, const struct ds_node_resume *res)
 {
-	struct ev_loop *loop;
-	struct ds_mark m;
-
-	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
-		ds_die(DS_EX_OSERR, "unable to create the event loop");
-	ds_inst_start(&k->ti, loop, topo_tick, topo_bundle, k);
-	memset(&m, 0, sizeof(m));
-	if (k->ti.exactly) {
-		struct ds_inst_jrec jr;
-
-		ds_inst_jrecover(&k->ti, no_delta, NULL, NULL, &jr);
-		m = jr.mark;
-		memset(&jr.mark, 0, sizeof(jr.mark));
-		k->jmark = jr.maxmark;
-		ds_inst_jrec_free(&jr);
-		if (k->tc == NULL)
-			jcut(k, &m);	/* puts are idempotent: no cut */
-		ds_inst_jopen(&k->ti);
-	} else if (k->ti.state != NULL) {
-		k->use_slog = 1;
-		ds_inst_slog_open(&k->ti, &k->sl, no_delta, NULL, &m);
-	}
-	ds_inst_inlets(&k->ti, maxtuple, k->ti.epoch > 1);
-	ds_inst_restore(&k->ti, &m);
-	if (k->ti.exactly) {
-		/*
-		 * The file's starting length is durable before anything is
-		 * written: pulling starts once this first MARK is.
-		 */
-		struct ds_mark f;
-		size_t n;
-
-		memset(&f, 0, sizeof(f));
-		f.mark = ++k->jmark;
-		f.aux = k->size;
-		f.pos = ds_inst_frontier(&k->ti, NULL, &n);
-		f.n = (uint32_t)n;
-		if (ds_rec_put_mark(&k->jbuf, &f) == -1 ||
-		    ds_rec_put_acked(&k->jbuf, f.mark) == -1)
-			nomem();
-		ds_inst_jwrite(&k->ti, k->jbuf.p, k->jbuf.len, 2, jdurable,
-		    k, f.mark);
-	}
-	ds_mark_free(&m);
-	if (!k->ti.exactly)
-		ds_inst_go(&k->ti);
-	if (ds_notify_ready(co, NULL) == -1)
-		ds_warnsys("unable to signal readiness");
-	ev_run(loop, 0);
-	flush(k);
-	if (k->use_slog)
-		ds_slog_close(&k->sl);
-	free(k->last.pos);
-	ds_inst_term(&k->ti);
-}
-
-/* Whether the state log of a topology-mode sink holds a mark. */
-static int
-resuming(struct sink *k)
-{
-	char *path = ds_inst_slog_path(&k->ti);
+	struct sink *k = arg;
 	struct stat st;
-	int r;
+	int syncs = ds_node_syncs(&k->node), flags;
 
-	if (path == NULL)
-		return 0;
-	r = stat(path, &st) == 0 && st.st_size > 0;
-	free(path);
-	return r;
+	if (k->file != NULL) {
+		flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+		flags |= syncs || res->found || k->append ? O_APPEND : O_TRUNC;
+		if ((k->fd = open(k->file, flags, 0666)) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to open %s", k->file);
+		if (fstat(k->fd, &st) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to stat %s", k->name);
+		k->size = (uint64_t)st.st_size;
+		if (syncs)
+			cut(k, res->found ? res->aux : k->append ? k->size : 0);
+	}
+	commit(k);
 }
+
+static void
+bundle(void *arg, const struct ds_bundle *b)
+{
+	struct sink *k = arg;
+
+	emit(k, b);
+	k->ntuples += b->count;
+	if (k->out.len < FLUSH_AT)
+		return;
+	ds_node_valid(&k->node);
+	flush(k);
+}
+
+/* Every round: commit what moved, one unit at a time. */
+static void
+tick(void *arg)
+{
+	struct sink *k = arg;
+
+	if (ds_node_pending(&k->node) == 0 && ds_node_moved(&k->node))
+		commit(k);
+}
+
+static void
+ended(void *arg)
+{
+	struct sink *k = arg;
+
+	ds_info("end of input: %llu tuples",
+	    (unsigned long long)k->node.cnt_in);
+}
+
+static const struct ds_node_prog prog = {
+	NULL, NULL, resume, NULL, NULL, bundle, ended, tick
+};
 
 /* Wait for fd to be readable; timeout 0 just asks.  1 if it is. */
 static int
@@ -681,19 +505,80 @@ wait_input(int fd, int timeout)
 	return poll(&pfd, 1, timeout) != 0;
 }
 
+/* Topology mode: the runtime pulls, recovers and commits (node.h). */
+static void
+topo_run(struct sink *k, struct ds_common *co, size_t maxtuple)
+{
+	struct ev_loop *loop;
+
+	if ((loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
+		ds_die(DS_EX_OSERR, "unable to create the event loop");
+	k->node.maxtuple = maxtuple;
+	ds_node_start(&k->node, loop, co, &prog, k);
+	ev_run(loop, 0);
+	flush(k);
+}
+
+/* Pipe mode: frames on stdin until its end. */
+static void
+pipe_run(struct sink *k, struct ds_common *co, size_t maxtuple)
+{
+	struct ds_pipein in;
+	struct ds_bundle *b;
+	uint64_t ntuples = 0;
+	int rc;
+
+	ds_grow_pipe(STDIN_FILENO);
+	ds_pipein_init(&in, "stdin", maxtuple);
+	if (ds_notify_ready(co, NULL) == -1)
+		ds_warnsys("unable to signal readiness");
+	for (;;) {
+		if ((k->out.len > 0 || k->tcbytes > 0) &&
+		    !ds_frame_reader_ready(&in.rd) &&
+		    !wait_input(STDIN_FILENO, 0)) {
+			flush(k);
+			if (k->tc != NULL)
+				tc_commit(k, 0);	/* before waiting */
+		}
+		rc = ds_pipein_next(&in, STDIN_FILENO, &b);
+		if (rc == 0)
+			break;
+		if (rc == DS_PIPEIN_AGAIN) {
+			/* stdin was left non-blocking by someone else. */
+			flush(k);
+			if (k->tc != NULL && k->tcbytes > 0)
+				tc_commit(k, 0);
+			(void)wait_input(STDIN_FILENO, -1);
+			continue;
+		}
+		if (rc == -1) {
+			/* Whole bundles before the bad frame still count. */
+			flush(k);
+			tc_close(k);
+			ds_die(in.code, "%s", in.msg);
+		}
+		emit(k, b);
+		ntuples += b->count;
+		if (k->out.len >= FLUSH_AT)
+			flush(k);
+		if (k->tc != NULL && k->tcbytes >= TC_BATCH)
+			tc_commit(k, 0);
+	}
+	flush(k);
+	ds_info("end of input: %llu tuples", (unsigned long long)ntuples);
+	ds_pipein_term(&in);
+}
+
 int
 main(int argc, char *argv[])
 {
 	static struct sink k;
 	struct ds_common co = DS_COMMON_INIT;
-	struct ds_pipein in;
-	struct ds_bundle *b;
 	char *file = NULL, *format = NULL, *tc = NULL, *arg;
 	char err[512];
 	size_t maxtuple = DS_TUPLE_MAX;
-	uint64_t ntuples = 0;
 	poptContext pc;
-	int rc, append = 0, flags, code;
+	int rc, code;
 	struct poptOption opts[] = {
 		{ "append", 0, POPT_ARG_NONE, NULL, OPT_APPEND,
 		    "append to the --file instead of truncating it", NULL },
@@ -708,25 +593,25 @@ main(int argc, char *argv[])
 		{ "tc", 0, POPT_ARG_STRING, NULL, OPT_TC,
 		    "put key -> payload into the Tokyo Cabinet hash database "
 		    "PATH instead of writing lines", "PATH" },
-		DS_POPT_INST(ds_inst_sink_opts),
+		DS_POPT_NODE(ds_node_sink_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
 
 	ds_progname = "ds-sink";
-	ds_inst_init(&k.ti, DS_INST_SINK);
+	ds_node_init(&k.node, DS_NODE_SINK);
 	co.usage = USAGE;
 	k.fd = STDOUT_FILENO;
 	k.name = "stdout";
 
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1) {
-		if (ds_inst_opt(&k.ti, &co, pc, rc))
+		if (ds_node_opt(&k.node.cfg, &co, pc, rc))
 			continue;
 		arg = poptGetOptArg(pc);
 		switch (rc) {
 		case OPT_APPEND:
-			append = 1;
+			k.append = 1;
 			break;
 		case OPT_FILE:
 			free(file);
@@ -755,38 +640,25 @@ main(int argc, char *argv[])
 	poptFreeContext(pc);
 
 	/* validate */
-	if (tc != NULL && (file != NULL || format != NULL || append))
+	if (tc != NULL && (file != NULL || format != NULL || k.append))
 		ds_dieusage(&co, "--tc writes no text: it excludes --file, "
 		    "--format and --append");
-	if (append && file == NULL)
+	if (k.append && file == NULL)
 		ds_dieusage(&co, "--append needs --file");
 	fmt_compile(&co, &k.fmt, format != NULL ? format : DEFAULT_FORMAT);
-	ds_inst_validate(&k.ti, &co);
-	/* A restart in a topology appends after what it wrote before. */
-	if (k.ti.on && resuming(&k))
-		append = 1;
-	if (k.ti.exactly) {
-		if (file == NULL && tc == NULL)
-			ds_dieusage(&co, "exactly-once needs --file or --tc: "
-			    "what is written to standard output cannot be "
-			    "taken back");
-		/*
-		 * The journal knows the length to keep; a fresh job without
-		 * --append truncates only when it has no mark (recovery).
-		 */
-		k.jtrunc = !append;
-		append = 1;
-	}
+	ds_node_validate(&k.node, &co);
+	if (k.node.cfg.on && ds_node_syncs(&k.node) && file == NULL &&
+	    tc == NULL)
+		ds_dieusage(&co, "exactly-once needs --file or --tc: what is "
+		    "written to standard output cannot be taken back");
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	if (!k.ti.on)
-		ds_grow_pipe(STDIN_FILENO);
 	if (file != NULL) {
-		k.name = file;
-		flags = O_WRONLY | O_CREAT | O_CLOEXEC |
-		    (append ? O_APPEND : O_TRUNC);
-		if ((k.fd = open(file, flags, 0666)) == -1)
+		k.name = k.file = file;
+		/* A topology instance opens it once it knows where it was. */
+		if (!k.node.cfg.on && (k.fd = open(file, O_WRONLY | O_CREAT |
+		    O_CLOEXEC | (k.append ? O_APPEND : O_TRUNC), 0666)) == -1)
 			ds_diesys(DS_EX_IOERR, "unable to open %s", file);
 	}
 	if (tc != NULL) {
@@ -798,54 +670,14 @@ main(int argc, char *argv[])
 		ds_grow_pipe(STDOUT_FILENO);
 	if (ds_buf_grow(&k.out, FLUSH_AT + 64 * 1024) == -1)
 		nomem();
-	ds_pipein_init(&in, "stdin", maxtuple);
-	if (k.ti.on) {
+	if (k.node.cfg.on)
 		topo_run(&k, &co, maxtuple);
-		goto done;
-	}
-	if (ds_notify_ready(&co, NULL) == -1)
-		ds_warnsys("unable to signal readiness");
-
-	/* run */
-	for (;;) {
-		if ((k.out.len > 0 || k.tcbytes > 0) &&
-		    !ds_frame_reader_ready(&in.rd) &&
-		    !wait_input(STDIN_FILENO, 0)) {
-			flush(&k);
-			if (k.tc != NULL)
-				tc_commit(&k, 0);	/* before waiting */
-		}
-		rc = ds_pipein_next(&in, STDIN_FILENO, &b);
-		if (rc == 0)
-			break;
-		if (rc == DS_PIPEIN_AGAIN) {
-			/* stdin was left non-blocking by someone else. */
-			flush(&k);
-			if (k.tc != NULL && k.tcbytes > 0)
-				tc_commit(&k, 0);
-			(void)wait_input(STDIN_FILENO, -1);
-			continue;
-		}
-		if (rc == -1) {
-			/* Whole bundles before the bad frame still count. */
-			flush(&k);
-			tc_close(&k);
-			ds_die(in.code, "%s", in.msg);
-		}
-		emit(&k, b);
-		ntuples += b->count;
-		if (k.out.len >= FLUSH_AT)
-			flush(&k);
-		if (k.tc != NULL && k.tcbytes >= TC_BATCH)
-			tc_commit(&k, 0);
-	}
-	flush(&k);
-	ds_info("end of input: %llu tuples", (unsigned long long)ntuples);
-done:
+	else
+		pipe_run(&k, &co, maxtuple);
 	tc_close(&k);
 	if (close(k.fd) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to close %s", k.name);
-	ds_pipein_term(&in);
+	ds_node_term(&k.node);
 	fmt_free(&k.fmt);
 	ds_buf_free(&k.out);
 	free(file);

@@ -9,11 +9,11 @@
  * --linger ms, and at end of input.  One libev loop: ev_io on a pipe or
  * terminal, ev_idle (read as fast as possible) on a regular file.
  *
- * Topology mode (--listen, see inst.h): bundles carry --id and --epoch
- * and go to the retained output stream instead of stdout; with --state
- * and --file every bundle gets a MARK in the state log (aux: the file
- * offset after it), so a restart seeks back and regenerates the same
- * seqs.  Reading stops while the stream holds too much.
+ * Topology mode (node/node.h): bundles carry --id and --epoch and each
+ * goes to the runtime as one unit whose aux is the input offset after it,
+ * so a restart seeks back there and makes the same seqs again (or, from
+ * standard input, which cannot be read again, goes on where it is).
+ * Reading stops while the runtime holds too much.
  */
 
 #include <sys/stat.h>
@@ -31,7 +31,7 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "node/inst.h"
+#include "node/node.h"
 #include "core/line.h"
 #include "core/timefmt.h"
 
@@ -59,12 +59,6 @@ enum {
 	OPT_RATE,
 	OPT_TIMEFIELD,
 	OPT_TIMEFORMAT
-};
-
-struct pend_mark {
-	uint64_t		 mark;
-	uint64_t		 outseq;
-	uint64_t		 aux;
 };
 
 struct source {
@@ -98,31 +92,15 @@ struct source {
 	struct ds_bundle_writer	 w;
 
 	/* Topology mode. */
-	struct ds_inst		 ti;
+	struct ds_node		 node;
 	uint64_t		 producer;	/* 0 in pipe mode */
 	uint32_t		 epoch;
 	uint64_t		 base;		/* file offset of rb[0] */
 	uint64_t		 lineend;	/* offset after the line being added */
-	uint64_t		 bfirst, blast;	/* seqs of the open bundle */
+	uint64_t		 blast;		/* last seq of the open bundle */
 	uint64_t		 boff;		/* offset after its last line */
 	int			 eof;
 	int			 paused;	/* not reading: output is full */
-	int			 use_slog;
-	struct ds_slog		 sl;
-	struct ds_mark	 last;		/* newest mark acked */
-	struct pend_mark	*pm;		/* marks not acked yet, FIFO */
-	size_t			 pmhead, pmlen, pmcap;
-	/* Exactly-once: bundles written to the journal, not yet durable. */
-	struct ds_buf		*jq;		/* ring of jqcap */
-	struct pend_mark	*jqm;		/* and their marks */
-	size_t			 jqhead, jqlen, jqcap;
-	struct ds_buf		 jbuf;		/* the unit being built */
-	uint64_t		 jmark;		/* last mark number used */
-	struct pend_mark	 jack;		/* newest mark acked downstream */
-	int			 jackset;	/* jack not journaled yet */
-	int			 jrec;		/* recovery found an acked position */
-	uint64_t		 jrec_outseq, jrec_aux;
-	int			 ended;		/* ds_inst_end called */
 
 	struct ev_loop		*loop;
 	ev_io			 rd;
@@ -159,7 +137,7 @@ flush_complete(struct source *s)
 {
 	size_t n = s->w.open ? s->w.start : s->out.len;
 
-	if (n == 0 || s->ti.on)
+	if (n == 0 || s->node.cfg.on)
 		return;
 	if (ds_write_all(STDOUT_FILENO, s->out.p, n) == -1)
 		ds_diesys(DS_EX_IOERR, "unable to write stdout");
@@ -171,149 +149,11 @@ flush_complete(struct source *s)
 		s->out.len = 0;
 }
 
-static void pause_input(struct source *);
-
-static struct pend_mark *
-pm_push(struct source *s)
-{
-	struct pend_mark *pm;
-
-	if (s->pmhead + s->pmlen == s->pmcap) {
-		if (s->pmhead > 0) {
-			memmove(s->pm, s->pm + s->pmhead, s->pmlen *
-			    sizeof(*s->pm));
-			s->pmhead = 0;
-		} else {
-			s->pmcap = s->pmcap ? s->pmcap * 2 : 256;
-			if ((pm = realloc(s->pm, s->pmcap * sizeof(*pm))) ==
-			    NULL)
-				nomem();
-			s->pm = pm;
-		}
-	}
-	return &s->pm[s->pmhead + s->pmlen++];
-}
-
-/* Exactly-once: the oldest unit is durable; its bundle may be pulled. */
-static void
-jdurable(void *arg, uint64_t token)
-{
-	struct source *s = arg;
-	struct ds_buf *b = &s->jq[s->jqhead];
-
-	(void)token;
-	DS_ASSERT(s->jqlen > 0);
-	*pm_push(s) = s->jqm[s->jqhead];
-	ds_inst_append(&s->ti, b->p, b->len);
-	ds_buf_free(b);
-	s->jqhead = (s->jqhead + 1) % s->jqcap;
-	s->jqlen--;
-}
-
-/*
- * Exactly-once: the bundle in out and a MARK (output seq, the input
- * offset after it) go to the journal as one unit; the bundle is pulled
- * only once that is durable, so a replay after any crash is the same.
- */
-/*
- * What consumers acked, for the journal.  A file is read again from the
- * acked position on recovery (key JACK_KEY: outseq:u64 offset:u64), so
- * its bundles need not be journaled; from stdin the bundles are in the
- * journal and an ACKED lets it drop them.
- */
-#define JACK_KEY	"\0acked"
-#define JACK_KEYLEN	6
-
-static uint32_t
-put_jack(struct source *s)
-{
-	unsigned char v[16];
-
-	if (!s->jackset)
-		return 0;
-	s->jackset = 0;
-	if (s->regular) {
-		ds_put_le64(v, s->jack.outseq);
-		ds_put_le64(v + 8, s->jack.aux);
-		if (ds_rec_put_delta(&s->jbuf, JACK_KEY, JACK_KEYLEN, v, 16)
-		    == -1)
-			nomem();
-	} else if (ds_rec_put_acked(&s->jbuf, s->jack.mark) == -1)
-		nomem();
-	return 1;
-}
-
-static int
-load_jack(void *arg, const void *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	struct source *s = arg;
-
-	if (keylen != JACK_KEYLEN || memcmp(key, JACK_KEY, JACK_KEYLEN) != 0 ||
-	    val == NULL || vallen != 16)
-		return -1;	/* a source's state has nothing else */
-	s->jrec = 1;
-	s->jrec_outseq = ds_get_le64(val);
-	s->jrec_aux = ds_get_le64((const unsigned char *)val + 8);
-	return 0;
-}
-
-static void
-jtake(struct source *s)
-{
-	struct ds_mark m;
-	struct ds_buf *nq;
-	struct pend_mark *nm;
-	size_t i, ncap;
-	uint32_t n = 1;
-
-	ds_buf_reset(&s->jbuf);
-	if (!s->regular) {
-		/* stdin cannot be read again: journal the input itself */
-		if (ds_buf_add(&s->jbuf, s->out.p, s->out.len) == -1)
-			nomem();
-		n++;
-	}
-	n += put_jack(s);
-	memset(&m, 0, sizeof(m));
-	m.mark = ++s->jmark;
-	m.outseq = s->blast;
-	m.aux = s->boff;
-	if (ds_rec_put_mark(&s->jbuf, &m) == -1)
-		nomem();
-	if (s->jqlen == s->jqcap) {
-		ncap = s->jqcap ? s->jqcap * 2 : 64;
-		if ((nq = calloc(ncap, sizeof(*nq))) == NULL ||
-		    (nm = calloc(ncap, sizeof(*nm))) == NULL)
-			nomem();
-		for (i = 0; i < s->jqlen; i++) {
-			nq[i] = s->jq[(s->jqhead + i) % s->jqcap];
-			nm[i] = s->jqm[(s->jqhead + i) % s->jqcap];
-		}
-		free(s->jq);
-		free(s->jqm);
-		s->jq = nq;
-		s->jqm = nm;
-		s->jqcap = ncap;
-		s->jqhead = 0;
-	}
-	i = (s->jqhead + s->jqlen++) % s->jqcap;
-	s->jq[i] = s->out;		/* moved: the bundle, pulled once durable */
-	memset(&s->out, 0, sizeof(s->out));
-	s->jqm[i].mark = m.mark;
-	s->jqm[i].outseq = m.outseq;
-	s->jqm[i].aux = m.aux;
-	ds_inst_valid(&s->ti);
-	ds_inst_jwrite_buf(&s->ti, &s->jbuf, n, jdurable, s, m.mark);
-	s->w.start = 0;
-	pause_input(s);
-}
-
-/* Stop reading while the output stream (or the journal queue) is full. */
+/* Stop reading while the runtime holds too much. */
 static void
 pause_input(struct source *s)
 {
-	if (!s->paused && ds_inst_full(&s->ti)) {
+	if (!s->paused && ds_node_full(&s->node)) {
 		s->paused = 1;
 		if (s->regular)
 			ev_idle_stop(s->loop, &s->idle);
@@ -322,33 +162,11 @@ pause_input(struct source *s)
 	}
 }
 
-/* Topology mode: one closed bundle from out to the output stream. */
+/* Topology mode: one closed bundle is one unit. */
 static void
 take_bundle(struct source *s)
 {
-	struct ds_mark m;
-	struct pend_mark *pm;
-
-	if (s->ti.exactly) {
-		jtake(s);
-		return;
-	}
-	if (s->use_slog) {
-		memset(&m, 0, sizeof(m));
-		m.outseq = s->blast;
-		m.aux = s->boff;
-		if (ds_slog_mark(&s->sl, &m) == -1)
-			nomem();
-		/* The mark is in the log before anyone can pull the bundle. */
-		ds_inst_slog_flush(&s->ti, &s->sl);
-		pm = pm_push(s);
-		pm->mark = m.mark;
-		pm->outseq = m.outseq;
-		pm->aux = m.aux;
-	}
-	ds_inst_valid(&s->ti);
-	ds_inst_append(&s->ti, s->out.p, s->out.len);
-	s->out.len = 0;
+	ds_node_commit(&s->node, NULL, &s->out, s->blast, s->boff, 0);
 	s->w.start = 0;
 	pause_input(s);
 }
@@ -365,7 +183,7 @@ close_bundle(struct source *s)
 	DS_ASSERT(rc == 0);
 	if (s->linger > 0)
 		ev_timer_stop(s->loop, &s->lt);
-	if (s->ti.on)
+	if (s->node.cfg.on)
 		take_bundle(s);
 	else if (s->out.len >= FLUSH_AT)
 		flush_complete(s);
@@ -432,7 +250,6 @@ add_line(struct source *s, const char *line, size_t n)
 		if (ds_bundle_begin(&s->w, &s->out, s->producer,
 		    s->epoch) == -1)
 			nomem();
-		s->bfirst = t.seq;
 		if (s->linger > 0) {
 			ev_timer_set(&s->lt, s->linger / 1000.0, 0.0);
 			ev_timer_start(s->loop, &s->lt);
@@ -488,10 +305,7 @@ topo_eof(struct source *s)
 		ev_idle_stop(s->loop, &s->idle);
 	else
 		ev_io_stop(s->loop, &s->rd);
-	if (s->ti.exactly && ds_inst_jpending(&s->ti) > 0)
-		return;		/* tick ends it once everything is durable */
-	s->ended = 1;
-	ds_inst_end(&s->ti);
+	ds_node_end(&s->node);
 }
 
 static void
@@ -534,7 +348,7 @@ ahead(struct source *s)
 		return 0;
 	s->throttled = 1;
 	reading(s, 0);
-	if (!s->ti.on || s->linger == 0)
+	if (!s->node.cfg.on || s->linger == 0)
 		close_bundle(s);
 	flush_complete(s);
 	ev_timer_set(&s->rt, (double)(s->lineno - s->rl0 - due) /
@@ -584,7 +398,7 @@ read_chunk(struct source *s)
 		flush_all(s);
 		ds_info("end of input: %llu lines",
 		    (unsigned long long)s->lineno);
-		if (s->ti.on) {
+		if (s->node.cfg.on) {
 			topo_eof(s);
 			return 0;
 		}
@@ -636,7 +450,7 @@ on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	struct source *s = w->data;
 
 	(void)revents;
-	if (s->ti.on)
+	if (s->node.cfg.on)
 		ds_die(DS_EX_TEMPFAIL, "stopped by signal %d; run again to "
 		    "resume", w->signum);
 	ds_info("signal %d: stopping after line %llu", w->signum,
@@ -645,164 +459,46 @@ on_signal(struct ev_loop *loop, ev_signal *w, int revents)
 	ev_break(loop, EVBREAK_ALL);
 }
 
-/* No keys in a source's state log: compaction writes the mark only. */
-static int
-no_keys(void *arg, const void **key, size_t *keylen, const void **val,
-    size_t *vallen)
-{
-	(void)arg;
-	(void)key;
-	(void)keylen;
-	(void)val;
-	(void)vallen;
-	return 0;
-}
-
-static int
-no_delta(void *arg, const void *key, size_t keylen, const void *val,
-    size_t vallen)
-{
-	(void)arg;
-	(void)key;
-	(void)keylen;
-	(void)val;
-	(void)vallen;
-	return -1;	/* a source's log has none: it is not ours */
-}
-
-/*
- * Every loop round (topology mode): marks whose bundles every consumer
- * acked become ACKED; reading resumes once the output stream drained.
- */
+/* Every round: reading goes on once the runtime drained. */
 static void
 tick(void *arg)
 {
 	struct source *s = arg;
-	uint64_t minack = ds_inst_minack(&s->ti);
-	const struct pend_mark *pm = NULL;
 
-	while (s->pmlen > 0 && s->pm[s->pmhead].outseq <= minack) {
-		pm = &s->pm[s->pmhead++];
-		s->pmlen--;
-	}
-	if (s->pmlen == 0)
-		s->pmhead = 0;
-	if (s->ti.exactly) {
-		if (pm != NULL) {
-			s->jack = *pm;
-			s->jackset = 1;
-		}
-		if (s->jackset && ds_inst_jpending(&s->ti) == 0) {
-			ds_buf_reset(&s->jbuf);
-			(void)put_jack(s);
-			ds_inst_jwrite(&s->ti, s->jbuf.p, s->jbuf.len, 1, NULL,
-			    NULL, 0);
-		}
-		if (s->eof && !s->ended && ds_inst_jpending(&s->ti) == 0) {
-			s->ended = 1;
-			ds_inst_end(&s->ti);
-		}
-		pm = NULL;
-	}
-	if (pm != NULL) {
-		s->last.mark = pm->mark;
-		s->last.outseq = pm->outseq;
-		s->last.aux = pm->aux;
-		if (ds_slog_acked(&s->sl, pm->mark) == -1)
-			nomem();
-		ds_inst_slog_flush(&s->ti, &s->sl);
-		if (s->pmlen == 0 && s->sl.size > DS_INST_SLOGMAX) {
-			ds_inst_valid(&s->ti);
-			if (ds_slog_compact(&s->sl, &s->last, no_keys,
-			    NULL) == -1)
-				ds_die(DS_EX_IOERR, "%s", s->sl.err);
-		}
-	}
-	if (s->paused && !ds_inst_full(&s->ti)) {
+	if (s->paused && !ds_node_full(&s->node)) {
 		s->paused = 0;
 		reading(s, 1);
 	}
 }
 
-/* Topology mode: open the output stream, recovering from the state log. */
+/*
+ * Recovered: seek back to the offset of the unit the runtime resumes
+ * from (a file is read again from there, with the same seqs), and read.
+ */
 static void
-topo_start(struct source *s, const char *file)
+resume(void *arg, const struct ds_node_resume *res)
 {
-	struct ds_mark m;
-	uint64_t first = 1;
+	struct source *s = arg;
 
-	s->producer = s->ti.id;
-	s->epoch = s->ti.epoch;
-	s->linger = s->regular ? 0 : s->linger;
-	ds_inst_start(&s->ti, s->loop, tick, NULL, s);
-	if (s->ti.exactly) {
-		struct ds_inst_jrec jr;
-
-		ds_inst_jrecover(&s->ti, load_jack, NULL, s, &jr);
-		ds_inst_jopen(&s->ti);
-		s->jmark = jr.maxmark;
-		if (s->regular) {
-			/*
-			 * Read again from what the consumers acked: the
-			 * lines after it come out with the same seqs.
-			 */
-			if (s->jrec && lseek(s->fd, (off_t)s->jrec_aux,
-			    SEEK_SET) == -1)
-				ds_diesys(DS_EX_IOERR, "unable to seek %s",
-				    s->name);
-			s->base = s->jrec ? s->jrec_aux : 0;
-			s->lineno = s->jrec ? s->jrec_outseq : 0;
-			first = s->lineno + 1;
-			if (jr.mark.mark != 0)
-				ds_info("resuming %s at offset %llu, line %llu "
-				    "(acked; line %llu was durable)", s->name,
-				    (unsigned long long)s->base,
-				    (unsigned long long)first,
-				    (unsigned long long)jr.mark.outseq);
-		} else if (jr.mark.mark != 0) {
-			if (s->regular && lseek(s->fd, (off_t)jr.mark.aux,
-			    SEEK_SET) == -1)
-				ds_diesys(DS_EX_IOERR, "unable to seek %s",
-				    s->name);
-			s->base = jr.mark.aux;
-			s->lineno = jr.mark.outseq;
-			first = jr.mark.outseq + 1;
-			ds_info("resuming %s at offset %llu, line %llu%s",
-			    s->name, (unsigned long long)jr.mark.aux,
-			    (unsigned long long)jr.mark.outseq + 1,
-			    s->regular ? "" : " (after what the journal has)");
-		}
-		ds_inst_listen(&s->ti, jr.outfirst ? jr.outfirst : first);
-		ds_inst_append(&s->ti, jr.out.p, jr.out.len);
-		ds_inst_jrec_free(&jr);
-		return;
+	s->producer = s->node.cfg.id;
+	s->epoch = s->node.cfg.epoch;
+	if (res->found) {
+		if (s->regular && lseek(s->fd, (off_t)res->aux, SEEK_SET) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to seek %s", s->name);
+		s->base = res->aux;
+		s->lineno = res->outseq;
+		ds_info("resuming %s at offset %llu, line %llu%s", s->name,
+		    (unsigned long long)res->aux,
+		    (unsigned long long)res->outseq + 1, !s->regular ?
+		    " (after what was kept)" : res->durable > res->outseq ?
+		    " (acked; later lines were durable)" : "");
 	}
-	if (s->ti.state != NULL && file == NULL)
-		ds_warn("standard input cannot be read again: --state is "
-		    "ignored");
-	else if (s->ti.state != NULL && !s->regular)
-		ds_warn("%s is not a regular file: --state is ignored", file);
-	else if (s->ti.state != NULL) {
-		s->use_slog = 1;
-		ds_inst_slog_open(&s->ti, &s->sl, no_delta, NULL, &m);
-		if (m.mark != 0) {
-			if (lseek(s->fd, (off_t)m.aux, SEEK_SET) == -1)
-				ds_diesys(DS_EX_IOERR, "unable to seek %s",
-				    file);
-			s->base = m.aux;
-			s->lineno = m.outseq;
-			first = m.outseq + 1;
-			s->last.mark = m.mark;
-			s->last.outseq = m.outseq;
-			s->last.aux = m.aux;
-			ds_info("resuming %s at offset %llu, line %llu", file,
-			    (unsigned long long)m.aux,
-			    (unsigned long long)m.outseq + 1);
-		}
-		ds_mark_free(&m);
-	}
-	ds_inst_listen(&s->ti, first);
+	reading(s, 1);
 }
+
+static const struct ds_node_prog prog = {
+	NULL, NULL, resume, NULL, NULL, NULL, NULL, tick
+};
 
 static int
 parse_delim(const struct ds_common *co, const char *a)
@@ -843,13 +539,13 @@ main(int argc, char *argv[])
 		    "field N (1-based) is the event time", "N" },
 		{ "time-format", 0, POPT_ARG_STRING, NULL, OPT_TIMEFORMAT,
 		    "epoch, epoch-ms or iso8601 (default epoch)", "FORMAT" },
-		DS_POPT_INST(ds_inst_source_opts),
+		DS_POPT_NODE(ds_node_source_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
 
 	ds_progname = "ds-source";
-	ds_inst_init(&s.ti, DS_INST_SOURCE);
+	ds_node_init(&s.node, DS_NODE_SOURCE);
 	co.usage = USAGE;
 	s.fd = STDIN_FILENO;
 	s.name = "stdin";
@@ -861,7 +557,7 @@ main(int argc, char *argv[])
 
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1) {
-		if (ds_inst_opt(&s.ti, &co, pc, rc))
+		if (ds_node_opt(&s.node.cfg, &co, pc, rc))
 			continue;
 		arg = poptGetOptArg(pc);
 		switch (rc) {
@@ -916,11 +612,11 @@ main(int argc, char *argv[])
 			ds_dieusage(&co, "--time-format: unknown format '%s' "
 			    "(epoch, epoch-ms, iso8601)", tfname);
 	}
-	ds_inst_validate(&s.ti, &co);
+	ds_node_validate(&s.node, &co);
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);
-	if (!s.ti.on)
+	if (!s.node.cfg.on)
 		ds_grow_pipe(STDOUT_FILENO);
 	if (file != NULL) {
 		s.name = file;
@@ -944,15 +640,10 @@ main(int argc, char *argv[])
 		nomem();
 	if ((s.loop = ev_default_loop(EVFLAG_AUTO)) == NULL)
 		ds_die(DS_EX_OSERR, "unable to create the event loop");
-	if (s.regular) {
-		ev_idle_init(&s.idle, on_idle);
-		s.idle.data = &s;
-		ev_idle_start(s.loop, &s.idle);
-	} else {
-		ev_io_init(&s.rd, on_read, s.fd, EV_READ);
-		s.rd.data = &s;
-		ev_io_start(s.loop, &s.rd);
-	}
+	ev_idle_init(&s.idle, on_idle);
+	s.idle.data = &s;
+	ev_io_init(&s.rd, on_read, s.fd, EV_READ);
+	s.rd.data = &s;
 	ev_init(&s.lt, on_linger);
 	s.lt.data = &s;
 	ev_init(&s.rt, on_rate);
@@ -962,17 +653,22 @@ main(int argc, char *argv[])
 	s.sigint.data = s.sigterm.data = &s;
 	ev_signal_start(s.loop, &s.sigint);
 	ev_signal_start(s.loop, &s.sigterm);
-	if (s.ti.on)
-		topo_start(&s, file);
-	if (ds_notify_ready(&co, NULL) == -1)
-		ds_warnsys("unable to signal readiness");
+	if (s.node.cfg.on) {
+		/* Read once recovery says from where (resume). */
+		s.linger = s.regular ? 0 : s.linger;
+		s.node.replayable = s.regular;
+		if (!s.regular)
+			s.node.noreplay = file == NULL ? "standard input cannot "
+			    "be read again" : "the input is not a regular file";
+		ds_node_start(&s.node, s.loop, &co, &prog, &s);
+	} else {
+		reading(&s, 1);
+		if (ds_notify_ready(&co, NULL) == -1)
+			ds_warnsys("unable to signal readiness");
+	}
 
 	/* run */
 	ev_run(s.loop, 0);
-	if (s.ti.on) {
-		if (s.use_slog)
-			ds_slog_close(&s.sl);
-		ds_inst_term(&s.ti);
-	}
+	ds_node_term(&s.node);
 	return DS_EX_OK;
 }

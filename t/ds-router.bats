@@ -241,7 +241,7 @@ required_but() {
 
 @test "ds-router: an address that cannot be bound exits 69" {
 	run -69 --separate-stderr router_ok --listen "bogus://x"
-	[[ $stderr == "ds-router: fatal: unable to listen on bogus://x"* ]]
+	[[ $stderr == "ds-router: fatal: unable to listen at bogus://x"* ]]
 }
 
 @test "ds-router: --notify-fd after bind; SIGTERM exits 0" {

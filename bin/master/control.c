@@ -130,15 +130,5 @@ ctl_serve(void *arg, struct ds_pull_req *rq, struct ds_buf *reply)
 	return reply->len > 0 ? 1 : -1;
 }
 
-static double
-ctl_wait(void *arg, const unsigned char *msg, size_t len)
-{
-	(void)arg;
-	(void)msg;
-	(void)len;
-	return 0;
-}
-
-const struct ds_pull_srv_ops ctl_ops = {
-	ctl_serve, NULL, ctl_wait
-};
+/* Control requests are answered at once (no wait_of: wait 0). */
+const struct ds_pull_srv_ops ctl_ops = { ctl_serve, NULL, NULL };

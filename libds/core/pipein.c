@@ -26,7 +26,7 @@ ds_pipein_term(struct ds_pipein *in)
 }
 
 static int
-err(struct ds_pipein *in, int code, uint64_t off, const char *why)
+fail(struct ds_pipein *in, int code, uint64_t off, const char *why)
 {
 	in->code = code;
 	snprintf(in->msg, sizeof(in->msg), "%s: bad frame at offset %llu: %s",
@@ -49,7 +49,7 @@ ds_pipein_next(struct ds_pipein *in, int fd, struct ds_bundle **bp)
 		if (rc == -1) {
 			if (errno == ENOMEM)
 				goto nomem;
-			return err(in, errno == EPROTO ? DS_EX_PROTOCOL :
+			return fail(in, errno == EPROTO ? DS_EX_PROTOCOL :
 			    DS_EX_DATAERR, in->rd.err_off, in->rd.why);
 		}
 		if (rc == 1)
@@ -60,7 +60,7 @@ ds_pipein_next(struct ds_pipein *in, int fd, struct ds_bundle **bp)
 		if (n == 0) {
 			if (ds_frame_reader_eof(&in->rd) == 0)
 				return 0;
-			return err(in, DS_EX_DATAERR, in->rd.err_off,
+			return fail(in, DS_EX_DATAERR, in->rd.err_off,
 			    in->rd.why);
 		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK)
@@ -80,7 +80,7 @@ ds_pipein_next(struct ds_pipein *in, int fd, struct ds_bundle **bp)
 		return -1;
 	}
 	if (f.flags != 0)
-		return err(in, DS_EX_DATAERR, off, "undefined frame flags set");
+		return fail(in, DS_EX_DATAERR, off, "undefined frame flags set");
 	if (ds_bundle_decode(&in->b, f.payload, f.len, in->maxtuple,
 	    &why) == -1) {
 		if (errno == ENOMEM)
@@ -93,7 +93,7 @@ ds_pipein_next(struct ds_pipein *in, int fd, struct ds_bundle **bp)
 			    in->maxtuple);
 			return -1;
 		}
-		return err(in, DS_EX_DATAERR, off, why);
+		return fail(in, DS_EX_DATAERR, off, why);
 	}
 	*bp = &in->b;
 	return 1;

@@ -184,3 +184,31 @@ ds_bundle_end(struct ds_bundle_writer *w)
 	    b->p + w->start + DS_FRAME_HDR, (uint32_t)len);
 	return 0;
 }
+
+int
+ds_bundle_peek(const void *frame, size_t len, size_t *flen, uint32_t *count,
+    uint64_t *first)
+{
+	const unsigned char *p = frame;
+	uint32_t n;
+
+	if (len < DS_FRAME_HDR + DS_BUNDLE_HDR ||
+	    ds_get_le16(p + 4) != DS_FRAME_BUNDLE ||
+	    (n = ds_get_le32(p + 8)) < DS_BUNDLE_HDR ||
+	    len - DS_FRAME_HDR < n) {
+		errno = EBADMSG;
+		return -1;
+	}
+	*flen = DS_FRAME_HDR + (size_t)n;
+	*count = ds_get_le32(p + DS_FRAME_HDR + 12);
+	*first = 0;
+	if (*count > 0) {
+		if (n < DS_BUNDLE_HDR + 9) {
+			errno = EBADMSG;
+			return -1;
+		}
+		/* The first tuple: tflags:u8 seq:u64 ... */
+		*first = ds_get_le64(p + DS_FRAME_HDR + DS_BUNDLE_HDR + 1);
+	}
+	return 0;
+}

@@ -62,6 +62,16 @@ void	ds_bundle_free(struct ds_bundle *);
 size_t	ds_tuple_size(const struct ds_tuple *);
 
 /*
+ * What a whole BUNDLE frame p[0..len) of our own making holds, without
+ * decoding it: the frame's length (header included), its tuple count and
+ * the seq of its first tuple (0 when empty).  For frames a writer built
+ * (not for input: nothing is checked but that the header and the first
+ * seq are there).  0, or -1 with EBADMSG.
+ */
+int	ds_bundle_peek(const void *p, size_t len, size_t *flen, uint32_t *count,
+	    uint64_t *first);
+
+/*
  * Bundle writer: appends BUNDLE frames to an output buffer one tuple at a
  * time.  begin reserves the headers, add appends a tuple, end patches the
  * count, length and CRC.  A writer with no tuples writes nothing on end.

@@ -17,6 +17,7 @@
 
 #define BATCH_MAX	(8u << 20)
 #define RETRY_S		0.005
+#define READ_MAX	(4u << 20)	/* recovery bytes asked per JREAD */
 
 struct unit {
 	struct unit	*next;
@@ -41,10 +42,19 @@ struct ds_jclient {
 	ev_idle			 kick;
 	ev_timer		 retry;
 	int			 closing;
+	/* Recovery (ds_jclient_recover), while rec_done is set. */
+	int			(*rec_frame)(void *, const struct ds_frame *);
+	void			(*rec_done)(void *, uint32_t, uint32_t);
+	void			*rec_arg;
+	uint64_t		 rec_cursor;
+	ev_tstamp		 rec_until;
+	ev_timer		 rec_again;
 };
 
 static void	flush(struct ds_jclient *);
 static void	try_send(struct ds_jclient *);
+static void	rec_reply(struct ds_jclient *, const unsigned char *, size_t);
+static void	rec_again_cb(struct ev_loop *, ev_timer *, int);
 
 static void
 finish(struct ds_jclient *c, const struct ds_jack_msg *acks, size_t nacks)
@@ -78,6 +88,10 @@ on_reply(void *arg, const unsigned char *msg, size_t len)
 	size_t off = 0, n = 0;
 	int rc;
 
+	if (c->rec_done != NULL) {
+		rec_reply(c, msg, len);
+		return;
+	}
 	if ((acks = calloc(c->nfly ? c->nfly : 1, sizeof(*acks))) == NULL) {
 		finish(c, NULL, 0);
 		return;
@@ -170,6 +184,118 @@ kick_cb(struct ev_loop *loop, ev_idle *w, int revents)
 	flush(c);
 }
 
+/*
+ * Recovery, in the loop: one JREAD at a time, each answered with the next
+ * piece of the stream; a lost answer is asked again until rec_until.
+ */
+static void
+rec_finish(struct ds_jclient *c, uint32_t status, uint32_t epoch)
+{
+	void (*done)(void *, uint32_t, uint32_t) = c->rec_done;
+
+	c->rec_done = NULL;
+	c->rec_frame = NULL;
+	ev_timer_stop(c->loop, &c->rec_again);
+	done(c->rec_arg, status, epoch);
+}
+
+static void
+rec_ask(struct ds_jclient *c)
+{
+	struct ds_jread_msg q;
+
+	if (ev_now(c->loop) >= c->rec_until) {
+		rec_finish(c, DS_JCLIENT_LOST, c->epoch);
+		return;
+	}
+	q.writer = c->writer;
+	q.epoch = c->epoch;
+	q.max_bytes = READ_MAX;
+	q.cursor = c->rec_cursor;
+	ds_buf_reset(&c->msg);
+	if (ds_msg_jread_put(&c->msg, &q) == -1 ||
+	    ds_pull_cli_send(c->cli, c->msg.p, c->msg.len, c->timeout) == -1) {
+		ev_timer_set(&c->rec_again, RETRY_S * 10, 0);
+		ev_timer_start(c->loop, &c->rec_again);
+	}
+}
+
+static void
+rec_again_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct ds_jclient *c = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (c->rec_done != NULL)
+		rec_ask(c);
+}
+
+static void
+rec_reply(struct ds_jclient *c, const unsigned char *msg, size_t len)
+{
+	struct ds_jdata_msg d;
+	struct ds_frame f;
+	const char *why;
+	size_t off = 0;
+	int rc;
+
+	if (msg == NULL) {		/* timed out: ask again */
+		rec_ask(c);
+		return;
+	}
+	if (ds_msg_next(msg, len, &off, &f, &why) != 1 ||
+	    f.type != DS_FRAME_JDATA ||
+	    ds_msg_jdata_get(&d, f.payload, f.len, &why) == -1 ||
+	    d.writer != c->writer) {
+		rec_finish(c, DS_J_BAD, c->epoch);
+		return;
+	}
+	if (d.status == DS_J_FENCED) {
+		rec_finish(c, DS_J_FENCED, d.epoch);
+		return;
+	}
+	if (d.status != DS_J_OK || d.cursor != c->rec_cursor ||
+	    (d.next == d.cursor && d.next != d.total) ||
+	    d.next - d.cursor != len - off) {
+		rec_finish(c, DS_J_BAD, c->epoch);
+		return;
+	}
+	while ((rc = ds_msg_next(msg, len, &off, &f, &why)) == 1)
+		if (c->rec_frame(c->rec_arg, &f) == -1) {
+			c->rec_done = NULL;	/* the owner stops */
+			c->rec_frame = NULL;
+			return;
+		}
+	if (rc == -1) {
+		rec_finish(c, DS_J_BAD, c->epoch);
+		return;
+	}
+	c->rec_cursor = d.next;
+	if (d.next == d.total)
+		rec_finish(c, DS_J_OK, c->epoch);
+	else
+		rec_ask(c);
+}
+
+int
+ds_jclient_recover(struct ds_jclient *c, double deadline,
+    int (*frame)(void *, const struct ds_frame *),
+    void (*done)(void *, uint32_t, uint32_t), void *arg)
+{
+	if (c->rec_done != NULL || c->fly != NULL || c->head != NULL) {
+		errno = EBUSY;
+		return -1;
+	}
+	c->rec_frame = frame;
+	c->rec_done = done;
+	c->rec_arg = arg;
+	c->rec_cursor = 0;
+	c->rec_until = ev_now(c->loop) + deadline;
+	rec_ask(c);
+	return 0;
+}
+
 struct ds_jclient *
 ds_jclient_open(struct ev_loop *loop, const char *addr, uint64_t writer,
     uint32_t epoch, double timeout)
@@ -187,6 +313,8 @@ ds_jclient_open(struct ev_loop *loop, const char *addr, uint64_t writer,
 	c->kick.data = c;
 	ev_timer_init(&c->retry, retry_cb, 0, 0);
 	c->retry.data = c;
+	ev_timer_init(&c->rec_again, rec_again_cb, 0, 0);
+	c->rec_again.data = c;
 	if ((c->cli = ds_pull_cli_open(loop, addr, on_reply, c)) == NULL) {
 		free(c);
 		return NULL;
@@ -253,6 +381,7 @@ ds_jclient_close(struct ds_jclient *c)
 	c->closing = 1;
 	ev_idle_stop(c->loop, &c->kick);
 	ev_timer_stop(c->loop, &c->retry);
+	ev_timer_stop(c->loop, &c->rec_again);
 	ds_pull_cli_close(c->cli);
 	free_list(c->fly);
 	free_list(c->head);

@@ -12,11 +12,11 @@
  * the unit may or may not be durable; the owner must recover with
  * ds_jread before writing again).
  *
- * Recovery is blocking (an instance does it once, before it runs):
- * ds_jread_open raises the writer's epoch in the journal (older epochs are
- * fenced from then on) and ds_jread_next yields the recovery stream's
- * frames: DELTA for every live key, TIMER for every timer, the last MARK,
- * ACKED, then the outputs (BUNDLE frames) not acked yet.
+ * Recovery reads the writer's recovery stream: DELTA for every live key,
+ * TIMER for every timer, the last MARK, ACKED, then the outputs (BUNDLE
+ * frames) not acked yet; ds_jclient_recover does it in the loop (an
+ * instance), ds_jread blocking (tools): both raise the writer's epoch in
+ * the journal, so older epochs are fenced from then on.
  *
  * Never prints, never exits.
  */
@@ -53,6 +53,21 @@ int	ds_jclient_write(struct ds_jclient *, const void *recs, size_t len,
 	    uint32_t n, ds_jclient_fn, void *arg);
 /* Units queued or in flight. */
 size_t	ds_jclient_pending(const struct ds_jclient *);
+/*
+ * Recovery in the owner's loop, before any write: ask for writer's
+ * recovery stream (which raises its epoch in the journal: older epochs
+ * are fenced from then on), call frame(arg, f) for each of its frames in
+ * order (borrowed; -1 stops everything, done is then not called), then
+ * done(arg, status, epoch) once: DS_J_OK (all of it came), DS_J_FENCED
+ * (epoch: the journal's newer one), DS_J_BAD (a malformed answer), or
+ * DS_JCLIENT_LOST (no whole answer within deadline seconds; a request
+ * unanswered within the client's timeout is sent again until then).
+ * Neither is called from inside this call.  0, or -1 with EBUSY (writes
+ * or a recovery under way).
+ */
+int	ds_jclient_recover(struct ds_jclient *, double deadline,
+	    int (*frame)(void *, const struct ds_frame *),
+	    void (*done)(void *, uint32_t status, uint32_t epoch), void *arg);
 /* Close; callbacks of units still pending are not called. */
 void	ds_jclient_close(struct ds_jclient *);
 

@@ -373,7 +373,7 @@ srv_recv_one(struct ds_pull_srv *s, void *body, size_t len,
 	p->body = body;
 	p->req.msg = body;
 	p->req.len = len;
-	wait = s->ops->wait_of != NULL ? s->ops->wait_of(s->arg, body, len) : 0;
+	wait = s->ops->wait_of != NULL ? s->ops->wait_of(s->arg, &p->req) : 0;
 	p->req.deadline = ev_now(s->loop) + (wait > 0 ? wait : 0);
 	if (!srv_offer(s, p, wait <= 0)) {
 		srv_park(s, p);

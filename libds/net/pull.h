@@ -66,8 +66,11 @@ struct ds_pull_req {
 struct ds_pull_srv_ops {
 	int	(*serve)(void *arg, struct ds_pull_req *, struct ds_buf *reply);
 	void	(*forget)(void *arg, struct ds_pull_req *);
-	/* Parse the wait (seconds) out of a request; <= 0: answer now. */
-	double	(*wait_of)(void *arg, const unsigned char *msg, size_t len);
+	/*
+	 * The wait (seconds) of a new request, from req->msg; <= 0: answer
+	 * now.  It may decode the request into req->user for serve.
+	 */
+	double	(*wait_of)(void *arg, struct ds_pull_req *);
 };
 
 /* Bind addr and start watching it in loop.  NULL with errno on failure. */

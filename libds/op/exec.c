@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,26 +440,65 @@ polled:
 	return 0;
 }
 
-static void
-child(int in, int out, const char *command)
-{
-	sigset_t none;
+extern char	**environ;
 
-	if (in == 0)
-		fcntl(0, F_SETFD, 0);
-	else
-		dup2(in, 0);
-	if (out == 1)
-		fcntl(1, F_SETFD, 0);
-	else
-		dup2(out, 1);
-	signal(SIGPIPE, SIG_DFL);
+/*
+ * Start "sh -c command" with in as its stdin and out as its stdout, the
+ * default SIGPIPE and no blocked signal, DS_EXEC_PROTOCOL=1 set and
+ * NOTIFY_SOCKET removed (the readiness is ours).  posix_spawn(3): no code
+ * of ours runs in the child.  0, or -1 with errno.
+ */
+static int
+spawn(struct ds_exec *x, int in, int out, const char *command)
+{
+	static char sh[] = "sh", dash_c[] = "-c", proto[] =
+	    "DS_EXEC_PROTOCOL=1";
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t none, def;
+	char *argv[4], **envp;
+	size_t i, n = 0;
+	int rc, e;
+
+	for (i = 0; environ[i] != NULL; i++)
+		;
+	if ((envp = calloc(i + 2, sizeof(*envp))) == NULL ||
+	    (argv[2] = strdup(command)) == NULL) {
+		free(envp);
+		return -1;
+	}
+	for (i = 0; environ[i] != NULL; i++)
+		if (strncmp(environ[i], "NOTIFY_SOCKET=", 14) != 0 &&
+		    strncmp(environ[i], "DS_EXEC_PROTOCOL=", 17) != 0)
+			envp[n++] = environ[i];
+	envp[n] = proto;
+	argv[0] = sh;
+	argv[1] = dash_c;
+	argv[3] = NULL;
 	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	setenv("DS_EXEC_PROTOCOL", "1", 1);
-	unsetenv("NOTIFY_SOCKET");	/* the readiness is ours */
-	execl("/bin/sh", "sh", "-c", command, (char *)NULL);
-	_exit(127);
+	sigemptyset(&def);
+	sigaddset(&def, SIGPIPE);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	/* dup2 of an fd onto itself clears its FD_CLOEXEC (POSIX). */
+	if ((rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
+	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
+	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
+	    (rc = posix_spawnattr_setsigdefault(&at, &def)) == 0 &&
+	    (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
+	    POSIX_SPAWN_SETSIGDEF)) == 0)
+		rc = posix_spawn(&x->pid, "/bin/sh", &fa, &at, argv, envp);
+	e = rc;
+	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&at);
+	free(argv[2]);
+	free(envp);
+	if (e != 0) {
+		x->pid = -1;
+		errno = e;
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -491,15 +531,13 @@ ds_exec_start(struct ds_exec *x, struct ds_oprun *r, const char *command,
 		close(in[1]);
 		return oserr(x, "create a pipe");
 	}
-	if ((x->pid = fork()) == -1) {
+	if (spawn(x, in[0], out[1], command) == -1) {
 		close(in[0]);
 		close(in[1]);
 		close(out[0]);
 		close(out[1]);
-		return oserr(x, "fork");
+		return oserr(x, "start the operator program");
 	}
-	if (x->pid == 0)
-		child(in[0], out[1], command);
 	close(in[0]);
 	close(out[1]);
 	x->wfd = in[1];

@@ -474,11 +474,20 @@ ds_slog_mark(struct ds_slog *s, struct ds_mark *m)
 		errno = EMSGSIZE;
 		return -1;
 	}
-	w.mark = s->mark + 1;
+	if (w.mark == 0)
+		w.mark = s->mark + 1;
 	if (ds_rec_put_mark(&s->pend, &w) == -1)
 		return -1;
-	m->mark = ++s->mark;
+	m->mark = w.mark;
+	if (w.mark > s->mark)
+		s->mark = w.mark;
 	return 0;
+}
+
+int
+ds_slog_add(struct ds_slog *s, const void *recs, size_t len)
+{
+	return ds_buf_add(&s->pend, recs, len);
 }
 
 int

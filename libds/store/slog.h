@@ -61,11 +61,14 @@ int	ds_slog_open(struct ds_slog *, const char *path, int which,
  * Queue records (0, or -1 with errno ENOMEM or EMSGSIZE); ds_slog_flush
  * writes them with one write(2) (looping on EINTR and short writes).  On
  * a failed flush the file is cut back to its old size and the records stay
- * queued.  ds_slog_mark borrows m->pos.
+ * queued.  ds_slog_mark borrows m->pos; m->mark 0 takes the next number
+ * (set in m->mark), another is written as it is.  ds_slog_add queues
+ * whole DELTA record frames (core/rec.h) the owner built.
  */
 int	ds_slog_delta(struct ds_slog *, const void *key, size_t keylen,
 	    const void *val, size_t vallen);	/* val NULL: deleted */
-int	ds_slog_mark(struct ds_slog *, struct ds_mark *); /* sets m->mark */
+int	ds_slog_mark(struct ds_slog *, struct ds_mark *);
+int	ds_slog_add(struct ds_slog *, const void *recs, size_t len);
 int	ds_slog_acked(struct ds_slog *, uint64_t mark);
 int	ds_slog_flush(struct ds_slog *);
 /*

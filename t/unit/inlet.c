@@ -85,7 +85,7 @@ srv_forget(void *arg, struct ds_pull_req *req)
 }
 
 static double
-srv_wait_of(void *arg, const unsigned char *msg, size_t len)
+srv_wait_of(void *arg, struct ds_pull_req *req)
 {
 	struct ds_pull_msg m;
 	struct ds_frame f;
@@ -94,7 +94,7 @@ srv_wait_of(void *arg, const unsigned char *msg, size_t len)
 	double w;
 
 	(void)arg;
-	if (ds_msg_next(msg, len, &off, &f, &why) != 1 ||
+	if (ds_msg_next(req->msg, req->len, &off, &f, &why) != 1 ||
 	    f.type != DS_FRAME_PULL ||
 	    ds_msg_pull_get(&m, f.flags, f.payload, f.len, &why) == -1)
 		return 0;

@@ -70,8 +70,10 @@ t_forget(void *arg, struct ds_pull_req *req)
 }
 
 static double
-t_wait_of(void *arg, const unsigned char *msg, size_t len)
+t_wait_of(void *arg, struct ds_pull_req *req)
 {
+	const unsigned char *msg = req->msg;
+	size_t len = req->len;
 	unsigned ms = 0;
 	char name[64];
 
