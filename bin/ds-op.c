@@ -1,19 +1,13 @@
 /*
- * ds-op: read BUNDLE frames on stdin, apply one operator -- a built-in, a
- * C plugin (--plugin) or a program speaking the operator protocol
- * (--exec) -- and write the tuples it emits as BUNDLE frames on stdout.
- * Keyed state, timers, output bundles and the protocol live in libds
- * (op/oprun, builtin, exec); this file is options, the event loop and the
- * output policy: write in large chunks, and always before blocking on
- * input, so an interactive pipeline sees every result at once.
- *
- * Topology mode (node/node.h): input bundles come from the runtime, and
- * after each one (and each timer, and the end) what the operator emitted
- * and the keys it changed go to the runtime as one unit.  Recovery gives
- * the state and timers back before the operator starts; the mark's aux
- * says whether on_end already ran.
+ * ds-op: apply one operator -- a built-in, a C plugin (--plugin) or a
+ * program speaking the operator protocol (--exec), all in libds/op -- to
+ * BUNDLE frames on stdin, writing what it emits on stdout in large
+ * chunks, and always before blocking on input.  In a topology
+ * (node/node.h) input comes from the runtime, and after each bundle, timer
+ * and the end what the operator emitted and the keys it changed go back as
+ * one unit; recovery gives the state back before the operator starts, and
+ * the unit's aux says whether on_end already ran.
  */
-#include <sys/stat.h>
 
 #include <fcntl.h>
 #include <signal.h>
@@ -45,27 +39,17 @@
 
 static struct ds_oprun	 run;
 static struct ds_exec	 ex;
-static int		 use_exec;
 static struct ds_pipein	 in;
 static ev_io		 in_w;
 static ev_timer		 timer_w;
 static uint64_t		 armed;		/* when timer_w was set for */
-static int		 stdin_flags = -1;	/* to restore at exit */
 
 /* Topology mode. */
 static struct ds_node	 node;
 static int		 op_ended;	/* on_end ran (now or before a restart) */
-static int		 ac;		/* the operator's argv */
-static char		**av;
-static const char	*command;
-
-/* A pipe's read end may be shared: leave it blocking, as it was. */
-static void
-restore_stdin(void)
-{
-	if (stdin_flags != -1)
-		(void)fcntl(0, F_SETFL, stdin_flags);
-}
+static const char	*command;	/* --exec */
+static const char	*opname;	/* --builtin or --plugin */
+static const char *const *opargs;	/* its operands */
 
 static void
 flush_out(void)
@@ -81,7 +65,7 @@ flush_out(void)
 static void __attribute__((noreturn))
 die_op(void)
 {
-	if (use_exec)
+	if (run.exec != NULL)
 		ds_exec_term(&ex);
 	ds_die(run.code, "%s", run.msg);
 }
@@ -120,21 +104,27 @@ fire_due(void)
 		die_op();
 }
 
-/* Run one input bundle through the operator. */
+/* One input bundle through the operator, then the timers it made due. */
 static void
 op_bundle(const struct ds_bundle *b)
 {
-	if ((use_exec ? ds_exec_bundle(&ex, b) : ds_oprun_bundle(&run, b)) ==
-	    -1)
+	uint64_t when;
+
+	if (ds_oprun_bundle(&run, b) == -1)
 		die_op();
+	if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
+		fire_due();
 }
 
-/* The input ended: on_end. */
+/* Init a built-in or plugin with its operands. */
 static void
-op_end(void)
+start_op(const struct ds_common *co)
 {
-	if ((use_exec ? ds_exec_end(&ex) : ds_oprun_end(&run)) == -1)
+	if (ds_oprun_start_args(&run, opname, opargs) == -1) {
+		if (run.code == DS_EX_USAGE)
+			ds_dieusage(co, "%s", run.msg);
 		die_op();
+	}
 }
 
 /* Topology mode: what the operator did since the last unit. */
@@ -160,7 +150,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 finish(struct ev_loop *loop)
 {
-	op_end();
+	if (ds_oprun_end(&run) == -1)
+		die_op();
 	flush_out();
 	ev_io_stop(loop, &in_w);
 	ev_timer_stop(loop, &timer_w);
@@ -171,7 +162,7 @@ static void __attribute__((noreturn))
 die_input(void)
 {
 	flush_out();	/* whole bundles of the good input before it */
-	if (use_exec)
+	if (run.exec != NULL)
 		ds_exec_term(&ex);
 	ds_die(in.code, "%s", in.msg);
 }
@@ -181,7 +172,6 @@ static void
 input_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	struct ds_bundle *b;
-	uint64_t when;
 	int rc;
 
 	(void)w;
@@ -199,17 +189,9 @@ input_cb(struct ev_loop *loop, ev_io *w, int revents)
 		op_bundle(b);
 		if (run.out.len >= OUT_HIGH)
 			flush_out();
-		if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
-			fire_due();
 	}
 	flush_out();
 	arm(loop);
-}
-
-static void
-nomem(void)
-{
-	ds_die(DS_EX_OSERR, "out of memory");
 }
 
 /* --- topology mode: the program of a node (node.h) ------------------- */
@@ -217,71 +199,26 @@ nomem(void)
 static int
 load(void *arg, const void *key, size_t klen, const void *val, size_t vlen)
 {
-	(void)arg;
-	if (val == NULL) {
-		ds_state_remove(&run.st, key, klen);
-		return 0;
-	}
-	return ds_state_store(&run.st, key, klen, val, vlen);
+	return ds_oprun_restore(arg, key, klen, val, vlen);
 }
 
 static int
 load_timer(void *arg, const void *key, size_t klen, uint64_t when)
 {
-	(void)arg;
-	return ds_oprun_restore_timer(&run, key, klen, when);
-}
-
-/* The changed keys as records: the value and, if it moved, the timer. */
-struct recs {
-	struct ds_buf	*b;
-	uint32_t	*n;
-	int		 timers;
-};
-
-static int
-put_rec(void *arg, const struct ds_state_rec *rec)
-{
-	struct recs *r = arg;
-
-	(*r->n)++;
-	if (ds_rec_put_delta(r->b, rec->key, rec->klen, rec->hasval ?
-	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
-		return -1;
-	if (!r->timers || !rec->tdirty)
-		return 0;
-	(*r->n)++;
-	return ds_rec_put_timer(r->b, rec->key, rec->klen, rec->tidx != 0 ?
-	    rec->when : DS_REC_CANCEL);
+	return ds_oprun_restore_timer(arg, key, klen, when);
 }
 
 static int
 dirty(void *arg, struct ds_buf *b, int timers, uint32_t *n)
 {
-	struct recs r = { b, n, timers };
-
-	(void)arg;
-	return ds_state_dirty_recs(&run.st, put_rec, &r);
+	return ds_oprun_dirty(arg, b, timers, n);
 }
 
-/* Every key with a value, for compaction. */
 static int
 each(void *arg, size_t *it, const void **key, size_t *klen, const void **val,
     size_t *vlen)
 {
-	struct ds_state_rec *rec;
-
-	(void)arg;
-	while ((rec = ds_state_next(&run.st, it)) != NULL) {
-		if (!rec->hasval)
-			continue;
-		*key = rec->key;
-		*klen = rec->klen;
-		*val = rec->val;
-		*vlen = rec->vlen;
-		return 1;
-	}
-	return 0;
+	return ds_oprun_each(arg, it, key, klen, val, vlen);
 }
 
 /* Recovered: start the operator where the state is, commit its init. */
@@ -294,17 +231,14 @@ resume(void *arg, const struct ds_node_resume *res)
 	run.seq = res->outseq;
 	op_ended = res->found && (res->aux & 1);
 	if (ds_node_keeps_state(&node) && ds_state_track(&run.st, 1) == -1)
-		nomem();
+		ds_node_nomem();
 	if (command != NULL) {
 		if (ds_exec_start(&ex, &run, command, node.loop) == -1)
 			die_op();
 		ex.waiting = ds_node_poll;
 		ex.waiting_arg = &node;
-	} else if (ds_oprun_start(&run, ac, av) == -1) {
-		if (run.code == DS_EX_USAGE)
-			ds_dieusage(node.co, "%s", run.msg);
-		die_op();
-	}
+	} else
+		start_op(node.co);
 	commit(NULL);		/* what init emitted */
 	arm(node.loop);
 }
@@ -312,14 +246,10 @@ resume(void *arg, const struct ds_node_resume *res)
 static void
 bundle(void *arg, const struct ds_bundle *b)
 {
-	uint64_t when;
-
 	(void)arg;
 	if (op_ended)
 		return;		/* on_end ran before a restart */
 	op_bundle(b);
-	if (ds_oprun_next_timer(&run, &when) && when <= ds_oprun_now())
-		fire_due();
 	commit(b);
 	arm(node.loop);
 }
@@ -330,8 +260,8 @@ ended(void *arg)
 {
 	(void)arg;
 	ev_timer_stop(node.loop, &timer_w);
-	if (!op_ended)
-		op_end();
+	if (!op_ended && ds_oprun_end(&run) == -1)
+		die_op();
 	op_ended = 1;
 	commit(NULL);
 	ds_node_end(&node);
@@ -341,37 +271,12 @@ static const struct ds_node_prog prog = {
 	load, load_timer, resume, dirty, each, bundle, ended, NULL
 };
 
-/* argv for an operator's init: name, then the operands (caller frees). */
-static char **
-op_argv(const char *name, const char **args, int *argc)
-{
-	char **v;
-	int n = 0, i;
-
-	while (args != NULL && args[n] != NULL)
-		n++;
-	if ((v = calloc((size_t)n + 2, sizeof(*v))) == NULL ||
-	    (v[0] = strdup(name)) == NULL)
-		nomem();
-	for (i = 0; i < n; i++)
-		if ((v[i + 1] = strdup(args[i])) == NULL)
-			nomem();
-	*argc = n + 1;
-	return v;
-}
-
-/* Pipe mode: stdin, non-blocking when it is a pipe nobody else reads. */
+/* Pipe mode: stdin, non-blocking when it is a pipe or a socket. */
 static void
 pipe_start(struct ev_loop *loop, size_t maxtuple)
 {
-	struct stat sb;
-
 	flush_out();	/* what init emitted */
-	if (fstat(0, &sb) == 0 && (S_ISFIFO(sb.st_mode) ||
-	    S_ISSOCK(sb.st_mode)) && (stdin_flags = fcntl(0, F_GETFL)) != -1) {
-		atexit(restore_stdin);
-		(void)fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK);
-	}
+	(void)ds_stdin_nonblock();
 	ds_grow_pipe(0);
 	ds_grow_pipe(1);
 	ds_pipein_init(&in, "stdin", maxtuple);
@@ -409,7 +314,7 @@ main(int argc, const char *argv[])
 	};
 	struct ev_loop *loop;
 	poptContext pc;
-	int i, rc;
+	int rc;
 
 	ds_progname = "ds-op";
 	co.usage = USAGE;
@@ -447,40 +352,33 @@ main(int argc, const char *argv[])
 	run.match = match;
 	run.every = every * 1000000;
 	ev_init(&timer_w, timer_cb);
-	use_exec = cmd != NULL;
 	command = cmd;
 	if (builtin != NULL)
 		ds_oprun_use(&run, op, "built-in", builtin);
 	else if (plugin != NULL && ds_oprun_load(&run, plugin) == -1)
 		die_op();
-	if (!use_exec)
-		av = op_argv(builtin ? builtin : plugin, poptGetArgs(pc), &ac);
+	opname = builtin != NULL ? builtin : plugin;
+	opargs = poptGetArgs(pc);
 	if (node.cfg.on) {
 		/* The operator starts once recovery is over (resume). */
 		node.maxtuple = maxtuple;
-		ds_node_start(&node, loop, &co, &prog, NULL);
+		ds_node_start(&node, loop, &co, &prog, &run);
 	} else {
-		if (use_exec && ds_exec_start(&ex, &run, command, loop) == -1)
+		if (cmd != NULL && ds_exec_start(&ex, &run, command, loop) == -1)
 			die_op();
-		if (!use_exec && ds_oprun_start(&run, ac, av) == -1) {
-			if (run.code == DS_EX_USAGE)
-				ds_dieusage(&co, "%s", run.msg);
-			die_op();
-		}
+		if (cmd == NULL)
+			start_op(&co);
 		pipe_start(loop, maxtuple);
 		(void)ds_notify_ready(&co, "running");
 	}
 	ev_run(loop, 0);
 
 	(void)ds_notify_send("STOPPING=1");
-	if (use_exec)
+	if (run.exec != NULL)
 		ds_exec_term(&ex);
 	ds_oprun_term(&run);
 	ds_pipein_term(&in);
 	ds_node_term(&node);
-	for (i = 0; i < ac; i++)
-		free(av[i]);
-	free(av);
 	free(builtin);
 	free(plugin);
 	free(cmd);

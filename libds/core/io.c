@@ -4,14 +4,19 @@
  */
 #define _GNU_SOURCE	/* F_SETPIPE_SZ */
 
+#include <sys/stat.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "core/io.h"
 
 #define PIPE_SIZE	(1024 * 1024)	/* Linux's default pipe-max-size */
+
+static int	stdin_flags = -1;	/* to restore at exit */
 
 int
 ds_write_all(int fd, const void *buf, size_t n)
@@ -53,4 +58,29 @@ ds_grow_pipe(int fd)
 #else
 	(void)fd;
 #endif
+}
+
+static void
+restore_stdin(void)
+{
+	if (stdin_flags != -1)
+		(void)fcntl(0, F_SETFL, stdin_flags);
+}
+
+int
+ds_stdin_nonblock(void)
+{
+	struct stat sb;
+
+	if (stdin_flags != -1)
+		return 1;
+	if (fstat(0, &sb) == -1 || (!S_ISFIFO(sb.st_mode) &&
+	    !S_ISSOCK(sb.st_mode)) || (stdin_flags = fcntl(0, F_GETFL)) == -1)
+		return 0;
+	if (atexit(restore_stdin) != 0 ||
+	    fcntl(0, F_SETFL, stdin_flags | O_NONBLOCK) == -1) {
+		stdin_flags = -1;
+		return 0;
+	}
+	return 1;
 }

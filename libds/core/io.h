@@ -17,4 +17,12 @@ int	ds_write_all(int fd, const void *, size_t);
  */
 void	ds_grow_pipe(int fd);
 
+/*
+ * Make standard input non-blocking if it is a pipe or a socket, and put
+ * its flags back when the process exits (atexit(3)): the other end of a
+ * shared pipe may be read by a process that expects it blocking.  1 if
+ * it is non-blocking now, else 0.
+ */
+int	ds_stdin_nonblock(void);
+
 #endif

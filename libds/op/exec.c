@@ -547,6 +547,7 @@ ds_exec_start(struct ds_exec *x, struct ds_oprun *r, const char *command,
 	ev_child_init(&x->cw, child_cb, x->pid, 0);
 	x->cw.data = x;
 	ev_child_start(loop, &x->cw);
+	r->exec = x;
 	return 0;
 }
 

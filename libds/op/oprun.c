@@ -15,8 +15,10 @@
 #include <string.h>
 
 #include "core/exit.h"
-#include "op/oprun.h"
+#include "core/rec.h"
 #include "core/timefmt.h"
+#include "op/exec.h"
+#include "op/oprun.h"
 
 static const struct ds_op_api api;
 
@@ -48,6 +50,10 @@ ds_oprun_term(struct ds_oprun *r)
 	if (r->dl != NULL)
 		dlclose(r->dl);
 	r->dl = NULL;
+	while (r->argc > 0)
+		free(r->argv[--r->argc]);
+	free(r->argv);
+	r->argv = NULL;
 	ds_timers_term(&r->tm);
 	ds_state_term(&r->st);
 	ds_buf_free(&r->out);
@@ -143,6 +149,23 @@ ds_oprun_start(struct ds_oprun *r, int argc, char *const argv[])
 		return cbfail(r, "init", rc);
 	r->started = 1;
 	return ds_oprun_close(r);
+}
+
+int
+ds_oprun_start_args(struct ds_oprun *r, const char *name,
+    const char *const *args)
+{
+	int n = 0;
+
+	while (args != NULL && args[n] != NULL)
+		n++;
+	if ((r->argv = calloc((size_t)n + 2, sizeof(*r->argv))) == NULL)
+		return ds_oprun_fail(r, DS_EX_OSERR, "out of memory");
+	for (r->argc = 0; r->argc <= n; r->argc++)
+		if ((r->argv[r->argc] = strdup(r->argc == 0 ? name :
+		    args[r->argc - 1])) == NULL)
+			return ds_oprun_fail(r, DS_EX_OSERR, "out of memory");
+	return ds_oprun_start(r, r->argc, r->argv);
 }
 
 int
@@ -254,6 +277,8 @@ ds_oprun_bundle(struct ds_oprun *r, const struct ds_bundle *b)
 	uint32_t i;
 	int rc;
 
+	if (r->exec != NULL)
+		return ds_exec_bundle(r->exec, b);
 	if (r->code != 0)
 		return -1;
 	for (i = 0; i < b->count; i++) {
@@ -316,6 +341,67 @@ ds_oprun_restore_timer(struct ds_oprun *r, const void *key, size_t klen,
 }
 
 int
+ds_oprun_restore(struct ds_oprun *r, const void *key, size_t klen,
+    const void *val, size_t vlen)
+{
+	if (val == NULL) {
+		ds_state_remove(&r->st, key, klen);
+		return 0;
+	}
+	return ds_state_store(&r->st, key, klen, val, vlen);
+}
+
+/* A changed key as records: its value and, if it moved, its timer. */
+struct recs {
+	struct ds_buf	*b;
+	uint32_t	*n;
+	int		 timers;
+};
+
+static int
+put_rec(void *arg, const struct ds_state_rec *rec)
+{
+	struct recs *r = arg;
+
+	(*r->n)++;
+	if (ds_rec_put_delta(r->b, rec->key, rec->klen, rec->hasval ?
+	    rec->val : NULL, rec->hasval ? rec->vlen : 0) == -1)
+		return -1;
+	if (!r->timers || !rec->tdirty)
+		return 0;
+	(*r->n)++;
+	return ds_rec_put_timer(r->b, rec->key, rec->klen, rec->tidx != 0 ?
+	    rec->when : DS_REC_CANCEL);
+}
+
+int
+ds_oprun_dirty(struct ds_oprun *r, struct ds_buf *b, int timers,
+    uint32_t *n)
+{
+	struct recs rs = { b, n, timers };
+
+	return ds_state_dirty_recs(&r->st, put_rec, &rs);
+}
+
+int
+ds_oprun_each(const struct ds_oprun *r, size_t *it, const void **key,
+    size_t *klen, const void **val, size_t *vlen)
+{
+	struct ds_state_rec *rec;
+
+	while ((rec = ds_state_next(&r->st, it)) != NULL) {
+		if (!rec->hasval)
+			continue;
+		*key = rec->key;
+		*klen = rec->klen;
+		*val = rec->val;
+		*vlen = rec->vlen;
+		return 1;
+	}
+	return 0;
+}
+
+int
 ds_oprun_next_timer(const struct ds_oprun *r, uint64_t *when)
 {
 	const struct ds_state_rec *rec = ds_timer_first(&r->tm);
@@ -331,6 +417,8 @@ ds_oprun_end(struct ds_oprun *r)
 {
 	int rc = 0;
 
+	if (r->exec != NULL)
+		return ds_exec_end(r->exec);
 	if (r->code != 0)
 		return -1;
 	r->time = r->maxtime;

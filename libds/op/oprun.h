@@ -20,12 +20,17 @@
 #include "core/timer.h"
 #include "core/tuple.h"
 
+struct ds_exec;
+
 struct ds_oprun {
 	struct ds_op_ctx	 ctx;		/* first: operators get &ctx */
 	const struct ds_op_plugin *op;		/* borrowed: static or in dl */
 	const char		*kind;		/* "built-in", "plugin", ... */
 	const char		*name;		/* for messages; borrowed */
 	void			*dl;		/* dlopen handle, owned */
+	struct ds_exec		*exec;		/* an operator program, or NULL */
+	char			**argv;		/* of init, owned; argc words */
+	int			 argc;
 	int			 started;	/* init succeeded: call fini */
 	struct ds_state		 st;
 	struct ds_timers	 tm;
@@ -70,11 +75,18 @@ void	ds_oprun_use(struct ds_oprun *, const struct ds_op_plugin *,
 int	ds_oprun_load(struct ds_oprun *, const char *file);
 /* Call the operator's init with (argc, argv).  0 or -1. */
 int	ds_oprun_start(struct ds_oprun *, int argc, char *const argv[]);
+/*
+ * The same with argv = name, then the NULL-ended args (NULL: none),
+ * copied and kept until ds_oprun_term (an operator may keep pointers into
+ * its argv).  0 or -1 (71 when out of memory).
+ */
+int	ds_oprun_start_args(struct ds_oprun *, const char *name,
+	    const char *const *args);
 
 /*
  * Apply the operator to every tuple of b, then close the output bundle so
  * that the outputs of one input bundle never share a bundle with later
- * ones.  0 or -1 (65: an oversized tuple or state; 70: a callback failed).
+ * ones; with an operator program (exec set by ds_exec_start), through it.  0 or -1 (65: an oversized tuple or state; 70: a callback failed).
  */
 int	ds_oprun_bundle(struct ds_oprun *, const struct ds_bundle *);
 /* Fire the timers due at now (ns).  0 or -1. */
@@ -84,6 +96,21 @@ int	ds_oprun_next_timer(const struct ds_oprun *, uint64_t *when);
 /* Recovery: key's timer fires at when.  0, or -1/ENOMEM. */
 int	ds_oprun_restore_timer(struct ds_oprun *, const void *key, size_t klen,
 	    uint64_t when);
+/* Recovery: key's value is val (NULL: it has none).  0, or -1/ENOMEM. */
+int	ds_oprun_restore(struct ds_oprun *, const void *key, size_t klen,
+	    const void *val, size_t vlen);
+/*
+ * The state as records (core/rec.h), for a state log or a journal.  After
+ * ds_state_track(&r->st, 1): ds_oprun_dirty appends a DELTA for every key
+ * changed since the last call and, with timers, a TIMER for every timer
+ * set, moved or cancelled, counting them in *n (0, or -1/ENOMEM).
+ * ds_oprun_each yields every key with a value (start with *iter 0): 1
+ * and the pair (borrowed until the state changes), or 0 at the end.
+ */
+int	ds_oprun_dirty(struct ds_oprun *, struct ds_buf *recs, int timers,
+	    uint32_t *n);
+int	ds_oprun_each(const struct ds_oprun *, size_t *iter, const void **key,
+	    size_t *klen, const void **val, size_t *vlen);
 /* Input ended: call on_end, close the output bundle.  0 or -1. */
 int	ds_oprun_end(struct ds_oprun *);
 
