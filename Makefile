@@ -30,7 +30,10 @@ LDLIBS   = -lev $(DEPLIBS) -ldl -lm
 LIB_SRC  = $(sort $(wildcard libds/*/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)
 BINS     = $(patsubst %.c,%,$(sort $(wildcard bin/ds-*.c)))
-MASTER_OBJ = $(patsubst %.c,%.o,$(sort $(wildcard bin/master/*.c)))
+PARTS    = $(patsubst bin/%/,%,$(sort $(dir $(wildcard bin/*/*.c))))
+$(foreach p,$(PARTS),$(eval PARTS_ds-$(p) = \
+	$(patsubst %.c,%.o,$(sort $(wildcard bin/$(p)/*.c)))))
+PART_OBJ = $(foreach p,$(PARTS),$(PARTS_ds-$(p)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
 TOOLS    = tools/ds-jctl tools/bench/journal tools/bench/rategen
 PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
@@ -60,16 +63,15 @@ libds/libds.a: $(LIB_OBJ)
 	rm -f $@
 	ar rcs $@ $(LIB_OBJ)
 
-bin/%: bin/%.c libds/libds.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
-
-# ds-master is split by concern: bin/ds-master.c plus bin/master/*.c.
-bin/master/%.o: bin/master/%.c | deps-check layers
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
-
-bin/ds-master: bin/ds-master.c $(MASTER_OBJ) libds/libds.a
-	$(CC) $(ALL_CFLAGS) -o $@ $< $(MASTER_OBJ) libds/libds.a $(LDFLAGS) \
+# A program may keep parts in a folder of its own, split by concern:
+# bin/ds-NAME.c (main) plus bin/NAME/*.c (ds-master, ds-source, ...).
+.SECONDEXPANSION:
+bin/%: bin/%.c $$(PARTS_$$*) libds/libds.a
+	$(CC) $(ALL_CFLAGS) -o $@ $< $(PARTS_$*) libds/libds.a $(LDFLAGS) \
 	    $(LDLIBS)
+
+$(PART_OBJ): %.o: %.c | deps-check layers
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 t/unit/%: t/unit/%.c libds/libds.a
 	$(CC) $(ALL_CFLAGS) -It/unit -o $@ $< libds/libds.a $(LDFLAGS) $(LDLIBS)
@@ -83,7 +85,7 @@ examples/plugins/%.so: examples/plugins/%.c
 	$(CC) $(ALL_CFLAGS) -Ilibds/op -fPIC -shared -o $@ $<
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
-	$(PLUGINS:.so=.d) $(MASTER_OBJ:.o=.d)
+	$(PLUGINS:.so=.d) $(PART_OBJ:.o=.d)
 
 check: all $(UNITS)
 	@sh t/check $(UNITS)
@@ -152,7 +154,7 @@ uninstall:
 clean:
 	rm -f libds/*/*.o libds/*/*.d libds/libds.a $(BINS) $(UNITS) \
 	    $(PLUGINS) $(TOOLS) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
-	    $(PLUGINS:.so=.d) $(MASTER_OBJ) $(MASTER_OBJ:.o=.d)
+	    $(PLUGINS:.so=.d) $(PART_OBJ) $(PART_OBJ:.o=.d)
 	$(MAKE) -C tools/fuzz clean 2>/dev/null || true
 
 .DELETE_ON_ERROR:

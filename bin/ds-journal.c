@@ -25,10 +25,8 @@
 #include <popt.h>
 
 #include "ds.h"
-#include "store/journal.h"
-#include "net/lease.h"
 #include "core/msg.h"
-#include "net/pull.h"
+#include "journal/journald.h"
 
 #define USAGE \
 	"ds-journal [-qv] [--checkpoint SIZE] [--epoch N] [--id N]\n" \
@@ -36,324 +34,12 @@
 	"          [--min-free SIZE] [--notify-fd FD] [--sync-every MS]\n" \
 	"          --dir DIR --listen ADDR"
 
-#define PARK_S		30.0		/* longest a request waits for a sync */
-#define READ_MAX	(4u << 20)	/* largest JDATA chunk */
 #define LOCK_RETRY_S	0.1		/* --lock-wait: retry this often */
 
 enum {
 	OPT_CHECKPOINT = 1, OPT_DIR, OPT_EPOCH, OPT_ID, OPT_KEEPALIVE,
 	OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MINFREE, OPT_SYNCEVERY
 };
-
-/*
- * A request waiting for the sync of generation gen, or (deferred) for
- * the checkpoint to end before it can be handled at all (JREAD).
- */
-struct rq {
-	uint64_t	 gen;
-	int		 deferred;
-	struct ds_buf	 reply;
-};
-
-/* A recovery stream being read by a writer, by cursor. */
-struct snap {
-	uint64_t	 writer;
-	uint32_t	 epoch;
-	struct ds_buf	 data;
-};
-
-static struct {
-	struct ev_loop		*loop;
-	struct ds_journal	*j;
-	struct ds_pull_srv	*srv;
-	struct ds_lease		*lease;
-	const char		*dir;
-	uint64_t		 min_free;
-	uint64_t		 ckpt;
-	double			 sync_every;
-	uint64_t		 gen;		/* queue generation being filled */
-	uint64_t		 synced;	/* last generation made durable */
-	int			 full;		/* in a low-space episode */
-	int			 ckpt_warned;
-	uint64_t		 nfull;		/* JWRITEs refused FULL */
-	struct snap		*snaps;
-	size_t			 nsnaps;
-	ev_prepare		 prep_w;
-	ev_async		 ckpt_w;		/* the checkpoint ended */
-	ev_timer		 sync_w;
-	ev_signal		 term_w, int_w;
-} g;
-
-static void
-nomem(void)
-{
-	ds_die(DS_EX_OSERR, "out of memory");
-}
-
-/* Free bytes for us on DIR's file system (UINT64_MAX if unknown). */
-static uint64_t
-free_bytes(void)
-{
-	struct statvfs sv;
-
-	if (statvfs(g.dir, &sv) == -1)
-		return UINT64_MAX;
-	return (uint64_t)sv.f_bavail * sv.f_frsize;
-}
-
-/* Whether need more bytes may be written; warns once per episode. */
-static int
-room_for(uint64_t need)
-{
-	uint64_t fr = free_bytes();
-
-	if (fr >= g.min_free && fr - g.min_free >= need) {
-		if (g.full)
-			ds_warn("free space on %s is back above --min-free: "
-			    "accepting writes again", g.dir);
-		g.full = 0;
-		return 1;
-	}
-	if (!g.full)
-		ds_warn("free space on %s is %" PRIu64 " bytes, under "
-		    "--min-free %" PRIu64 " + %" PRIu64 ": refusing writes "
-		    "(FULL) until space is freed", g.dir, fr, g.min_free, need);
-	g.full = 1;
-	return 0;
-}
-
-static struct snap *
-snap_find(uint64_t writer)
-{
-	size_t i;
-
-	for (i = 0; i < g.nsnaps; i++)
-		if (g.snaps[i].writer == writer)
-			return &g.snaps[i];
-	return NULL;
-}
-
-static void
-snap_drop(struct snap *s)
-{
-	ds_buf_free(&s->data);
-	*s = g.snaps[--g.nsnaps];
-}
-
-/* Bytes [cursor, next) of s: whole frames, at most max (one at least). */
-static void
-jdata(struct ds_buf *reply, struct snap *s, const struct ds_jread_msg *m,
-    uint32_t status)
-{
-	struct ds_jdata_msg d;
-	uint64_t next = m->cursor, max = m->max_bytes ? m->max_bytes :
-	    READ_MAX;
-	uint32_t fl;
-
-	if (max > READ_MAX)
-		max = READ_MAX;
-	memset(&d, 0, sizeof(d));
-	d.status = status;
-	d.writer = m->writer;
-	d.epoch = s != NULL ? s->epoch : m->epoch;
-	if (s != NULL && status == DS_J_OK) {
-		while (next + DS_FRAME_HDR <= s->data.len) {
-			fl = DS_FRAME_HDR + ds_get_le32(s->data.p + next + 8);
-			if (next > m->cursor && next + fl - m->cursor > max)
-				break;
-			next += fl;
-		}
-		d.cursor = m->cursor;
-		d.next = next;
-		d.total = s->data.len;
-	}
-	if (ds_msg_jdata_put(reply, &d) == -1 || (next > m->cursor &&
-	    ds_buf_add(reply, s->data.p + m->cursor, next - m->cursor) == -1))
-		nomem();
-	if (s != NULL && next == s->data.len)
-		snap_drop(s);
-}
-
-static void
-jack(struct ds_buf *b, uint32_t status, uint64_t writer, uint32_t epoch)
-{
-	struct ds_jack_msg a = { status, writer, epoch };
-
-	if (ds_msg_jack_put(b, &a) == -1)
-		nomem();
-}
-
-static void
-die_journal(void)
-{
-	ds_die(ds_journal_code(g.j), "%s", ds_journal_error(g.j));
-}
-
-/*
- * Handle a new request: 1 answer now (reply in r->reply), 0 wait for the
- * sync of r->gen.
- */
-static int
-handle(struct rq *r, const unsigned char *msg, size_t len)
-{
-	struct ds_jwrite_msg w;
-	struct ds_jread_msg rd;
-	struct ds_journal_stats st;
-	struct ds_frame f;
-	struct snap *s;
-	const char *why;
-	size_t off = 0;
-	uint32_t ep;
-	int rc, queued = 0;
-	char txt[1024];
-
-	while ((rc = ds_msg_next(msg, len, &off, &f, &why)) == 1) {
-		if ((f.type == DS_FRAME_JREAD || f.type == DS_FRAME_JSTAT) &&
-		    (off != len || f.payload != msg + DS_FRAME_HDR)) {
-			/* Only alone in their message. */
-			jack(&r->reply, DS_J_BAD, 0, 0);
-			continue;
-		}
-		switch (f.type) {
-		case DS_FRAME_JWRITE:
-			if (ds_msg_jwrite_get(&w, f.payload, f.len, &why)
-			    == -1)
-				memset(&w, 0, sizeof(w));	/* apply: BAD */
-			else if (!room_for(f.len)) {
-				g.nfull++;
-				jack(&r->reply, DS_J_FULL, w.writer, w.epoch);
-				continue;
-			}
-			rc = ds_journal_apply(g.j, f.payload - DS_FRAME_HDR,
-			    DS_FRAME_HDR + f.len, &ep);
-			if (rc == -1)
-				nomem();
-			if (rc == DS_J_OK)
-				queued = 1;
-			jack(&r->reply, (uint32_t)rc, w.writer, ep);
-			break;
-		case DS_FRAME_JREAD:
-			if (ds_msg_jread_get(&rd, f.payload, f.len, &why)
-			    == -1 || rd.epoch == 0) {
-				jack(&r->reply, DS_J_BAD, 0, 0);
-				return 1;
-			}
-			if (rd.cursor > 0) {
-				s = snap_find(rd.writer);
-				if (s == NULL || s->epoch != rd.epoch ||
-				    rd.cursor > s->data.len)
-					jdata(&r->reply, NULL, &rd, DS_J_BAD);
-				else
-					jdata(&r->reply, s, &rd, DS_J_OK);
-				return 1;
-			}
-			if (ds_journal_ckpt_busy(g.j)) {
-				r->deferred = 1;	/* state.tch is busy */
-				return 0;
-			}
-			if ((rc = ds_journal_raise(g.j, rd.writer, rd.epoch,
-			    &ep)) == -1)
-				nomem();
-			if (rc == DS_J_FENCED) {
-				rd.epoch = ep;
-				jdata(&r->reply, NULL, &rd, DS_J_FENCED);
-				return 1;
-			}
-			if ((s = snap_find(rd.writer)) == NULL) {
-				if ((g.snaps = realloc(g.snaps, (g.nsnaps + 1) *
-				    sizeof(*g.snaps))) == NULL)
-					nomem();
-				s = &g.snaps[g.nsnaps++];
-				memset(s, 0, sizeof(*s));
-			}
-			s->writer = rd.writer;
-			s->epoch = rd.epoch;
-			if (ds_journal_recovery(g.j, rd.writer, &s->data) == -1)
-				die_journal();
-			jdata(&r->reply, s, &rd, DS_J_OK);
-			queued = 1;
-			break;
-		case DS_FRAME_JSTAT:
-			ds_journal_stats(g.j, &st);
-			snprintf(txt, sizeof(txt),
-			    "writes %" PRIu64 "\nrecords %" PRIu64 "\n"
-			    "bytes %" PRIu64 "\nsyncs %" PRIu64 "\n"
-			    "sync_us %" PRIu64 "\nsync_avg_us %" PRIu64 "\n"
-			    "sync_max_us %" PRIu64 "\n"
-			    "fenced %" PRIu64 "\nfull %" PRIu64 "\n"
-			    "bad %" PRIu64 "\ncheckpoints %" PRIu64 "\n"
-			    "writers %" PRIu64 "\nsegment %" PRIu64 "\n"
-			    "since_checkpoint %" PRIu64 "\ntorn %" PRIu64 "\n"
-			    "free %" PRIu64 "\nrefusing %d\n",
-			    st.writes, st.records, st.bytes, st.syncs,
-			    st.sync_ns / 1000,
-			    st.syncs ? st.sync_ns / st.syncs / 1000 : 0,
-			    st.sync_max_ns / 1000, st.fenced, g.nfull, st.bad,
-			    st.checkpoints, st.writers, st.segment,
-			    st.since_ckpt, st.torn, free_bytes(), g.full);
-			if (ds_msg_text_put(&r->reply, DS_FRAME_JSTATR, txt,
-			    strlen(txt)) == -1)
-				nomem();
-			return 1;
-		default:
-			/* Not ours; earlier units may still await their sync. */
-			jack(&r->reply, DS_J_BAD, 0, 0);
-			break;
-		}
-	}
-	if (rc == -1 && r->reply.len == 0)
-		jack(&r->reply, DS_J_BAD, 0, 0);
-	r->gen = g.gen;
-	return !queued;
-}
-
-static int
-serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
-{
-	struct rq *r = req->user;
-
-	(void)arg;
-	if (r == NULL) {
-		if (g.lease != NULL && !ds_lease_valid(g.lease))
-			return -1;
-		if ((r = calloc(1, sizeof(*r))) == NULL)
-			nomem();
-		req->user = r;
-		if (handle(r, req->msg, req->len) == 0)
-			return r->deferred && req->final ? -1 : 0;
-	} else if (r->deferred) {
-		if (ds_journal_ckpt_busy(g.j))
-			return req->final ? -1 : 0;
-		r->deferred = 0;
-		ds_buf_reset(&r->reply);
-		if (handle(r, req->msg, req->len) == 0)
-			return req->final ? -1 : 0;
-	} else if (r->gen > g.synced)
-		return req->final ? -1 : 0;
-	if (ds_buf_add(reply, r->reply.p, r->reply.len) == -1)
-		nomem();
-	return 1;
-}
-
-static void
-forget(void *arg, struct ds_pull_req *req)
-{
-	struct rq *r = req->user;
-
-	(void)arg;
-	if (r != NULL) {
-		ds_buf_free(&r->reply);
-		free(r);
-	}
-}
-
-static double
-wait_of(void *arg, struct ds_pull_req *req)
-{
-	(void)arg;
-	(void)req;
-	return PARK_S;
-}
 
 /* From the checkpoint's thread: wake the loop. */
 static void
@@ -370,7 +56,7 @@ ckpt_cb(struct ev_loop *loop, ev_async *w, int revents)
 	(void)w;
 	(void)revents;
 	if (ds_journal_ckpt_finish(g.j) == -1)
-		die_journal();
+		journald_die();
 	ds_debug("checkpoint done");
 	ds_pull_srv_wake(g.srv);	/* deferred JREADs */
 }
@@ -385,7 +71,7 @@ maybe_checkpoint(void)
 	    ds_journal_queued(g.j) > 0)
 		return;
 	/* The checkpoint writes at most what the journal holds, twice. */
-	if (!room_for(2 * st.since_ckpt)) {
+	if (!journald_room(2 * st.since_ckpt)) {
 		if (!g.ckpt_warned)
 			ds_warn("checkpoint postponed: not enough free space");
 		g.ckpt_warned = 1;
@@ -393,7 +79,7 @@ maybe_checkpoint(void)
 	}
 	g.ckpt_warned = 0;
 	if (ds_journal_ckpt_start(g.j, ckpt_notify, NULL) == -1)
-		die_journal();
+		journald_die();
 	ds_debug("checkpoint started, segment %" PRIu64, st.segment + 1);
 }
 
@@ -406,7 +92,7 @@ commit(void)
 	if (g.lease != NULL && !ds_lease_valid(g.lease))
 		return;		/* on_lost will exit */
 	if (ds_journal_sync(g.j) == -1)
-		die_journal();
+		journald_die();
 	g.synced = g.gen++;
 	ds_pull_srv_wake(g.srv);
 	maybe_checkpoint();
@@ -460,7 +146,7 @@ term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	if (g.j != NULL && ds_journal_queued(g.j) > 0 &&
 	    ds_journal_sync(g.j) == -1)
-		die_journal();
+		journald_die();
 	info_stats();
 	ds_info("stopped by signal %d", w->signum);
 	ds_journal_close(g.j);
@@ -531,7 +217,6 @@ open_journal(const char *dir, uint64_t wait_s)
 int
 main(int argc, char *argv[])
 {
-	static const struct ds_pull_srv_ops ops = { serve, forget, wait_of };
 	struct ds_common co = DS_COMMON_INIT;
 	char *listen = NULL, *dir = NULL, *master = NULL, *arg;
 	uint64_t id = 0, keepalive = 10000, lock_wait = 0;
@@ -652,10 +337,10 @@ main(int argc, char *argv[])
 	ev_prepare_init(&g.prep_w, prep_cb);
 	ev_prepare_start(g.loop, &g.prep_w);
 	ev_timer_init(&g.sync_w, sync_cb, 0, 0);
-	if ((g.srv = ds_pull_srv_open(g.loop, listen, &ops, NULL)) == NULL)
+	if ((g.srv = ds_pull_srv_open(g.loop, listen, &journald_ops, NULL)) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to listen on %s: %s", listen,
 		    ds_pull_strerror(errno));
-	(void)room_for(0);
+	(void)journald_room(0);
 	ds_info("ready: %s on %s", dir, listen);
 	if (ds_notify_ready(&co, NULL) == -1)
 		ds_warnsys("unable to signal readiness");

@@ -314,14 +314,10 @@ main(int argc, const char *argv[])
 	};
 	struct ev_loop *loop;
 	poptContext pc;
-	int rc;
 
-	ds_progname = "ds-op";
-	co.usage = USAGE;
-	ds_node_init(&node, DS_NODE_OP);
-	pc = poptGetContext(ds_progname, argc, argv, opts, 0);
-	while ((rc = ds_opt_next(&co, pc)) != -1)
-		(void)ds_node_opt(&node.cfg, &co, pc, rc);
+	ds_node_main(&node, DS_NODE_OP, &co, USAGE);
+	pc = ds_node_parse(&node.cfg, &co, argc, (char **)(void *)argv, opts,
+	    1);
 
 	if (!!builtin + !!plugin + !!cmd != 1)
 		ds_dieusage(&co, "exactly one of --builtin, --plugin and --exec "

@@ -25,8 +25,6 @@
 	"          --consumers IDS --dist DIST --id N --listen ADDR\n" \
 	"          --pull MODE:IDS@ADDR ..."
 
-enum { OPT_MAXTUPLE = 1 };
-
 static void
 term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
@@ -43,11 +41,9 @@ main(int argc, char *argv[])
 	struct ds_common co = DS_COMMON_INIT;
 	struct ev_loop *loop;
 	ev_signal term_w, int_w;
-	poptContext pc;
-	char *arg;
-	int rc;
+	char *maxtuple = NULL;
 	struct poptOption opts[] = {
-		{ "max-tuple", 0, POPT_ARG_STRING, NULL, OPT_MAXTUPLE,
+		{ "max-tuple", 0, POPT_ARG_STRING, &maxtuple, 0,
 		    "largest key+payload in bytes, K/M/G (default 1M)",
 		    "SIZE" },
 		DS_POPT_NODE(ds_node_router_opts),
@@ -55,21 +51,12 @@ main(int argc, char *argv[])
 		POPT_TABLEEND
 	};
 
-	ds_progname = "ds-router";
-	co.usage = USAGE;
-	ds_node_init(&n, DS_NODE_ROUTER);
-	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
-	while ((rc = ds_opt_next(&co, pc)) != -1) {
-		if (ds_node_opt(&n.cfg, &co, pc, rc))
-			continue;
-		arg = poptGetOptArg(pc);
-		n.maxtuple = ds_opt_size(&co, "--max-tuple", arg, 1,
+	ds_node_main(&n, DS_NODE_ROUTER, &co, USAGE);
+	(void)ds_node_parse(&n.cfg, &co, argc, argv, opts, 0);
+	if (maxtuple != NULL)
+		n.maxtuple = ds_opt_size(&co, "--max-tuple", maxtuple, 1,
 		    DS_FRAME_MAX - 1024);
-		free(arg);
-	}
-	if (poptPeekArg(pc) != NULL)
-		ds_dieusage(&co, "unexpected operand '%s'", poptPeekArg(pc));
-	poptFreeContext(pc);
+	free(maxtuple);
 	ds_node_validate(&n, &co);
 
 	signal(SIGPIPE, SIG_IGN);

@@ -225,8 +225,6 @@ main(int argc, char *argv[])
 	size_t maxtuple = DS_TUPLE_MAX;
 	struct ev_loop *loop;
 	uint64_t records;
-	poptContext pc;
-	int rc;
 	struct poptOption opts[] = {
 		{ "append", 0, POPT_ARG_NONE, &k.append, 0,
 		    "append to the --file instead of truncating it", NULL },
@@ -246,15 +244,8 @@ main(int argc, char *argv[])
 		POPT_TABLEEND
 	};
 
-	ds_progname = "ds-sink";
-	ds_node_init(&k.node, DS_NODE_SINK);
-	co.usage = USAGE;
-	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
-	while ((rc = ds_opt_next(&co, pc)) != -1)
-		(void)ds_node_opt(&k.node.cfg, &co, pc, rc);
-	if (poptPeekArg(pc) != NULL)
-		ds_dieusage(&co, "unexpected operand '%s'", poptPeekArg(pc));
-	poptFreeContext(pc);
+	ds_node_main(&k.node, DS_NODE_SINK, &co, USAGE);
+	(void)ds_node_parse(&k.node.cfg, &co, argc, argv, opts, 0);
 
 	/* validate */
 	if (maxtuple_s != NULL)

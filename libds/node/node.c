@@ -43,6 +43,20 @@ ds_node_init(struct ds_node *n, enum ds_node_kind kind)
 }
 
 void
+ds_node_main(struct ds_node *n, enum ds_node_kind kind, struct ds_common *co,
+    const char *usage)
+{
+	static const char *const names[] = {
+		[DS_NODE_SOURCE] = "ds-source", [DS_NODE_OP] = "ds-op",
+		[DS_NODE_SINK] = "ds-sink", [DS_NODE_ROUTER] = "ds-router"
+	};
+
+	ds_progname = names[kind];
+	co->usage = usage;
+	ds_node_init(n, kind);
+}
+
+void
 ds_node_validate(struct ds_node *n, const struct ds_common *co)
 {
 	ds_node_cfg_validate(&n->cfg, co);
@@ -280,6 +294,7 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	uint64_t first;
 	uint32_t count;
 	size_t flen;
+	int had;
 
 	if ((u = calloc(1, sizeof(*u))) == NULL ||
 	    (u->m.pos = calloc(n->nfront ? n->nfront : 1,
@@ -296,9 +311,14 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	    &u->recs, n->dur->timers, &u->nrecs) == -1)
 		ds_node_nomem();
 	u->ntup = ntup;
-	if (out != NULL) {
+	/*
+	 * The outputs are read in place: a unit durable at once (the state
+	 * log) publishes them from there, and only one that waits for its
+	 * backend copies them (when write returns).
+	 */
+	if ((had = out != NULL && out->len > 0)) {
 		u->out = *out;
-		memset(out, 0, sizeof(*out));
+		u->borrowed = 1;
 		for (p = u->out.p; p < u->out.p + u->out.len; p += flen) {
 			if (ds_bundle_peek(p, (size_t)(u->out.p + u->out.len -
 			    p), &flen, &count, &first) == -1)
@@ -324,6 +344,15 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	    (unsigned long long)outseq);
 	ds_node_valid(n);
 	n->dur->write(n, u);
+	/* Not superseded: it has outputs (a new output seq). */
+	if (had && !u->durable) {
+		memset(&u->out, 0, sizeof(u->out));
+		if (ds_buf_add(&u->out, out->p, out->len) == -1)
+			ds_node_nomem();
+		u->borrowed = 0;
+	}
+	if (out != NULL)
+		out->len = 0;
 	pressure(n);
 }
 
@@ -373,7 +402,10 @@ ds_node_durable(struct ds_node *n)
 	if (n->has_oq && u->out.len > 0)
 		publish(n, u);
 	n->cnt_out += u->ntup;
-	ds_buf_free(&u->out);
+	if (u->borrowed)
+		memset(&u->out, 0, sizeof(u->out));
+	else
+		ds_buf_free(&u->out);
 	/* A unit without new outputs supersedes the durable one before it. */
 	if (p != NULL && p->next == u && p->m.outseq == u->m.outseq) {
 		ds_mark_free(&p->m);

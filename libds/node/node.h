@@ -97,6 +97,7 @@ struct ds_unit {
 	struct ds_buf	 out;		/* output BUNDLE frames */
 	uint64_t	 ntup;		/* tuples out (or written) */
 	size_t		 bytes;		/* of recs and out when committed */
+	int		 borrowed;	/* out is the program's buffer */
 	int		 durable;
 };
 
@@ -173,6 +174,9 @@ struct ds_node {
  * topology instance at all.
  */
 void	ds_node_init(struct ds_node *, enum ds_node_kind);
+/* The same, naming the program (ds_progname) and its usage (co). */
+void	ds_node_main(struct ds_node *, enum ds_node_kind, struct ds_common *,
+	    const char *usage);
 void	ds_node_validate(struct ds_node *, const struct ds_common *);
 void	ds_node_term(struct ds_node *);
 /*
@@ -184,8 +188,8 @@ void	ds_node_start(struct ds_node *, struct ev_loop *, struct ds_common *,
 	    const struct ds_node_prog *, void *arg);
 
 /*
- * One unit: out (whole BUNDLE frames, taken: *out is left empty; NULL:
- * none), the output seq after them, the program's aux.  cur: the input
+ * One unit: out (whole BUNDLE frames, used up: *out is left empty, its
+ * room kept; NULL: none), the output seq after them, the program's aux.  cur: the input
  * bundle the unit is about, counted in the frontier even if its inlet has
  * not moved yet (NULL: none).  ntup: tuples the program wrote itself (a
  * sink), counted as output.

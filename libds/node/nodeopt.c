@@ -319,6 +319,26 @@ ds_node_opt(struct ds_node_cfg *cf, const struct ds_common *co,
 	return 1;
 }
 
+poptContext
+ds_node_parse(struct ds_node_cfg *cf, struct ds_common *co, int argc,
+    char **argv, const struct poptOption *opts, int operands)
+{
+	poptContext pc;
+	int rc;
+
+	pc = poptGetContext(ds_progname, argc, (const char **)(void *)argv,
+	    opts, 0);
+	while ((rc = ds_opt_next(co, pc)) != -1)
+		if (!ds_node_opt(cf, co, pc, rc))
+			ds_dieusage(co, "unexpected option value %d", rc);
+	if (operands)
+		return pc;
+	if (poptPeekArg(pc) != NULL)
+		ds_dieusage(co, "unexpected operand '%s'", poptPeekArg(pc));
+	poptFreeContext(pc);
+	return NULL;
+}
+
 /* Every --part id is a consumer, and in one --part only. */
 static void
 check_parts(const struct ds_node_cfg *cf, const struct ds_common *co)

@@ -107,6 +107,16 @@ void	ds_node_cfg_term(struct ds_node_cfg *);
 int	ds_node_opt(struct ds_node_cfg *, const struct ds_common *, poptContext,
 	    int val);
 /*
+ * Parse argv with a program's table (which includes DS_POPT_NODE and
+ * DS_POPT_COMMON; its own options store into their arg pointers, they
+ * have no val): the topology options go to cfg.  An operand is a usage
+ * error, unless operands is set: then the context is returned for
+ * poptGetArgs (the caller frees it with poptFreeContext); else NULL.
+ */
+poptContext ds_node_parse(struct ds_node_cfg *, struct ds_common *,
+	    int argc, char **argv, const struct poptOption *opts,
+	    int operands);
+/*
  * After parsing: decide the mode and check the options together (dies
  * with 64); sets the log context (name=NAME).
  */
