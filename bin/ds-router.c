@@ -20,8 +20,8 @@
 
 #define USAGE \
 	"ds-router [-qv] [--buffer SIZE] [--ended IDS] [--epoch N]\n" \
-	"          [--keepalive MS] [--master ADDR] [--max-tuple SIZE] [--name NAME]\n" \
-	"          [--notify-fd FD] [--once MODE] [--state DIR]\n" \
+	"          [--keepalive MS] [--master ADDR] [--max-tuple SIZE]\n" \
+	"          [--name NAME] [--notify-fd FD] [--once MODE] [--state DIR]\n" \
 	"          --consumers IDS --dist DIST --id N --listen ADDR\n" \
 	"          --pull MODE:IDS@ADDR ..."
 

@@ -1,13 +1,15 @@
 /*
- * crc32c.c: CRC-32C.  The table is built once on first use (thread-safe
- * enough: every thread computes the same bytes).  The hardware path is
- * chosen at run time so one binary runs on any x86-64.  It runs three
+ * crc32c.c: CRC-32C.  The tables are built once, on first use, under
+ * pthread_once(3) (ds-journal's checkpoint thread checks CRCs beside its
+ * main thread); after that a call costs one acquire load.  The hardware
+ * path is chosen at run time so one binary runs on any x86-64.  It runs three
  * independent crc32 chains over three adjacent blocks (the instruction's
  * latency is three times its throughput) and joins them with "append
  * this many zero bytes" tables, after Mark Adler's crc32c.c; every frame
  * of every hop is checked, so this is on the hot path.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -15,7 +17,16 @@
 
 static uint32_t		tab[8][256];
 static pthread_once_t	once = PTHREAD_ONCE_INIT;
+static atomic_int	ready;		/* init ran: the tables are whole */
 static void		init(void);
+
+/* Build the tables once; after that one acquire load a call. */
+static inline void
+tables(void)
+{
+	if (!atomic_load_explicit(&ready, memory_order_acquire))
+		(void)pthread_once(&once, init);
+}
 
 static void
 tab_init(void)
@@ -41,7 +52,7 @@ ds_crc32c_sw(uint32_t crc, const void *buf, size_t len)
 	const unsigned char *p = buf;
 	uint32_t lo, hi;
 
-	(void)pthread_once(&once, init);
+	tables();
 	crc = ~crc;
 	while (len >= 8) {
 		lo = ((uint32_t)p[0] | (uint32_t)p[1] << 8 |
@@ -198,12 +209,13 @@ init(void)
 		zeros_init(zeros_long, LONG_BLK);
 		zeros_init(zeros_short, SHORT_BLK);
 	}
+	atomic_store_explicit(&ready, 1, memory_order_release);
 }
 
 uint32_t
 ds_crc32c(uint32_t crc, const void *buf, size_t len)
 {
-	(void)pthread_once(&once, init);
+	tables();
 	return hw ? crc32c_hw(crc, buf, len) : ds_crc32c_sw(crc, buf, len);
 }
 #else
@@ -211,6 +223,7 @@ static void
 init(void)
 {
 	tab_init();
+	atomic_store_explicit(&ready, 1, memory_order_release);
 }
 
 uint32_t

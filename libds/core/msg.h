@@ -184,7 +184,8 @@ int	ds_msg_jdata_put(struct ds_buf *, const struct ds_jdata_msg *);
 int	ds_msg_jdata_get(struct ds_jdata_msg *, const unsigned char *, size_t,
 	    const char **why);
 
-/* Append a whole PULL / REPLY-header / BEAT / BEATACK / CTL frame to b. 0 or -1. */
+/* Append a whole PULL / REPLY-header / BEAT / BEATACK / CTL frame to b.
+ * 0 or -1. */
 int	ds_msg_pull_put(struct ds_buf *, const struct ds_pull_msg *);
 int	ds_msg_reply_put(struct ds_buf *, const struct ds_reply_msg *);
 int	ds_msg_beat_put(struct ds_buf *, const struct ds_beat_msg *);

@@ -17,14 +17,18 @@
  * open starts recovery: records go to ds_node_load, and
  * ds_node_recovered is called once it is over (from open or later, from
  * the loop), with n->rec and n->res filled in.  write takes the newest
- * unit; ds_node_durable is called once per unit, in order, when it is
- * durable (from write or later).  acked: downstream acked every output up
- * to unit u, which is durable.  Backends print and exit like the rest of
- * the node layer.
+ * unit and its state records (state: nstate DELTA and TIMER frames,
+ * borrowed for the call); ds_node_durable is called once per unit, in
+ * order, when it is durable (from write or later).  acked: downstream
+ * acked every output up to unit u, which is durable.  Backends print
+ * and exit like the rest of the node layer.
  */
 #ifndef DS_DURABLE_H
 #define DS_DURABLE_H
 
+#include <stdint.h>
+
+struct ds_buf;
 struct ds_node;
 struct ds_unit;
 
@@ -34,7 +38,8 @@ struct ds_durable {
 	int		 early;		/* ack upstream when durable */
 	int		 timers;	/* units carry timer records */
 	void		(*open)(struct ds_node *);
-	void		(*write)(struct ds_node *, struct ds_unit *);
+	void		(*write)(struct ds_node *, struct ds_unit *,
+			    const struct ds_buf *state, uint32_t nstate);
 	void		(*acked)(struct ds_node *, struct ds_unit *);
 	void		(*tick)(struct ds_node *);
 	int		(*full)(const struct ds_node *);

@@ -293,7 +293,8 @@ put_acked(struct ds_node *n, struct jst *st, struct ds_buf *b)
 }
 
 static void
-write_journal(struct ds_node *n, struct ds_unit *u)
+write_journal(struct ds_node *n, struct ds_unit *u, const struct ds_buf *state,
+    uint32_t nstate)
 {
 	struct jst *st = n->dst;
 	const unsigned char *p;
@@ -301,6 +302,12 @@ write_journal(struct ds_node *n, struct ds_unit *u)
 	uint32_t count;
 	size_t flen;
 
+	/* The JWRITE is kept until durable: FULL writes it again. */
+	if (ds_buf_grow(&u->recs, state->len + u->out.len + 256 +
+	    (size_t)u->m.n * 32) == -1 ||
+	    ds_buf_add(&u->recs, state->p, state->len) == -1)
+		ds_node_nomem();
+	u->nrecs = nstate;
 	if (!replayable(n)) {
 		for (p = u->out.p; p < u->out.p + u->out.len; p += flen) {
 			if (ds_bundle_peek(p, (size_t)(u->out.p + u->out.len -

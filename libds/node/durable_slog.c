@@ -105,12 +105,14 @@ open_slog(struct ds_node *n)
 }
 
 static void
-write_slog(struct ds_node *n, struct ds_unit *u)
+write_slog(struct ds_node *n, struct ds_unit *u, const struct ds_buf *state,
+    uint32_t nstate)
 {
 	struct slogst *st = n->dst;
 
+	(void)nstate;
 	if (st->use) {
-		if (ds_slog_add(&st->sl, u->recs.p, u->recs.len) == -1 ||
+		if (ds_slog_add(&st->sl, state->p, state->len) == -1 ||
 		    ds_slog_mark(&st->sl, &u->m) == -1 ||
 		    (!n->has_oq && ds_slog_acked(&st->sl, u->m.mark) == -1) ||
 		    ds_mark_copy(&st->last, &u->m) == -1)

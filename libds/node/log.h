@@ -19,7 +19,8 @@ enum ds_log_level {
 extern const char	*ds_progname;
 extern int		 ds_log_max;	/* highest level printed; default WARN */
 
-/* Context appended to every line as logfmt fields, e.g. "node=count". Borrowed. */
+/* Context appended to every line as logfmt fields, e.g. "node=count".
+ * Borrowed. */
 void	ds_log_context(const char *);
 
 void	ds_log(enum ds_log_level, int, const char *, ...)
@@ -42,7 +43,11 @@ void	ds_die(int, const char *, ...)
 void	ds_diesys(int, const char *, ...)
 	    __attribute__((format(printf, 2, 3), noreturn));
 
-#define DS_ASSERT(x) do { if (!(x)) ds_assert_fail(#x, __FILE__, __LINE__); } while (0)
-void	ds_assert_fail(const char *, const char *, int) __attribute__((noreturn));
+#define DS_ASSERT(x) do {						\
+	if (!(x))							\
+		ds_assert_fail(#x, __FILE__, __LINE__);			\
+} while (0)
+void	ds_assert_fail(const char *, const char *, int)
+	    __attribute__((noreturn));
 
 #endif

@@ -24,7 +24,7 @@
 
 #define GRACE		0.02	/* s between done and leaving the loop */
 #define PULL_TUPLES	65536
-#define PULL_BYTES	(8u << 20)
+#define PULL_BYTES	(4u << 20)
 #define PULL_WAIT	500	/* ms */
 #define SHORT_WAIT	0.02	/* s, see wait_of */
 
@@ -63,13 +63,54 @@ ds_node_validate(struct ds_node *n, const struct ds_common *co)
 	n->dur = n->cfg.exactly ? &ds_durable_journal : &ds_durable_slog;
 }
 
+#define SPARE_MAX	64	/* units kept for use again */
+
 static void
 unit_free(struct ds_unit *u)
 {
 	ds_mark_free(&u->m);
 	ds_buf_free(&u->recs);
-	ds_buf_free(&u->out);
+	if (!u->borrowed)
+		ds_buf_free(&u->out);
 	free(u);
+}
+
+/* A unit done with: kept for the next one (its frontier's room too). */
+static void
+unit_drop(struct ds_node *n, struct ds_unit *u)
+{
+	if (n->nspare >= SPARE_MAX) {
+		unit_free(u);
+		return;
+	}
+	ds_buf_free(&u->recs);
+	if (!u->borrowed)
+		ds_buf_free(&u->out);
+	u->next = n->spare;
+	n->spare = u;
+	n->nspare++;
+}
+
+/* A new unit, its frontier's room for nfront producers. */
+static struct ds_unit *
+unit_new(struct ds_node *n)
+{
+	struct ds_mark_pos *pos;
+	struct ds_unit *u;
+
+	if ((u = n->spare) != NULL) {
+		n->spare = u->next;
+		n->nspare--;
+		pos = u->m.pos;
+		memset(u, 0, sizeof(*u));
+		u->m.pos = pos;
+		return u;
+	}
+	if ((u = calloc(1, sizeof(*u))) == NULL ||
+	    (u->m.pos = calloc(n->nfront ? n->nfront : 1,
+	    sizeof(*u->m.pos))) == NULL)
+		ds_node_nomem();
+	return u;
 }
 
 void
@@ -92,9 +133,13 @@ ds_node_term(struct ds_node *n)
 		n->head = u->next;
 		unit_free(u);
 	}
+	while ((u = n->spare) != NULL) {
+		n->spare = u->next;
+		unit_free(u);
+	}
+	ds_buf_free(&n->state);
 	ds_mark_free(&n->rec);
 	ds_buf_free(&n->recout);
-	ds_buf_free(&n->scratch);
 	free(n->in);
 	free(n->front);
 	free(n->last);
@@ -292,14 +337,11 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	struct ds_mark_pos *f;
 	struct ds_unit *u;
 	uint64_t first;
-	uint32_t count;
+	uint32_t count, nstate = 0;
 	size_t flen;
 	int had;
 
-	if ((u = calloc(1, sizeof(*u))) == NULL ||
-	    (u->m.pos = calloc(n->nfront ? n->nfront : 1,
-	    sizeof(*u->m.pos))) == NULL)
-		ds_node_nomem();
+	u = unit_new(n);
 	f = frontier(n, cur);
 	memcpy(u->m.pos, f, n->nfront * sizeof(*f));
 	memcpy(n->last, f, n->nfront * sizeof(*f));
@@ -307,8 +349,9 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	u->m.n = (uint32_t)n->nfront;
 	u->m.outseq = outseq;
 	u->m.aux = aux;
+	ds_buf_reset(&n->state);
 	if (n->keeps && n->prog->dirty != NULL && n->prog->dirty(n->arg,
-	    &u->recs, n->dur->timers, &u->nrecs) == -1)
+	    &n->state, n->dur->timers, &nstate) == -1)
 		ds_node_nomem();
 	u->ntup = ntup;
 	/*
@@ -337,13 +380,13 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	if (n->wnext == NULL)
 		n->wnext = u;
 	n->nwriting++;
-	u->bytes = u->recs.len + u->out.len;
+	u->bytes = n->state.len + u->out.len;
 	n->wbytes += u->bytes;
 	ds_debug("unit %llu: %llu tuples, output seq %llu",
 	    (unsigned long long)u->m.mark, (unsigned long long)u->ntup,
 	    (unsigned long long)outseq);
 	ds_node_valid(n);
-	n->dur->write(n, u);
+	n->dur->write(n, u, &n->state, nstate);
 	/* Not superseded: it has outputs (a new output seq). */
 	if (had && !u->durable) {
 		memset(&u->out, 0, sizeof(u->out));
@@ -388,6 +431,7 @@ void
 ds_node_durable(struct ds_node *n)
 {
 	struct ds_unit *u = n->wnext, *p = n->lastdur;
+	struct ds_mark_pos *pos;
 
 	if (u == NULL)
 		ds_die(DS_EX_SOFTWARE, "a unit was made durable twice");
@@ -408,14 +452,14 @@ ds_node_durable(struct ds_node *n)
 		ds_buf_free(&u->out);
 	/* A unit without new outputs supersedes the durable one before it. */
 	if (p != NULL && p->next == u && p->m.outseq == u->m.outseq) {
-		ds_mark_free(&p->m);
+		pos = p->m.pos;
 		p->m = u->m;
-		memset(&u->m, 0, sizeof(u->m));
+		u->m.pos = pos;		/* the same room: nfront */
 		p->ntup += u->ntup;
 		p->next = u->next;
 		if (n->tail == u)
 			n->tail = p;
-		unit_free(u);
+		unit_drop(n, u);
 	} else
 		n->lastdur = u;
 }
@@ -441,7 +485,7 @@ pop_acked(struct ds_node *n)
 		if (n->lastdur == u)
 			n->lastdur = NULL;
 		if (last != NULL)
-			unit_free(last);
+			unit_drop(n, last);
 		last = u;
 	}
 	if (n->head == NULL)
@@ -451,7 +495,7 @@ pop_acked(struct ds_node *n)
 	n->dur->acked(n, last);
 	if (!n->dur->early)
 		ack_up(n, last->m.pos);
-	unit_free(last);
+	unit_drop(n, last);
 }
 
 void

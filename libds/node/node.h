@@ -92,7 +92,7 @@ struct ds_node_prog {
 struct ds_unit {
 	struct ds_unit	*next;
 	struct ds_mark	 m;		/* number, outseq, aux, frontier */
-	struct ds_buf	 recs;		/* records for the backend */
+	struct ds_buf	 recs;		/* the backend's records of it */
 	uint32_t	 nrecs;
 	struct ds_buf	 out;		/* output BUNDLE frames */
 	uint64_t	 ntup;		/* tuples out (or written) */
@@ -164,7 +164,9 @@ struct ds_node {
 	ev_prepare		 prep;
 	ev_timer		 grace;
 	ev_tstamp		 grace_until;
-	struct ds_buf		 scratch;
+	struct ds_buf		 state;		/* a unit's state records */
+	struct ds_unit		*spare;		/* units to use again */
+	size_t			 nspare;
 };
 
 /*
@@ -189,10 +191,10 @@ void	ds_node_start(struct ds_node *, struct ev_loop *, struct ds_common *,
 
 /*
  * One unit: out (whole BUNDLE frames, used up: *out is left empty, its
- * room kept; NULL: none), the output seq after them, the program's aux.  cur: the input
- * bundle the unit is about, counted in the frontier even if its inlet has
- * not moved yet (NULL: none).  ntup: tuples the program wrote itself (a
- * sink), counted as output.
+ * room kept; NULL: none), the output seq after them, the program's aux.
+ * cur: the input bundle the unit is about, counted in the frontier even
+ * if its inlet has not moved yet (NULL: none).  ntup: tuples the program
+ * wrote itself (a sink), counted as output.
  */
 void	ds_node_commit(struct ds_node *, const struct ds_bundle *cur,
 	    struct ds_buf *out, uint64_t outseq, uint64_t aux, uint64_t ntup);

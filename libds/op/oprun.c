@@ -374,12 +374,25 @@ put_rec(void *arg, const struct ds_state_rec *rec)
 	    rec->when : DS_REC_CANCEL);
 }
 
+/* A changed key's value alone (no timers kept). */
+static int
+put_value(void *arg, const void *key, size_t klen, const void *val,
+    size_t vlen)
+{
+	struct recs *r = arg;
+
+	(*r->n)++;
+	return ds_rec_put_delta(r->b, key, klen, val, vlen);
+}
+
 int
 ds_oprun_dirty(struct ds_oprun *r, struct ds_buf *b, int timers,
     uint32_t *n)
 {
 	struct recs rs = { b, n, timers };
 
+	if (!timers)
+		return ds_state_dirty(&r->st, put_value, &rs);
 	return ds_state_dirty_recs(&r->st, put_rec, &rs);
 }
 

@@ -86,7 +86,8 @@ int	ds_oprun_start_args(struct ds_oprun *, const char *name,
 /*
  * Apply the operator to every tuple of b, then close the output bundle so
  * that the outputs of one input bundle never share a bundle with later
- * ones; with an operator program (exec set by ds_exec_start), through it.  0 or -1 (65: an oversized tuple or state; 70: a callback failed).
+ * ones; with an operator program (exec set by ds_exec_start), through it.
+ * 0 or -1 (65: an oversized tuple or state; 70: a callback failed).
  */
 int	ds_oprun_bundle(struct ds_oprun *, const struct ds_bundle *);
 /* Fire the timers due at now (ns).  0 or -1. */

@@ -140,7 +140,8 @@ ds_topo_find(const struct ds_topo *t, const char *name)
 	return -1;
 }
 
-/* Strict decimal: digits only, no sign, no blanks; *end at the first non-digit. */
+/* Strict decimal: digits only, no sign, no blanks; *end at the first
+ * non-digit. */
 static int
 digits(const char *s, uint64_t *v, const char **end)
 {

@@ -6,7 +6,7 @@
  *	once = least              ; most | least | exactly   (default least)
  *	keepalive = 10s           ; ms, s suffixes; default 10s
  *	zombies = kill            ; kill | fence              (default kill)
- *	state = DIR               ; default: ./NAME.state (relative to the file's dir)
+ *	state = DIR               ; default: ./NAME.state (beside the file)
  *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME,
  *	                          ;   else /tmp/dstream-UID/NAME
  *	bundle = 64               ; default tuples per bundle for every node

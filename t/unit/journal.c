@@ -207,7 +207,10 @@ test_scan(void)
 		    ends[0] : cut < ends[2] ? ends[1] : ends[2];
 		if (cut < DS_JOURNAL_SEGHDR ? rc != -1 :
 		    cut == want ? rc != 0 : (rc != 1 || good != want)) {
-			if (getenv("DBG")) printf("# cut %zu rc %d good %zu want %zu bad %zu why %s\n", cut, rc, good, want, badoff, why ? why : "-");
+			if (getenv("DBG"))
+				printf("# cut %zu rc %d good %zu want %zu "
+				    "bad %zu why %s\n", cut, rc, good, want,
+				    badoff, why ? why : "-");
 			wrong++;
 		}
 	}
