@@ -186,6 +186,15 @@ exited() {
 	[ ! -e 1.slog ]
 }
 
+@test "instance: --state with a regular file on standard input keeps a log" {
+	count_input 100 in
+	ds-source --id 1 --listen "ipc://$PWD/s" --consumers 2 --state . \
+	    --key-field 1 < in 2> err 3>&- &
+	PIDS+=("$!")
+	wait_for '[ -s 1.slog ]'
+	run -1 grep -q "cannot be read again" err
+}
+
 @test "instance: ds-source -> ds-sink over ipc equals pipe mode" {
 	count_input 20000 in
 	ds-source --file in --key-field 1 | ds-sink --format '%k %p %s' > want
