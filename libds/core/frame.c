@@ -71,23 +71,38 @@ ds_frame_pack(unsigned char *hdr, uint16_t type, uint16_t flags,
 	ds_put_le32(hdr + 12, crc);
 }
 
+unsigned char *
+ds_frame_begin(struct ds_buf *b, uint64_t len)
+{
+	if (len > DS_FRAME_MAX) {
+		errno = EMSGSIZE;
+		return NULL;
+	}
+	if (ds_buf_grow(b, DS_FRAME_HDR + (size_t)len) == -1)
+		return NULL;
+	return b->p + b->len + DS_FRAME_HDR;
+}
+
+void
+ds_frame_end(struct ds_buf *b, uint16_t type, uint16_t flags, uint64_t len)
+{
+	unsigned char *hdr = b->p + b->len;
+
+	ds_frame_pack(hdr, type, flags, hdr + DS_FRAME_HDR, (uint32_t)len);
+	b->len += DS_FRAME_HDR + (size_t)len;
+}
+
 int
 ds_frame_append(struct ds_buf *b, uint16_t type, uint16_t flags,
     const void *payload, size_t len)
 {
-	size_t at = b->len;
+	unsigned char *p;
 
-	if (len > DS_FRAME_MAX) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	if (ds_buf_grow(b, DS_FRAME_HDR + len) == -1)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	if (len > 0)
-		memcpy(b->p + at + DS_FRAME_HDR, payload, len);
-	ds_frame_pack(b->p + at, type, flags, b->p + at + DS_FRAME_HDR,
-	    (uint32_t)len);
-	b->len += DS_FRAME_HDR + len;
+		memcpy(p, payload, len);
+	ds_frame_end(b, type, flags, len);
 	return 0;
 }
 

@@ -42,6 +42,15 @@ int	ds_frame_check(const unsigned char *hdr, const unsigned char *payload,
 /* Write a header for a payload already in place after it. */
 void	ds_frame_pack(unsigned char *hdr, uint16_t type, uint16_t flags,
 	    const unsigned char *payload, uint32_t len);
+/*
+ * A frame built in place at the end of b: ds_frame_begin makes room for
+ * len payload bytes and returns where the payload goes (NULL: ENOMEM, or
+ * EMSGSIZE past DS_FRAME_MAX); once it is filled in, ds_frame_end packs
+ * the header and takes the frame into b.
+ */
+unsigned char	*ds_frame_begin(struct ds_buf *, uint64_t len);
+void	ds_frame_end(struct ds_buf *, uint16_t type, uint16_t flags,
+	    uint64_t len);
 /* Append a whole frame to b.  0, or -1/ENOMEM, or -1/EMSGSIZE. */
 int	ds_frame_append(struct ds_buf *, uint16_t type, uint16_t flags,
 	    const void *payload, size_t len);

@@ -30,34 +30,6 @@ bad(const char **why, const char *w)
 	return -1;
 }
 
-/* Append a frame whose payload is built in place in b after the header. */
-static unsigned char *
-frame_begin(struct ds_buf *b, size_t len)
-{
-	if (len > DS_FRAME_MAX) {
-		errno = EMSGSIZE;
-		return NULL;
-	}
-	if (ds_buf_grow(b, DS_FRAME_HDR + len) == -1)
-		return NULL;
-	return b->p + b->len + DS_FRAME_HDR;
-}
-
-static void
-frame_endf(struct ds_buf *b, uint16_t type, uint16_t flags, size_t len)
-{
-	unsigned char *hdr = b->p + b->len;
-
-	ds_frame_pack(hdr, type, flags, hdr + DS_FRAME_HDR, (uint32_t)len);
-	b->len += DS_FRAME_HDR + len;
-}
-
-static void
-frame_end(struct ds_buf *b, uint16_t type, size_t len)
-{
-	frame_endf(b, type, 0, len);
-}
-
 int
 ds_msg_pull_put(struct ds_buf *b, const struct ds_pull_msg *m)
 {
@@ -70,7 +42,7 @@ ds_msg_pull_put(struct ds_buf *b, const struct ds_pull_msg *m)
 		return -1;
 	}
 	len = PULL_FIX + (size_t)m->n * (PULL_POS + 4);
-	if ((p = frame_begin(b, len)) == NULL)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le64(p, m->consumer);
 	ds_put_le32(p + 8, m->epoch);
@@ -86,7 +58,7 @@ ds_msg_pull_put(struct ds_buf *b, const struct ds_pull_msg *m)
 	}
 	for (i = 0; i < m->n; i++, p += 4)
 		ds_put_le32(p, m->pos[i].epoch);
-	frame_endf(b, DS_FRAME_PULL, DS_PULL_EPOCHS, len);
+	ds_frame_end(b, DS_FRAME_PULL, DS_PULL_EPOCHS, len);
 	return 0;
 }
 
@@ -102,7 +74,7 @@ ds_msg_reply_put(struct ds_buf *b, const struct ds_reply_msg *m)
 		return -1;
 	}
 	len = REPLY_FIX + (size_t)m->n * REPLY_POS;
-	if ((p = frame_begin(b, len)) == NULL)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le32(p, m->status);
 	ds_put_le64(p + 4, m->server);
@@ -116,7 +88,7 @@ ds_msg_reply_put(struct ds_buf *b, const struct ds_reply_msg *m)
 		ds_put_le64(p + 16, m->pos[i].scanned);
 		ds_put_le64(p + 24, m->pos[i].end);
 	}
-	frame_end(b, DS_FRAME_REPLY, len);
+	ds_frame_end(b, DS_FRAME_REPLY, 0, len);
 	return 0;
 }
 
@@ -132,7 +104,7 @@ ds_msg_beat_put(struct ds_buf *b, const struct ds_beat_msg *m)
 		return -1;
 	}
 	len = BEAT_FIX + (size_t)m->n * 8;
-	if ((p = frame_begin(b, len)) == NULL)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le64(p, m->id);
 	ds_put_le32(p + 8, m->epoch);
@@ -142,7 +114,7 @@ ds_msg_beat_put(struct ds_buf *b, const struct ds_beat_msg *m)
 	p += BEAT_FIX;
 	for (i = 0; i < m->n; i++, p += 8)
 		ds_put_le64(p, m->cnt[i]);
-	frame_end(b, DS_FRAME_BEAT, len);
+	ds_frame_end(b, DS_FRAME_BEAT, 0, len);
 	return 0;
 }
 
@@ -357,14 +329,14 @@ ds_msg_jwrite_put(struct ds_buf *b, const struct ds_jwrite_msg *m)
 		return -1;
 	}
 	len = JWRITE_FIX + m->len;
-	if ((p = frame_begin(b, len)) == NULL)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le64(p, m->writer);
 	ds_put_le32(p + 8, m->epoch);
 	ds_put_le32(p + 12, m->n);
 	if (m->len > 0)
 		memcpy(p + JWRITE_FIX, m->recs, m->len);
-	frame_end(b, DS_FRAME_JWRITE, len);
+	ds_frame_end(b, DS_FRAME_JWRITE, 0, len);
 	return 0;
 }
 

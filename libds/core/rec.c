@@ -25,28 +25,6 @@ bad(const char **why, const char *w)
 	return -1;
 }
 
-/* Room for a record of len payload bytes at the end of b. */
-static unsigned char *
-open_rec(struct ds_buf *b, uint64_t len)
-{
-	if (len > DS_FRAME_MAX) {
-		errno = EMSGSIZE;
-		return NULL;
-	}
-	if (ds_buf_grow(b, DS_FRAME_HDR + (size_t)len) == -1)
-		return NULL;
-	return b->p + b->len + DS_FRAME_HDR;
-}
-
-static int
-close_rec(struct ds_buf *b, uint16_t type, uint64_t len)
-{
-	ds_frame_pack(b->p + b->len, type, 0, b->p + b->len + DS_FRAME_HDR,
-	    (uint32_t)len);
-	b->len += DS_FRAME_HDR + (size_t)len;
-	return 0;
-}
-
 int
 ds_rec_put_delta(struct ds_buf *b, const void *key, size_t keylen,
     const void *val, size_t vallen)
@@ -59,7 +37,7 @@ ds_rec_put_delta(struct ds_buf *b, const void *key, size_t keylen,
 		return -1;
 	}
 	len = 8 + (uint64_t)keylen + (val != NULL ? vallen : 0);
-	if ((p = open_rec(b, len)) == NULL)
+	if ((p = ds_frame_begin(b, len)) == NULL)
 		return -1;
 	ds_put_le32(p, (uint32_t)keylen);
 	if (keylen > 0)
@@ -67,7 +45,8 @@ ds_rec_put_delta(struct ds_buf *b, const void *key, size_t keylen,
 	ds_put_le32(p + 4 + keylen, val != NULL ? (uint32_t)vallen : DELETED);
 	if (val != NULL && vallen > 0)
 		memcpy(p + 8 + keylen, val, vallen);
-	return close_rec(b, DS_FRAME_DELTA, len);
+	ds_frame_end(b, DS_FRAME_DELTA, 0, len);
+	return 0;
 }
 
 int
@@ -76,7 +55,7 @@ ds_rec_put_mark(struct ds_buf *b, const struct ds_mark *m)
 	unsigned char *p, *q;
 	uint32_t i;
 
-	if ((p = open_rec(b, MARK_FIXED + (uint64_t)m->n * POS_SIZE)) == NULL)
+	if ((p = ds_frame_begin(b, MARK_FIXED + (uint64_t)m->n * POS_SIZE)) == NULL)
 		return -1;
 	ds_put_le64(p, m->mark);
 	ds_put_le64(p + 8, m->outseq);
@@ -89,8 +68,9 @@ ds_rec_put_mark(struct ds_buf *b, const struct ds_mark *m)
 		ds_put_le64(q + 16, m->pos[i].seq);
 		ds_put_le64(q + 24, m->pos[i].end);
 	}
-	return close_rec(b, DS_FRAME_MARK, MARK_FIXED +
+	ds_frame_end(b, DS_FRAME_MARK, 0, MARK_FIXED +
 	    (uint64_t)m->n * POS_SIZE);
+	return 0;
 }
 
 int
@@ -98,10 +78,11 @@ ds_rec_put_acked(struct ds_buf *b, uint64_t mark)
 {
 	unsigned char *p;
 
-	if ((p = open_rec(b, 8)) == NULL)
+	if ((p = ds_frame_begin(b, 8)) == NULL)
 		return -1;
 	ds_put_le64(p, mark);
-	return close_rec(b, DS_FRAME_ACKED, 8);
+	ds_frame_end(b, DS_FRAME_ACKED, 0, 8);
+	return 0;
 }
 
 int
@@ -114,13 +95,15 @@ ds_rec_put_timer(struct ds_buf *b, const void *key, size_t keylen,
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if ((p = open_rec(b, TIMER_FIXED + (uint64_t)keylen)) == NULL)
+	if ((p = ds_frame_begin(b, TIMER_FIXED + (uint64_t)keylen)) == NULL)
 		return -1;
 	ds_put_le32(p, (uint32_t)keylen);
 	if (keylen > 0)
 		memcpy(p + 4, key, keylen);
 	ds_put_le64(p + 4 + keylen, when);
-	return close_rec(b, DS_FRAME_TIMER, TIMER_FIXED + (uint64_t)keylen);
+	ds_frame_end(b, DS_FRAME_TIMER, 0, TIMER_FIXED +
+	    (uint64_t)keylen);
+	return 0;
 }
 
 int

@@ -185,8 +185,8 @@ ds_outq_add(struct ds_outq *q, uint64_t producer, uint32_t epoch,
 	return 0;
 }
 
-static struct ds_outq_cons *
-consumer(struct ds_outq *q, uint64_t id)
+struct ds_outq_cons *
+ds_outq_consumer(struct ds_outq *q, uint64_t id)
 {
 	size_t i;
 
@@ -211,7 +211,7 @@ ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
 		return -1;
 	}
 	for (k = 0; k < n; k++)
-		if ((c = consumer(q, ids[k])) == NULL || c->piece != 0) {
+		if ((c = ds_outq_consumer(q, ids[k])) == NULL || c->piece != 0) {
 			errno = EINVAL;
 			return -1;
 		}
@@ -228,7 +228,7 @@ ds_outq_part(struct ds_outq *q, enum ds_dist dist, const uint64_t *ids,
 	g->n = n;
 	g->base = q->npiece - 1;
 	for (k = 0; k < n; k++)
-		consumer(q, ids[k])->piece = q->npiece + k;
+		ds_outq_consumer(q, ids[k])->piece = q->npiece + k;
 	q->npiece += n;
 	return 0;
 }
@@ -635,7 +635,7 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 	size_t nbytes = 0, k, j, pi, mark = reply->len, lastk = 0;
 	int acked, full = 0, news = 0, empties = 0, complete = 1;
 
-	if ((c = consumer(q, m->consumer)) == NULL)
+	if ((c = ds_outq_consumer(q, m->consumer)) == NULL)
 		return put_reply(reply, DS_PULL_UNKNOWN, 0, NULL) == -1 ? -1 : 1;
 	if (m->epoch < c->epoch) {
 		q->fenced++;

@@ -126,6 +126,8 @@ int	ds_outq_add(struct ds_outq *, uint64_t producer, uint32_t epoch,
 	    uint64_t first, int stable);
 /* The stream of producer, or NULL. */
 struct ds_outq_stream *ds_outq_stream(struct ds_outq *, uint64_t producer);
+/* Consumer id's view, or NULL: not a consumer. */
+struct ds_outq_cons *ds_outq_consumer(struct ds_outq *, uint64_t id);
 /*
  * Partition: consumer ids[k] (one of the queue's consumers, in no other
  * group) gets only the tuples dist (hash, range or shuffle) sends to part

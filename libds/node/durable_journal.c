@@ -27,7 +27,6 @@
 #define ACKPOS_LEN	6
 
 struct jst {
-	struct ds_node		*n;
 	struct ds_jclient	*jc;
 	size_t			 sent;		/* units out, no answer */
 	size_t			 refused;	/* of them answered FULL */
@@ -41,13 +40,6 @@ struct jst {
 	struct ds_buf		 side;		/* a write of its own */
 	struct ds_bundle	 b;
 };
-
-/* The outputs of a source reading a file are made again, not journaled. */
-static int
-replayable(const struct ds_node *n)
-{
-	return n->replayable;
-}
 
 /* --- recovery --------------------------------------------------------- */
 
@@ -85,7 +77,7 @@ ackpos(struct ds_node *n, struct jst *st, const struct ds_frame *f)
 	struct ds_rec r;
 	const char *why;
 
-	if (!replayable(n) || ds_rec_get(f, &r, NULL, &why) == -1 ||
+	if (!n->replayable || ds_rec_get(f, &r, NULL, &why) == -1 ||
 	    r.keylen != ACKPOS_LEN || memcmp(r.key, ACKPOS, ACKPOS_LEN) != 0)
 		return 0;
 	if (r.val == NULL || r.vallen != 16)
@@ -158,7 +150,7 @@ rec_done(void *arg, uint32_t status, uint32_t epoch)
 	}
 	n->mark = st->maxmark;
 	n->res.durable = n->rec.outseq;
-	if (replayable(n)) {
+	if (n->replayable) {
 		/* Made again from what the consumers acked. */
 		n->res.found = st->posfound;
 		n->res.outseq = st->pos[0];
@@ -271,7 +263,7 @@ submit(struct ds_node *n, struct ds_unit *u)
 
 /* An ACKED or an acked position that is due goes into b: 1 if one did. */
 static uint32_t
-put_acked(struct ds_node *n, struct jst *st, struct ds_buf *b)
+put_acked(struct jst *st, struct ds_buf *b)
 {
 	unsigned char v[16];
 
@@ -288,7 +280,6 @@ put_acked(struct ds_node *n, struct jst *st, struct ds_buf *b)
 	if (ds_rec_put_acked(b, st->acked) == -1)
 		ds_node_nomem();
 	st->acked = 0;
-	(void)n;
 	return 1;
 }
 
@@ -297,10 +288,6 @@ write_journal(struct ds_node *n, struct ds_unit *u, const struct ds_buf *state,
     uint32_t nstate)
 {
 	struct jst *st = n->dst;
-	const unsigned char *p;
-	uint64_t first;
-	uint32_t count;
-	size_t flen;
 
 	/* The JWRITE is kept until durable: FULL writes it again. */
 	if (ds_buf_grow(&u->recs, state->len + u->out.len + 256 +
@@ -308,18 +295,12 @@ write_journal(struct ds_node *n, struct ds_unit *u, const struct ds_buf *state,
 	    ds_buf_add(&u->recs, state->p, state->len) == -1)
 		ds_node_nomem();
 	u->nrecs = nstate;
-	if (!replayable(n)) {
-		for (p = u->out.p; p < u->out.p + u->out.len; p += flen) {
-			if (ds_bundle_peek(p, (size_t)(u->out.p + u->out.len -
-			    p), &flen, &count, &first) == -1)
-				ds_die(DS_EX_SOFTWARE, "a unit's outputs are "
-				    "not whole bundles");
-			u->nrecs++;
-		}
+	if (!n->replayable) {
 		if (ds_buf_add(&u->recs, u->out.p, u->out.len) == -1)
 			ds_node_nomem();
+		u->nrecs += u->nout;
 	}
-	u->nrecs += put_acked(n, st, &u->recs);
+	u->nrecs += put_acked(st, &u->recs);
 	if (ds_rec_put_mark(&u->recs, &u->m) == -1)
 		ds_node_nomem();
 	u->nrecs++;
@@ -340,7 +321,7 @@ acked_journal(struct ds_node *n, struct ds_unit *u)
 
 	if (!n->has_oq)
 		return;		/* written with its MARK */
-	if (replayable(n)) {
+	if (n->replayable) {
 		st->posdue = 1;
 		st->pos[0] = u->m.outseq;
 		st->pos[1] = u->m.aux;
@@ -366,7 +347,7 @@ tick_journal(struct ds_node *n)
 	    (!st->posdue && st->acked == 0))
 		return;
 	ds_buf_reset(&st->side);
-	(void)put_acked(n, st, &st->side);
+	(void)put_acked(st, &st->side);
 	ds_node_valid(n);
 	if (ds_jclient_write(st->jc, st->side.p, st->side.len, 1, side_done,
 	    n) == -1)
@@ -389,7 +370,6 @@ open_journal(struct ds_node *n)
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		ds_node_nomem();
 	n->dst = st;
-	st->n = n;
 	n->keeps = 1;
 	ev_timer_init(&st->retry, retry_cb, 0, 0);
 	st->retry.data = n;

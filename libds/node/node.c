@@ -65,13 +65,20 @@ ds_node_validate(struct ds_node *n, const struct ds_common *co)
 
 #define SPARE_MAX	64	/* units kept for use again */
 
+/* Free what a unit holds besides its frontier's room. */
 static void
-unit_free(struct ds_unit *u)
+unit_clear(struct ds_unit *u)
 {
-	ds_mark_free(&u->m);
 	ds_buf_free(&u->recs);
 	if (!u->borrowed)
 		ds_buf_free(&u->out);
+}
+
+static void
+unit_free(struct ds_unit *u)
+{
+	unit_clear(u);
+	ds_mark_free(&u->m);
 	free(u);
 }
 
@@ -83,9 +90,7 @@ unit_drop(struct ds_node *n, struct ds_unit *u)
 		unit_free(u);
 		return;
 	}
-	ds_buf_free(&u->recs);
-	if (!u->borrowed)
-		ds_buf_free(&u->out);
+	unit_clear(u);
 	u->next = n->spare;
 	n->spare = u;
 	n->nspare++;
@@ -368,6 +373,7 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 				ds_die(DS_EX_SOFTWARE, "a unit's outputs are "
 				    "not whole bundles");
 			u->ntup += count;
+			u->nout++;
 		}
 	}
 	n->outseq = outseq;
@@ -561,17 +567,6 @@ wait_of(void *arg, struct ds_pull_req *req)
 	return wait;
 }
 
-static struct ds_outq_cons *
-consumer(struct ds_node *n, uint64_t id)
-{
-	size_t i;
-
-	for (i = 0; i < n->oq.ncons; i++)
-		if (n->oq.cons[i].id == id)
-			return &n->oq.cons[i];
-	return NULL;
-}
-
 /* Retained bundles go into the reply by reference: one copy, in pull.c. */
 static int
 ref_frame(void *arg, const void *p, size_t len)
@@ -593,7 +588,7 @@ serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 	if (m == NULL)
 		return -1;
 	ds_node_valid(n);
-	if ((c = consumer(n, m->consumer)) == NULL) {
+	if ((c = ds_outq_consumer(&n->oq, m->consumer)) == NULL) {
 		ds_warn("refused a pull of unknown consumer %llu",
 		    (unsigned long long)m->consumer);
 		was = 0;
@@ -921,15 +916,10 @@ finish(struct ds_node *n)
 static int
 over(struct ds_node *n)
 {
-	size_t i;
-
 	if (n->nwriting > 0)
 		return 0;
 	if (!n->has_oq)
 		return n->inputs_ended && !ds_node_moved(n);
-	for (i = 0; i < n->oq.nst; i++)
-		if (!n->oq.st[i].ended)
-			return 0;
 	return ds_outq_done(&n->oq);
 }
 

@@ -95,6 +95,7 @@ struct ds_unit {
 	struct ds_buf	 recs;		/* the backend's records of it */
 	uint32_t	 nrecs;
 	struct ds_buf	 out;		/* output BUNDLE frames */
+	uint32_t	 nout;		/* of them */
 	uint64_t	 ntup;		/* tuples out (or written) */
 	size_t		 bytes;		/* of recs and out when committed */
 	int		 borrowed;	/* out is the program's buffer */
@@ -123,7 +124,8 @@ struct ds_node {
 	 * need not be kept durable, only its position.
 	 */
 	const char		*noreplay;
-	int			 replayable;	/* a file: outputs made again */
+	int			 replayable;	/* a file: outputs made again,
+						   not journaled */
 	/* Running. */
 	struct ds_lease		*lease;
 	struct ds_pull_srv	*srv;
