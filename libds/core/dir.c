@@ -1,0 +1,253 @@
+/*
+ * dir.c: private directories, and files in them without following links
+ * (dir.h).
+ */
+#define _DEFAULT_SOURCE	/* S_ISVTX */
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/dir.h"
+#include "core/io.h"
+
+static int
+fail(int fd, int e, const char *what, const char **why)
+{
+	if (fd >= 0 && fd != AT_FDCWD)
+		close(fd);
+	if (why != NULL)
+		*why = what;
+	errno = e;
+	return -1;
+}
+
+/* A parent on the way down: ours or root's, shared only if sticky. */
+static const char *
+parent_bad(const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return "not a directory";
+	if (st->st_uid != geteuid() && st->st_uid != 0)
+		return "owned by another user";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0 &&
+	    (st->st_mode & S_ISVTX) == 0)
+		return "writable by group or others";
+	return NULL;
+}
+
+static const char *
+final_bad(const struct stat *st)
+{
+	if (!S_ISDIR(st->st_mode))
+		return "not a directory";
+	if (st->st_uid != geteuid())
+		return "owned by another user";
+	if ((st->st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		return "writable by group or others";
+	return NULL;
+}
+
+/*
+ * Open component name below at: a real directory, or, where allowed, a
+ * link owned by root or us.  Created 0700 if missing and create.
+ */
+static int
+step(int at, const char *name, int create, int last, const char **why)
+{
+	struct stat st;
+	int fd, made = 0;
+
+	for (;;) {
+		fd = openat(at, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (fd >= 0)
+			break;
+		if (errno == ENOENT && create) {
+			if (mkdirat(at, name, 0700) == -1 && errno != EEXIST)
+				return fail(-1, errno, "mkdir", why);
+			made = 1;
+			continue;
+		}
+		if (errno != ELOOP && errno != ENOTDIR)
+			return fail(-1, errno, "open", why);
+		if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
+			return fail(-1, errno, "lstat", why);
+		if (!S_ISLNK(st.st_mode))
+			return fail(-1, EPERM, "not a directory", why);
+		if (last)
+			return fail(-1, EPERM, "a symbolic link", why);
+		if (st.st_uid != geteuid() && st.st_uid != 0)
+			return fail(-1, EPERM,
+			    "a symbolic link owned by another user", why);
+		if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY |
+		    O_CLOEXEC)) == -1)
+			return fail(-1, errno, "open", why);
+		break;
+	}
+	if (fstat(fd, &st) == -1)
+		return fail(fd, errno, "fstat", why);
+	if (made && last && (st.st_mode & 07777) != 0700 &&
+	    fchmod(fd, 0700) == -1)
+		return fail(fd, errno, "chmod", why);
+	{
+		const char *bad = last ? final_bad(&st) : parent_bad(&st);
+
+		if (bad != NULL)
+			return fail(fd, EPERM, bad, why);
+	}
+	return fd;
+}
+
+int
+ds_dir_open(const char *path, int create, const char **why)
+{
+	char comp[NAME_MAX + 1];
+	const char *p = path, *q;
+	int at, fd;
+	size_t n;
+
+	if (path == NULL || *path == '\0')
+		return fail(-1, ENOENT, "empty path", why);
+	if (*p == '/') {
+		if ((at = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
+			return fail(-1, errno, "open", why);
+	} else
+		at = AT_FDCWD;
+	for (;;) {
+		while (*p == '/')
+			p++;
+		if (*p == '\0')
+			break;
+		for (q = p; *q != '\0' && *q != '/'; q++)
+			;
+		if ((n = (size_t)(q - p)) > NAME_MAX)
+			return fail(at, ENAMETOOLONG, "name too long", why);
+		memcpy(comp, p, n);
+		comp[n] = '\0';
+		p = q;
+		while (*q == '/')
+			q++;
+		if (strcmp(comp, ".") == 0 && *q != '\0')
+			continue;
+		if (strcmp(comp, "..") == 0)
+			return fail(at, EPERM, "a path with ..", why);
+		fd = step(at, comp, create, *q == '\0', why);
+		if (at != AT_FDCWD)
+			close(at);
+		if (fd == -1)
+			return -1;
+		at = fd;
+	}
+	if (at == AT_FDCWD)
+		return fail(-1, EINVAL, "empty path", why);
+	return at;
+}
+
+int
+ds_dir_openat(int dirfd, const char *name, int flags)
+{
+	struct stat st;
+	int fd, e;
+
+	if (strchr(name, '/') != NULL || *name == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = openat(dirfd, name, flags | O_NOFOLLOW | O_CLOEXEC |
+	    O_NONBLOCK, 0600)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1)
+		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = EINVAL;
+		goto fail;
+	}
+	if ((flags & O_NONBLOCK) == 0 &&
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) == -1)
+		goto fail;
+	return fd;
+fail:
+	e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int
+ds_dir_sync(int dirfd)
+{
+	return fsync(dirfd);
+}
+
+int
+ds_dir_replace(int dirfd, const char *name, const void *p, size_t len)
+{
+	char tmp[NAME_MAX + 1];
+	int fd, e;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (unlinkat(dirfd, tmp, 0) == -1 && errno != ENOENT)
+		return -1;
+	if ((fd = ds_dir_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL)) ==
+	    -1)
+		return -1;
+	if (ds_write_all(fd, p, len) == -1 || fsync(fd) == -1)
+		goto fail;
+	if (close(fd) == -1) {
+		fd = -1;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, tmp, dirfd, name) == -1)
+		goto fail;
+	return fsync(dirfd);
+fail:
+	e = errno;
+	if (fd >= 0)
+		close(fd);
+	(void)unlinkat(dirfd, tmp, 0);
+	errno = e;
+	return -1;
+}
+
+long
+ds_dir_read(int dirfd, const char *name, char *p, size_t cap)
+{
+	size_t n = 0;
+	ssize_t r;
+	int fd, e;
+
+	if (cap == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = ds_dir_openat(dirfd, name, O_RDONLY)) == -1)
+		return -1;
+	while (n < cap - 1) {
+		r = read(fd, p + n, cap - 1 - n);
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1) {
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	p[n] = '\0';
+	return (long)n;
+}
