@@ -17,7 +17,7 @@ WERROR  ?= -Werror
 WARN     = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 $(WERROR)
 # Evaluated when a recipe runs, i.e. after deps-check installed them.
-PKGS     = nanomsg tokyocabinet popt libxxhash inih
+PKGS     = nanomsg tokyocabinet popt libxxhash inih libsodium
 DEPCF    = $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 DEPLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZER),)
@@ -35,7 +35,7 @@ $(foreach p,$(PARTS),$(eval PARTS_ds-$(p) = \
 	$(patsubst %.c,%.o,$(sort $(wildcard bin/$(p)/*.c)))))
 PART_OBJ = $(foreach p,$(PARTS),$(PARTS_ds-$(p)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
-TOOLS    = tools/ds-jctl tools/bench/journal tools/bench/rategen
+TOOLS    = tools/ds-jctl tools/ds-poke tools/bench/journal tools/bench/rategen
 PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))

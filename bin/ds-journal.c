@@ -30,15 +30,16 @@
 
 #define USAGE \
 	"ds-journal [-qv] [--checkpoint SIZE] [--epoch N] [--id N]\n" \
-	"          [--keepalive MS] [--lock-wait SECONDS] [--master ADDR]\n" \
-	"          [--min-free SIZE] [--notify-fd FD] [--sync-every MS]\n" \
-	"          --dir DIR --listen ADDR"
+	"          [--keepalive MS] [--key FILE] [--lock-wait SECONDS]\n" \
+	"          [--master ADDR] [--min-free SIZE] [--network NET]\n" \
+	"          [--notify-fd FD] [--sync-every MS] --dir DIR --listen ADDR"
 
 #define LOCK_RETRY_S	0.1		/* --lock-wait: retry this often */
 
 enum {
 	OPT_CHECKPOINT = 1, OPT_DIR, OPT_EPOCH, OPT_ID, OPT_KEEPALIVE,
-	OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MINFREE, OPT_SYNCEVERY
+	OPT_KEY, OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MINFREE,
+	OPT_NETWORK, OPT_SYNCEVERY
 };
 
 /* From the checkpoint's thread: wake the loop. */
@@ -103,6 +104,8 @@ prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
+	if (g.lease != NULL)
+		ds_lease_count(g.lease, DS_CNT_REFUSED, ds_pull_refused());
 	if (ds_journal_queued(g.j) == 0)
 		return;
 	if (g.sync_every <= 0) {
@@ -218,10 +221,10 @@ int
 main(int argc, char *argv[])
 {
 	struct ds_common co = DS_COMMON_INIT;
-	char *listen = NULL, *dir = NULL, *master = NULL, *arg;
+	char *listen = NULL, *dir = NULL, *master = NULL, *key = NULL, *arg;
 	uint64_t id = 0, keepalive = 10000, lock_wait = 0;
 	uint32_t epoch = 1;
-	int rc, have_id = 0;
+	int rc, have_id = 0, tcp = 0;
 	poptContext pc;
 	struct poptOption opts[] = {
 		{ "checkpoint", 0, POPT_ARG_STRING, NULL, OPT_CHECKPOINT,
@@ -235,6 +238,8 @@ main(int argc, char *argv[])
 		    "this process's id for the master", "N" },
 		{ "keepalive", 0, POPT_ARG_STRING, NULL, OPT_KEEPALIVE,
 		    "lease length in ms (default 10000)", "MS" },
+		{ "key", 0, POPT_ARG_STRING, NULL, OPT_KEY,
+		    "the job key file (default: the per-user key)", "FILE" },
 		{ "listen", 0, POPT_ARG_STRING, NULL, OPT_LISTEN,
 		    "serve requests at this nanomsg address", "ADDR" },
 		{ "lock-wait", 0, POPT_ARG_STRING, NULL, OPT_LOCKWAIT,
@@ -245,6 +250,8 @@ main(int argc, char *argv[])
 		{ "min-free", 0, POPT_ARG_STRING, NULL, OPT_MINFREE,
 		    "refuse writes (FULL) below this much free space, K/M/G "
 		    "(default 64M)", "SIZE" },
+		{ "network", 0, POPT_ARG_STRING, NULL, OPT_NETWORK,
+		    "ipc (default) or tcp: allow tcp:// addresses", "NET" },
 		{ "sync-every", 0, POPT_ARG_STRING, NULL, OPT_SYNCEVERY,
 		    "wait up to MS to gather a group commit (default 0)",
 		    "MS" },
@@ -281,6 +288,17 @@ main(int argc, char *argv[])
 			keepalive = ds_opt_u64(&co, "--keepalive", arg, 100,
 			    86400000);
 			break;
+		case OPT_KEY:
+			free(key);
+			key = arg;
+			arg = NULL;
+			break;
+		case OPT_NETWORK:
+			if (strcmp(arg, "ipc") != 0 && strcmp(arg, "tcp") != 0)
+				ds_dieusage(&co, "--network: expected ipc or "
+				    "tcp: '%s'", arg);
+			tcp = strcmp(arg, "tcp") == 0;
+			break;
 		case OPT_LISTEN:
 			free(listen);
 			listen = arg;
@@ -315,6 +333,10 @@ main(int argc, char *argv[])
 		ds_dieusage(&co, "--listen is required");
 	if (master != NULL && !have_id)
 		ds_dieusage(&co, "--master needs --id");
+	ds_node_addr_ok(&co, tcp, "--listen", listen);
+	ds_node_addr_ok(&co, tcp, "--master", master);
+	ds_node_setkey(key);
+	free(key);
 	g.dir = dir;
 
 	/* acquire: the lease, then recover (maybe waiting), then bind */

@@ -22,6 +22,8 @@
 #include <popt.h>
 
 #include "ds.h"
+#include "core/dir.h"
+#include "core/key.h"
 #include "core/msg.h"
 #include "master/master.h"
 
@@ -51,6 +53,26 @@ load(const struct ds_common *co, const char *file)
 		ds_die(DS_EX_CONFIG, "%s", err);
 }
 
+/*
+ * A fresh job key for this run, RUN/key: the children read it (--key),
+ * so processes of an earlier run, or of anyone else, cannot talk to them.
+ */
+static void
+make_key(void)
+{
+	unsigned char key[DS_KEY_LEN];
+	const char *why = "";
+	int fd;
+
+	if ((fd = ds_dir_open(M.topo.run, 0, &why)) == -1)
+		ds_die(DS_EX_IOERR, "%s: %s: %s", M.topo.run, why,
+		    strerror(errno));
+	if (ds_key_make(fd, "key", key) == -1 || ds_pull_setkey(key) == -1)
+		ds_diesys(DS_EX_IOERR, "%s/key", M.topo.run);
+	memset(key, 0, sizeof(key));
+	close(fd);
+}
+
 static int
 cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 {
@@ -64,6 +86,7 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 
 	/* acquire */
 	rundir_open();
+	make_key();
 	if ((M.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		ds_diesys(DS_EX_OSERR, "unable to open /dev/null");
 	signal(SIGPIPE, SIG_IGN);
@@ -101,7 +124,8 @@ cmd_ctl(const struct ds_common *co, const char *what, const char *target)
 	struct ds_frame f;
 	struct stat sb;
 	const char *why = "no frame";
-	char *addr, *sock;
+	unsigned char k[DS_KEY_LEN];
+	char *addr, *sock, *key;
 	size_t off = 0;
 
 	if (stat(target, &sb) == -1)
@@ -117,6 +141,13 @@ cmd_ctl(const struct ds_common *co, const char *what, const char *target)
 	if (access(sock, F_OK) == -1)
 		ds_die(DS_EX_UNAVAILABLE, "no master answers at %s: %s", addr,
 		    strerror(errno));
+	key = xprintf("%.*s/key", (int)(strlen(sock) - 7), sock);
+	if (ds_key_load(key, 0, k, &why) == -1)
+		ds_die(errno == ENOENT ? DS_EX_UNAVAILABLE : DS_EX_IOERR,
+		    "%s: %s: %s", key, why, strerror(errno));
+	if (ds_pull_setkey(k) == -1)
+		ds_diesys(DS_EX_OSERR, "%s", key);
+	free(key);
 	if (ds_msg_text_put(&req, DS_FRAME_CTL, what, strlen(what)) == -1)
 		nomem();
 	if (ds_pull_call(addr, req.p, req.len, &rep, CTL_TIMEOUT_S) == -1)

@@ -20,8 +20,9 @@
 
 #define USAGE \
 	"ds-router [-qv] [--buffer SIZE] [--ended IDS] [--epoch N]\n" \
-	"          [--keepalive MS] [--master ADDR] [--max-tuple SIZE]\n" \
-	"          [--name NAME] [--notify-fd FD] [--once MODE] [--state DIR]\n" \
+	"          [--keepalive MS] [--key FILE] [--master ADDR]\n" \
+	"          [--max-tuple SIZE] [--name NAME] [--network NET]\n" \
+	"          [--notify-fd FD] [--once MODE] [--state DIR]\n" \
 	"          --consumers IDS --dist DIST --id N --listen ADDR\n" \
 	"          --pull MODE:IDS@ADDR ..."
 

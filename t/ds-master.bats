@@ -297,9 +297,9 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	start_master "$T/f.topo"
 	wait_up src.0 src.1 op.0 out.0
 	run -0 --separate-stderr ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=4 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=4 done=0 refused=0" ]
 	[ "${#lines[@]}" -eq 5 ]
-	[[ ${lines[1]} =~ ^src\.0\ pid=[1-9][0-9]*\ epoch=1\ state=starting\ restarts=0\ in=0\ out=0\ fenced=0\ dup=0$ ]]
+	[[ ${lines[1]} =~ ^src\.0\ pid=[1-9][0-9]*\ epoch=1\ state=starting\ restarts=0\ in=0\ out=0\ fenced=0\ dup=0\ refused=0$ ]]
 	[[ ${lines[2]} == "src.1 pid="*" epoch=1 state=starting "* ]]
 	[[ ${lines[3]} == "op.0 pid="* ]]
 	[[ ${lines[4]} == "out.0 pid="* ]]
@@ -308,7 +308,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "/bin/sh $(argv_of op.0) " ]
 	# RUNDIR works as well as FILE.
 	run -0 ds-master status "$T/run"
-	[ "${lines[0]}" = "job f once=least instances=4 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=4 done=0 refused=0" ]
 }
 
 @test "ds-master: stop ends the job with 75; the children are gone" {
@@ -368,9 +368,9 @@ once = most" "--bundle 9"
 	start_master "$T/f.topo"
 	wait_up src.0 src.1 op.0 out.0
 	R="$T/run" S="$T/state"
-	[ "$(argv_of src.1)" = "$T/fake/ds-source --bundle 7 --linger 3 --file x --id 65537 --name src.1 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --listen ipc://$R/src.1 --consumers 131072" ]
-	[[ $(argv_of op.0) == *"/fake/ds-op --bundle 7 --bundle 9 --id 131072 --name op.0 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --listen ipc://$R/op.0 --consumers 196608 --pull most:65536@ipc://$R/src.0 --pull most:65537@ipc://$R/src.1" ]]
-	[[ $(argv_of out.0) == *"/fake/ds-sink --id 196608 --name out.0 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --pull most:131072@ipc://$R/op.0" ]]
+	[ "$(argv_of src.1)" = "$T/fake/ds-source --bundle 7 --linger 3 --file x --id 65537 --name src.1 --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --once most --state $S --listen ipc://$R/src.1 --consumers 131072" ]
+	[[ $(argv_of op.0) == *"/fake/ds-op --bundle 7 --bundle 9 --id 131072 --name op.0 --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --once most --state $S --listen ipc://$R/op.0 --consumers 196608 --pull most:65536@ipc://$R/src.0 --pull most:65537@ipc://$R/src.1" ]]
+	[[ $(argv_of out.0) == *"/fake/ds-sink --id 196608 --name out.0 --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --once most --state $S --pull most:131072@ipc://$R/op.0" ]]
 }
 
 @test "ds-master: forward edges pair instance i with i % d; per-edge once" {
@@ -423,10 +423,10 @@ EOF
 	[[ $(argv_of op.2) == *" --pull least:65536,65537@ipc://$R/src-op" ]]
 	[[ $(argv_of out.0) == *" --pull most:131072,131073,131074@ipc://$R/op-out --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=8 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=8 done=0 refused=0" ]
 	[[ $output == *$'\nsrc-op pid='* ]]
 	pid=$(printf '%s\n' "$output" | sed -n 's/^op-out pid=\([0-9]*\) .*/\1/p')
-	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-router --dist broadcast --listen ipc://$R/op-out --consumers 196608 --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --id $r2 --name op-out --epoch 1 --master ipc://$R/master --keepalive 60000 --once most " ]
+	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-router --dist broadcast --listen ipc://$R/op-out --consumers 196608 --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --id $r2 --name op-out --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --once most " ]
 }
 
 # routers = no (and auto, for edges this small): no ds-router; every
@@ -462,7 +462,7 @@ direct_check() {
 	[[ $(argv_of out.0) == *" --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
 	[[ $(argv_of op.1) != *--part* ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=6 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=6 done=0 refused=0" ]
 	[[ $output != *"src-op"* ]]
 }
 
@@ -487,7 +487,7 @@ direct_check() {
 	[[ $(argv_of src.7) == *" --consumers $r1,196608" ]]
 	[[ $(argv_of op.8) == *" --pull least:65536,65537,65538,65539,65540,65541,65542,65543@ipc://$R/src-op" ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=19 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=19 done=0 refused=0" ]
 }
 
 @test "ds-master: a failed instance is restarted with the next epoch" {
@@ -595,11 +595,11 @@ pid_of() {
 	wait_up src.0 src.1 op.0 out.0
 	R="$T/run" S="$T/state"
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=exactly instances=5 done=0" ]
+	[ "${lines[0]}" = "job f once=exactly instances=5 done=0 refused=0" ]
 	[[ ${lines[1]} =~ ^journal\ pid=[1-9][0-9]*\ epoch=1\ state=(starting|running)\ restarts=0\  ]]
 	[[ ${lines[2]} == "src.0 pid="* ]]
 	pid=$(pid_of journal)
-	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-journal --dir $S/journal --listen ipc://$R/journal --id $((2 << 40)) --epoch 1 --master ipc://$R/master --keepalive 60000 --lock-wait 120 " ]
+	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-journal --dir $S/journal --listen ipc://$R/journal --id $((2 << 40)) --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --lock-wait 120 " ]
 	[ "$(grep -m 1 ' started pid=' "$T/m.log")" = "ds-master: info: journal started pid=$pid epoch=1" ]
 	[ -d "$S/journal" ]
 	grep -qx 'journal 1' "$S/epochs"
@@ -630,7 +630,7 @@ EOF
 	wait_up src.0 out.0
 	R="$T/run" S="$T/state"
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=3 done=0" ]
+	[ "${lines[0]}" = "job f once=least instances=3 done=0 refused=0" ]
 	[[ ${lines[1]} == "journal pid="* ]]
 	# --journal for the instances that are exactly-once: by their
 	# own mode or by an exactly-once input.
@@ -824,7 +824,7 @@ EOF
 	# Counters come with the next beats.
 	wait_for "ds-master status '$T/wc.topo' | grep -q '^out.0 pid=[0-9]* epoch=1 state=running restarts=0 in=3 '" 20
 	run -0 ds-master status "$T/wc.topo"
-	[ "${lines[0]}" = "job wc once=least instances=5 done=0" ]
+	[ "${lines[0]}" = "job wc once=least instances=5 done=0 refused=0" ]
 	[ "${#lines[@]}" -eq 6 ]
 	[[ $output == *$'\nwords.0 pid='*" epoch=1 state=running restarts=0 in="*" out=3 "* ]]
 	[[ $output == *$'\nwords-count pid='*" epoch=1 state=running "* ]]

@@ -239,9 +239,13 @@ required_but() {
 	[[ $stderr == *"--notify-fd: 9 is not open"* ]]
 }
 
-@test "ds-router: an address that cannot be bound exits 69" {
-	run -69 --separate-stderr router_ok --listen "bogus://x"
-	[[ $stderr == "ds-router: fatal: unable to listen at bogus://x"* ]]
+@test "ds-router: an address that cannot be bound exits 69; not ipc:// or tcp:// 64" {
+	run -69 --separate-stderr router_ok --listen "ipc://$PWD/no/such/dir"
+	[[ $stderr == "ds-router: fatal: unable to listen at ipc://$PWD/no/such/dir"* ]]
+	run -64 --separate-stderr router_ok --listen "bogus://x"
+	[[ $stderr == "ds-router: --listen: only ipc:// and tcp:// addresses: 'bogus://x'"* ]]
+	run -64 --separate-stderr router_ok --listen "tcp://127.0.0.1:0"
+	[[ $stderr == *"--listen: tcp:// needs --network tcp"* ]]
 }
 
 @test "ds-router: --notify-fd after bind; SIGTERM exits 0" {

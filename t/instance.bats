@@ -141,14 +141,19 @@ exited() {
 	run -64 ds-sink "${p[@]}" --state ""
 }
 
-@test "instance: an address that cannot be used exits 69" {
-	run -69 --separate-stderr ds-source --id 1 --listen bogus://x \
+@test "instance: a bad address exits 64, tcp:// only with --network tcp, one that cannot be used 69" {
+	run -64 --separate-stderr ds-source --id 1 --listen bogus://x \
 	    --consumers 2 < /dev/null
-	[[ $stderr == *"unable to listen at bogus://x"* ]]
+	[[ $stderr == *"--listen: only ipc:// and tcp:// addresses: 'bogus://x'"* ]]
 	run -69 ds-source --id 1 --listen "ipc://$BATS_TEST_TMPDIR/no/such" \
 	    --consumers 2 < /dev/null
-	run -69 --separate-stderr ds-sink --id 2 --pull least:1@bogus://x
-	[[ $stderr == *"unable to pull from bogus://x"* ]]
+	run -64 --separate-stderr ds-sink --id 2 --pull least:1@bogus://x
+	[[ $stderr == *"--pull: only ipc:// and tcp:// addresses"* ]]
+	run -64 --separate-stderr ds-sink --id 2 --pull least:1@tcp://127.0.0.1:1
+	[[ $stderr == *"--pull: tcp:// needs --network tcp"* ]]
+	run -64 --separate-stderr ds-sink --id 2 --network udp \
+	    --pull least:1@tcp://127.0.0.1:1
+	[[ $stderr == *"--network: expected ipc or tcp: 'udp'"* ]]
 }
 
 @test "instance: no answer from --master within --keepalive exits 75" {

@@ -12,7 +12,9 @@
  * ("OK epoch=E", "FENCED epoch=E", "FULL", "BAD") and exits 0 for OK, 1
  * otherwise; read prints one line per record ("set KEY VAL", "timer KEY
  * WHEN", "mark N outseq=O aux=A", "acked N", "out TEXT") and exits 1 if
- * fenced.  No answer: exit 69.  Bad usage: 64.
+ * fenced.  No answer: exit 69.  Bad usage: 64.  The job key is the file
+ * $DS_KEY_FILE (a job's RUN/key), else the per-user key; the wait for
+ * an answer $DS_CALL_TIMEOUT seconds (default 10).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -28,6 +30,14 @@
 #include "store/slog.h"
 
 #define TIMEOUT	10.0
+
+static double
+timeout(void)
+{
+	const char *t = getenv("DS_CALL_TIMEOUT");
+
+	return t != NULL && atof(t) > 0 ? atof(t) : TIMEOUT;
+}
 
 static const char *names[] = { "OK", "FENCED", "FULL", "BAD" };
 
@@ -111,7 +121,7 @@ add_record(struct ds_buf *b, char *r)
 static void
 call(const char *addr, struct ds_buf *req, struct ds_buf *rep)
 {
-	if (ds_pull_call(addr, req->p, req->len, rep, TIMEOUT) == -1)
+	if (ds_pull_call(addr, req->p, req->len, rep, timeout()) == -1)
 		ds_die(DS_EX_UNAVAILABLE, "no answer from %s: %s", addr,
 		    ds_pull_strerror(errno));
 }
@@ -187,7 +197,7 @@ do_read(const char *addr, uint64_t w, uint32_t e, uint32_t max)
 	struct ds_frame f;
 	int rc;
 
-	if (ds_jread_open(&r, addr, w, e, TIMEOUT) == -1) {
+	if (ds_jread_open(&r, addr, w, e, timeout()) == -1) {
 		if (errno == EPERM) {
 			printf("FENCED epoch=%" PRIu32 "\n", r.epoch);
 			return 1;
@@ -219,6 +229,7 @@ main(int argc, char *argv[])
 	ds_progname = "ds-jctl";
 	if (argc < 3)
 		usage();
+	ds_node_setkey(getenv("DS_KEY_FILE"));
 	if (strcmp(argv[1], "write") == 0 && argc >= 5)
 		return do_write(argv[2], num(argv[3]), (uint32_t)num(argv[4]),
 		    argc - 5, argv + 5);

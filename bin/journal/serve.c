@@ -220,13 +220,15 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 			    "bad %" PRIu64 "\ncheckpoints %" PRIu64 "\n"
 			    "writers %" PRIu64 "\nsegment %" PRIu64 "\n"
 			    "since_checkpoint %" PRIu64 "\ntorn %" PRIu64 "\n"
-			    "free %" PRIu64 "\nrefusing %d\n",
+			    "free %" PRIu64 "\nrefusing %d\n"
+			    "refused %" PRIu64 "\n",
 			    st.writes, st.records, st.bytes, st.syncs,
 			    st.sync_ns / 1000,
 			    st.syncs ? st.sync_ns / st.syncs / 1000 : 0,
 			    st.sync_max_ns / 1000, st.fenced, g.nfull, st.bad,
 			    st.checkpoints, st.writers, st.segment,
-			    st.since_ckpt, st.torn, free_bytes(), g.full);
+			    st.since_ckpt, st.torn, free_bytes(), g.full,
+			    ds_pull_refused());
 			if (ds_msg_text_put(&r->reply, DS_FRAME_JSTATR, txt,
 			    strlen(txt)) == -1)
 				journald_nomem();

@@ -120,7 +120,7 @@ argv_ids(const struct ds_plan_ids *ids)
 	return (char *)b.p;
 }
 
-/* --id [--name] --epoch (set by sup_spawn) --master --keepalive. */
+/* --id [--name] --epoch (set by sup_spawn) --master --key --keepalive. */
 static void
 lease_opts(struct inst *in, int with_name)
 {
@@ -135,6 +135,8 @@ lease_opts(struct inst *in, int with_name)
 	sv_add(&in->argv, "0");
 	sv_add(&in->argv, "--master");
 	sv_add(&in->argv, M.addr);
+	sv_add(&in->argv, "--key");
+	sv_take(&in->argv, xprintf("%s/key", M.topo.run));
 	sv_add(&in->argv, "--keepalive");
 	sv_take(&in->argv, xprintf("%llu",
 	    (unsigned long long)M.topo.keepalive_ms));

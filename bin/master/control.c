@@ -61,20 +61,24 @@ status_text(struct ds_buf *t)
 	for (i = 0; i < M.nin; i++)
 		done += M.in[i].state == I_EXITED;
 	snprintf(line, sizeof(line), "job %s once=%s instances=%zu "
-	    "done=%zu%s\n", M.topo.name, ds_once_name(M.topo.once), M.nin,
-	    done, M.stopping ? " stopping" : "");
+	    "done=%zu refused=%llu%s\n", M.topo.name,
+	    ds_once_name(M.topo.once), M.nin, done,
+	    (unsigned long long)ds_pull_refused(),
+	    M.stopping ? " stopping" : "");
 	if (ds_buf_addstr(t, line) == -1)
 		nomem();
 	for (i = 0; i < M.nin; i++) {
 		in = &M.in[i];
 		snprintf(line, sizeof(line), "%s pid=%ld epoch=%lu state=%s "
-		    "restarts=%u in=%llu out=%llu fenced=%llu dup=%llu\n",
+		    "restarts=%u in=%llu out=%llu fenced=%llu dup=%llu "
+		    "refused=%llu\n",
 		    in->name, in->cur ? (long)in->cur->pid : 0L,
 		    (unsigned long)in->epoch, ist_name[in->state],
 		    in->restarts, (unsigned long long)in->cnt[DS_CNT_IN],
 		    (unsigned long long)in->cnt[DS_CNT_OUT],
 		    (unsigned long long)(in->cnt[DS_CNT_FENCED] + in->fenced),
-		    (unsigned long long)in->cnt[DS_CNT_DUP]);
+		    (unsigned long long)in->cnt[DS_CNT_DUP],
+		    (unsigned long long)in->cnt[DS_CNT_REFUSED]);
 		if (ds_buf_addstr(t, line) == -1)
 			nomem();
 	}

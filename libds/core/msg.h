@@ -36,7 +36,8 @@
  *   Counters, by index: DS_CNT_IN, DS_CNT_OUT (tuples), DS_CNT_FENCED
  *   (stale-epoch requests or frames refused), DS_CNT_DUP (tuples dropped as
  *   already seen), DS_CNT_RETAINED (tuples held for replay), DS_CNT_BYTES_IN,
- *   DS_CNT_BYTES_OUT; later versions may append more.
+ *   DS_CNT_BYTES_OUT, DS_CNT_REFUSED (messages dropped as not
+ *   authentic, pull.h); later versions may append more.
  * BEATACK (ds-master -> instance):
  *	status:u32 (DS_BEAT_OK, DS_BEAT_FENCED: a newer epoch of this
  *	instance exists, stop now; DS_BEAT_STOP: the job is stopping)
@@ -92,7 +93,7 @@
 
 enum {
 	DS_CNT_IN, DS_CNT_OUT, DS_CNT_FENCED, DS_CNT_DUP, DS_CNT_RETAINED,
-	DS_CNT_BYTES_IN, DS_CNT_BYTES_OUT, DS_CNT_N
+	DS_CNT_BYTES_IN, DS_CNT_BYTES_OUT, DS_CNT_REFUSED, DS_CNT_N
 };
 
 #define DS_MSG_MAXPROD	4096		/* most producers in one vector */

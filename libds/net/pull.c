@@ -28,6 +28,7 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
+#include "core/mac.h"
 #include "net/pull.h"
 
 #define CTL_MAX		512	/* room for the backtrace of a long route */
@@ -71,6 +72,7 @@ struct ds_pull_srv {
 	struct nn_iovec			*iov;	/* [0] reply, then refs */
 	size_t				 niov, capiov;
 	size_t				 reflen;	/* bytes in refs */
+	unsigned char			 trailer[DS_MAC_LEN];
 	int				 waking;
 	int				 rewake;
 };
@@ -90,6 +92,50 @@ struct ds_pull_cli {
 	int			 hasunsent;
 	ev_timer		 sendtm;	/* retries sending it */
 };
+
+/*
+ * The job key: every message sent is signed with it and every message
+ * received is checked against it before anything sees its bytes
+ * (core/mac.h).  One per process.
+ */
+static struct ds_mac	mac;
+static int		keyed;
+static uint64_t		refused;
+
+int
+ds_pull_setkey(const unsigned char key[DS_KEY_LEN])
+{
+	if (ds_mac_init(&mac, key) == -1)
+		return -1;
+	keyed = 1;
+	return 0;
+}
+
+uint64_t
+ds_pull_refused(void)
+{
+	return refused;
+}
+
+/* 0 if msg/len (trailer included) is authentic and goes dir; else
+ * counted. */
+static int
+authentic(int dir, const void *msg, size_t len)
+{
+	if (ds_mac_check(&mac, dir, msg, len) == 0)
+		return 0;
+	refused++;
+	return -1;
+}
+
+static int
+need_key(void)
+{
+	if (keyed)
+		return 0;
+	errno = ENOKEY;
+	return -1;
+}
 
 void
 ds_pull_keep_memory(void)
@@ -247,13 +293,19 @@ srv_unsent_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static void
 srv_send(struct ds_pull_srv *s, struct parked *p)
 {
+	struct ds_mac_run r;
 	struct unsent *u;
-	size_t len = s->reply.len + s->reflen, i, off;
+	size_t len = s->reply.len + s->reflen + DS_MAC_LEN, i, off;
 
-	if (len > DS_PULL_MSGMAX)
+	if (len > DS_PULL_MSGMAX || ds_pull_srv_ref(s, s->trailer,
+	    DS_MAC_LEN) == -1)
 		return;		/* the client times out; see pull.h */
 	s->iov[0].iov_base = s->reply.p;
 	s->iov[0].iov_len = s->reply.len;
+	ds_mac_begin(&mac, DS_MAC_REP, &r, s->trailer);
+	for (i = 0; i + 1 < s->niov; i++)
+		ds_mac_add(&r, s->iov[i].iov_base, s->iov[i].iov_len);
+	ds_mac_end(&r, s->trailer);
 	if (srv_sendmsg(s, s->iov, s->niov, p->ctl, p->ctllen) == 0 ||
 	    errno != EAGAIN)
 		return;
@@ -357,6 +409,11 @@ srv_recv_one(struct ds_pull_srv *s, void *body, size_t len,
 	double wait;
 
 	c = (const struct nn_cmsghdr *)(const void *)ctl;
+	if (authentic(DS_MAC_REQ, body, len) == -1) {
+		nn_freemsg(body);	/* never answered: see pull.h */
+		return;
+	}
+	len -= DS_MAC_LEN;
 	if (c->cmsg_len == 0 || c->cmsg_len > CTL_MAX ||
 	    c->cmsg_level != PROTO_SP || c->cmsg_type != SP_HDR ||
 	    (p = calloc(1, sizeof(*p))) == NULL) {
@@ -420,7 +477,7 @@ ds_pull_srv_open(struct ev_loop *loop, const char *addr,
 	const char *path;
 	int fd, e;
 
-	if ((s = calloc(1, sizeof(*s))) == NULL)
+	if (need_key() == -1 || (s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
 	s->loop = loop;
 	s->ops = ops;
@@ -578,9 +635,10 @@ cli_sendraw(struct ds_pull_cli *c, const void *msg, size_t len)
 		struct nn_cmsghdr	 h;
 		unsigned char		 b[NN_CMSG_SPACE(sizeof(size_t) + 4)];
 	} ctl;
-	struct nn_iovec iov;
+	struct nn_iovec iov[2];
 	struct nn_msghdr h;
-	unsigned char *d;
+	struct ds_mac_run r;
+	unsigned char *d, trailer[DS_MAC_LEN];
 	size_t four = 4;
 	uint32_t id;
 
@@ -600,11 +658,16 @@ cli_sendraw(struct ds_pull_cli *c, const void *msg, size_t len)
 	d[1] = (id >> 16) & 0xff;
 	d[2] = (id >> 8) & 0xff;
 	d[3] = id & 0xff;
-	iov.iov_base = (void *)(uintptr_t)msg;
-	iov.iov_len = len;
+	ds_mac_begin(&mac, DS_MAC_REQ, &r, trailer);
+	ds_mac_add(&r, msg, len);
+	ds_mac_end(&r, trailer);
+	iov[0].iov_base = (void *)(uintptr_t)msg;
+	iov[0].iov_len = len;
+	iov[1].iov_base = trailer;
+	iov[1].iov_len = sizeof(trailer);
 	memset(&h, 0, sizeof(h));
-	h.msg_iov = &iov;
-	h.msg_iovlen = 1;
+	h.msg_iov = iov;
+	h.msg_iovlen = 2;
 	h.msg_control = ctl.b;
 	h.msg_controllen = sizeof(ctl.b);
 	if (nn_sendmsg(c->sock, &h, NN_DONTWAIT) < 0)
@@ -658,11 +721,12 @@ cli_recvraw(struct ds_pull_cli *c, void **body, int flags)
 				    (uint32_t)d[1] << 16 |
 				    (uint32_t)d[2] << 8 | d[3];
 		}
-		if (c->busy && id == c->id) {
+		if (c->busy && id == c->id &&
+		    authentic(DS_MAC_REP, msg, (size_t)n) == 0) {
 			*body = msg;
-			return n;
+			return n - DS_MAC_LEN;
 		}
-		nn_freemsg(msg);	/* a stale reply */
+		nn_freemsg(msg);	/* a stale or forged reply */
 	}
 }
 
@@ -742,7 +806,7 @@ ds_pull_cli_open(struct ev_loop *loop, const char *addr, ds_pull_reply_fn fn,
 	struct ds_pull_cli *c;
 	int e;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if (need_key() == -1 || (c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->loop = loop;
 	c->fn = fn;
@@ -770,7 +834,7 @@ ds_pull_cli_send(struct ds_pull_cli *c, const void *msg, size_t len,
 		errno = EBUSY;
 		return -1;
 	}
-	if (len > DS_PULL_MSGMAX) {
+	if (len > DS_PULL_MSGMAX - DS_MAC_LEN) {
 		errno = EMSGSIZE;
 		return -1;
 	}
@@ -924,19 +988,31 @@ int
 ds_pull_call(const char *addr, const void *msg, size_t len,
     struct ds_buf *reply, double timeout)
 {
+	struct ds_mac_run r;
 	const char *path;
+	unsigned char *req;
 	void *buf = NULL;
 	int s, ms, ivl = INT_MAX, n, e;
 
-	if (len > DS_PULL_MSGMAX) {
+	if (need_key() == -1)
+		return -1;
+	if (len > DS_PULL_MSGMAX - DS_MAC_LEN) {
 		errno = EMSGSIZE;
 		return -1;
 	}
 	if ((path = ipc_path(addr)) != NULL && ipc_alive(path) == -1)
 		return -1;
-	ms = timeout > 0 ? (int)(timeout * 1000) : 0;
-	if ((s = nn_socket(AF_SP, NN_REQ)) == -1)
+	if ((req = malloc(len + DS_MAC_LEN)) == NULL)
 		return -1;
+	memcpy(req, msg, len);
+	ds_mac_begin(&mac, DS_MAC_REQ, &r, req + len);
+	ds_mac_add(&r, msg, len);
+	ds_mac_end(&r, req + len);
+	ms = timeout > 0 ? (int)(timeout * 1000) : 0;
+	if ((s = nn_socket(AF_SP, NN_REQ)) == -1) {
+		free(req);
+		return -1;
+	}
 	if (set_common(s) == -1 ||
 	    nn_setsockopt(s, NN_REQ, NN_REQ_RESEND_IVL, &ivl,
 	    sizeof(ivl)) == -1 ||
@@ -945,20 +1021,26 @@ ds_pull_call(const char *addr, const void *msg, size_t len,
 	    nn_setsockopt(s, NN_SOL_SOCKET, NN_RCVTIMEO, &ms, sizeof(ms)) ==
 	    -1 ||
 	    nn_connect(s, addr) < 0 ||
-	    nn_send(s, msg, len, 0) < 0 ||
+	    nn_send(s, req, len + DS_MAC_LEN, 0) < 0 ||
 	    (n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
 		goto fail;
+	if (authentic(DS_MAC_REP, buf, (size_t)n) == -1) {
+		errno = EBADMSG;
+		goto fail;
+	}
 	ds_buf_reset(reply);
-	if (ds_buf_add(reply, buf, (size_t)n) == -1)
+	if (ds_buf_add(reply, buf, (size_t)n - DS_MAC_LEN) == -1)
 		goto fail;
 	nn_freemsg(buf);
 	nn_close(s);
+	free(req);
 	return 0;
 fail:
 	e = errno == EAGAIN ? ETIMEDOUT : errno;
 	if (buf != NULL)
 		nn_freemsg(buf);
 	nn_close(s);
+	free(req);
 	errno = e;
 	return -1;
 }

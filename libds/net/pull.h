@@ -16,6 +16,14 @@
  * the sending side refuses a message larger than that (EMSGSIZE) instead of
  * letting nanomsg drop the connection silently.
  *
+ * Every message is authenticated with the job key (ds_pull_setkey, once
+ * per process, before any socket is opened: opening one without a key
+ * is ENOKEY).  The sender appends a trailer (core/mac.h) and the
+ * receiver checks it before the message goes further: a request that
+ * fails is dropped unanswered, a reply that fails is dropped as stale
+ * (the request then times out); each is counted (ds_pull_refused).
+ * Owners never see the trailer.
+ *
  * Never prints, never exits: errors are -1 with errno, and a text in
  * ds_pull_strerror().  Create sockets only after every fork (nanomsg's
  * worker thread does not survive fork).
@@ -30,6 +38,7 @@
 
 #include "core/buf.h"
 #include "core/frame.h"
+#include "core/mac.h"
 
 #define DS_PULL_MSGMAX	(DS_FRAME_MAX + (1u << 20))	/* see frame.h */
 
@@ -153,6 +162,11 @@ int	ds_pull_call(const char *addr, const void *msg, size_t len,
  * topology).  Call once, early.  Never fails; a no-op outside glibc.
  */
 void	ds_pull_keep_memory(void);
+
+/* Set the job key.  0, or -1 (no randomness for nonces). */
+int	ds_pull_setkey(const unsigned char key[DS_KEY_LEN]);
+/* Messages refused so far as not authentic (forged, wrong key). */
+uint64_t ds_pull_refused(void);
 
 /* Text for the last error of this module (nn_strerror or ours). */
 const char *ds_pull_strerror(int);

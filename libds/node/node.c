@@ -205,6 +205,7 @@ counters(struct ds_node *n)
 	ds_lease_count(n->lease, DS_CNT_DUP, dup);
 	ds_lease_count(n->lease, DS_CNT_RETAINED,
 	    n->has_oq ? n->oq.tuples : 0);
+	ds_lease_count(n->lease, DS_CNT_REFUSED, ds_pull_refused());
 }
 
 /* --- frontiers and acks ----------------------------------------------- */

@@ -49,25 +49,31 @@
 #define O_BUFFER OPT("buffer", DS_NODE_OPT_BUFFER, \
 	    "most bytes queued before pulling stops, K/M/G (default 64M)", \
 	    "SIZE")
+#define O_KEY	OPT("key", DS_NODE_OPT_KEY, \
+	    "the job key file (default: the per-user key, made if missing)", \
+	    "FILE")
+#define O_NETWORK OPT("network", DS_NODE_OPT_NETWORK, \
+	    "ipc (default) or tcp: allow tcp:// addresses", "NET")
 #define O_RSTATE OPT("state", DS_NODE_OPT_STATE, \
 	    "accepted and ignored (the router keeps no state)", "DIR")
 
 struct poptOption ds_node_source_opts[] = {
-	O_CONSUMERS, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_LISTEN,
-	O_MASTER, O_NAME, O_ONCE, O_PART, O_STATE, POPT_TABLEEND
+	O_CONSUMERS, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY, O_LISTEN,
+	O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PART, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_node_op_opts[] = {
-	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE,
-	O_LISTEN, O_MASTER, O_NAME, O_ONCE, O_PART, O_PULL, O_STATE,
-	POPT_TABLEEND
+	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY,
+	O_LISTEN, O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PART, O_PULL,
+	O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_node_sink_opts[] = {
-	O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_MASTER, O_NAME,
-	O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
+	O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY, O_MASTER,
+	O_NAME, O_NETWORK, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_node_router_opts[] = {
 	O_BUFFER, O_CONSUMERS, O_DIST, O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE,
-	O_LISTEN, O_MASTER, O_NAME, O_ONCE, O_PULL, O_RSTATE, POPT_TABLEEND
+	O_KEY, O_LISTEN, O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PULL,
+	O_RSTATE, POPT_TABLEEND
 };
 
 #define GIVEN(c, v)	((c)->given & (1u << ((v) - DS_NODE_OPT_ID)))
@@ -110,6 +116,7 @@ ds_node_cfg_term(struct ds_node_cfg *c)
 	free(c->state);
 	free(c->listen);
 	free(c->journal);
+	free(c->key);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -310,6 +317,18 @@ ds_node_opt(struct ds_node_cfg *cf, const struct ds_common *co,
 			ds_dieusage(co, "--dist: expected hash, range, shuffle "
 			    "or broadcast: '%s'", arg);
 		break;
+	case DS_NODE_OPT_KEY:
+		set_str(co, "--key", &cf->key, arg);
+		return 1;
+	case DS_NODE_OPT_NETWORK:
+		if (strcmp(arg, "ipc") == 0)
+			cf->tcp = 0;
+		else if (strcmp(arg, "tcp") == 0)
+			cf->tcp = 1;
+		else
+			ds_dieusage(co, "--network: expected ipc or tcp: '%s'",
+			    arg);
+		break;
 	case DS_NODE_OPT_BUFFER:
 		cf->buffer = ds_opt_size(co, "--buffer", arg, 1024,
 		    UINT64_MAX >> 2);
@@ -443,6 +462,7 @@ validate_instance(struct ds_node_cfg *cf, const struct ds_common *co)
 void
 ds_node_cfg_validate(struct ds_node_cfg *cf, const struct ds_common *co)
 {
+	size_t i;
 	static char ctx[256];
 	char buf[24];
 
@@ -454,6 +474,12 @@ ds_node_cfg_validate(struct ds_node_cfg *cf, const struct ds_common *co)
 		return;
 	if (GIVEN(cf, DS_NODE_OPT_KEEPALIVE) && cf->master == NULL)
 		ds_dieusage(co, "--keepalive needs --master");
+	ds_node_addr_ok(co, cf->tcp, "--listen", cf->listen);
+	ds_node_addr_ok(co, cf->tcp, "--master", cf->master);
+	ds_node_addr_ok(co, cf->tcp, "--journal", cf->journal);
+	for (i = 0; i < cf->npull; i++)
+		ds_node_addr_ok(co, cf->tcp, "--pull", cf->pull[i].addr);
+	ds_node_setkey(cf->key);
 	if (cf->name != NULL) {
 		snprintf(ctx, sizeof(ctx), "name=%s", cf->name);
 		ds_log_context(ctx);

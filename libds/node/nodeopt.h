@@ -45,6 +45,8 @@ enum {
 	DS_NODE_OPT_PART,
 	DS_NODE_OPT_DIST,
 	DS_NODE_OPT_BUFFER,
+	DS_NODE_OPT_KEY,
+	DS_NODE_OPT_NETWORK,
 	DS_NODE_OPT_END		/* not an option: one past the last */
 };
 
@@ -95,6 +97,8 @@ struct ds_node_cfg {
 	int			 exactly;	/* own or an input edge's */
 	enum ds_dist		 dist;		/* ds-router's --dist */
 	uint64_t		 buffer;	/* retained bytes that stop input */
+	char			*key;		/* owned; --key FILE or NULL */
+	int			 tcp;		/* --network tcp */
 	unsigned		 given;		/* bit (val - DS_NODE_OPT_ID) */
 };
 

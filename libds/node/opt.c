@@ -12,6 +12,8 @@
 #include <popt.h>
 
 #include "core/exit.h"
+#include "core/key.h"
+#include "net/pull.h"
 #include "node/log.h"
 #include "node/opt.h"
 
@@ -157,4 +159,38 @@ ds_opt_next(struct ds_common *co, poptContext pc)
 		ds_dieusage(co, "%s: %s", poptBadOption(pc, 0),
 		    poptStrerror(rc));
 	return -1;
+}
+
+void
+ds_node_addr_ok(const struct ds_common *co, int tcp, const char *opt,
+    const char *addr)
+{
+	if (addr == NULL || strncmp(addr, "ipc://", 6) == 0)
+		return;
+	if (strncmp(addr, "tcp://", 6) != 0)
+		ds_dieusage(co, "%s: only ipc:// and tcp:// addresses: '%s'",
+		    opt, addr);
+	if (!tcp)
+		ds_dieusage(co, "%s: tcp:// needs --network tcp (payloads "
+		    "cross the network unencrypted): '%s'", opt, addr);
+}
+
+void
+ds_node_setkey(const char *file)
+{
+	unsigned char key[DS_KEY_LEN];
+	char def[4096];
+	const char *path = file, *why = "";
+
+	if (path == NULL) {
+		if (ds_key_default(def, sizeof(def)) == -1)
+			ds_diesys(DS_EX_IOERR, "the per-user key");
+		path = def;
+	}
+	if (ds_key_load(path, file == NULL, key, &why) == -1)
+		ds_die(errno == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR,
+		    "key %s: %s: %s", path, why, strerror(errno));
+	if (ds_pull_setkey(key) == -1)
+		ds_diesys(DS_EX_OSERR, "key %s", path);
+	memset(key, 0, sizeof(key));
 }

@@ -54,4 +54,19 @@ uint64_t ds_opt_u64(const struct ds_common *, const char *opt,
 uint64_t ds_opt_size(const struct ds_common *, const char *opt,
 	    const char *s, uint64_t min, uint64_t max);
 
+/*
+ * Set the job key for every socket of this process (net/pull.h) from
+ * file, or with NULL from the per-user key (core/key.h; made if
+ * missing).  Dies 66 when file is missing, 74 when it is not private
+ * or unreadable.  ds_node_cfg_validate (nodeopt.h) calls it in
+ * topology mode.
+ */
+void	ds_node_setkey(const char *file);
+/*
+ * Die 64 unless addr (of option opt; NULL is fine) is ipc://, or tcp://
+ * with tcp set (--network tcp: the topology asked for it).
+ */
+void	ds_node_addr_ok(const struct ds_common *, int tcp, const char *opt,
+	    const char *addr);
+
 #endif

@@ -659,6 +659,10 @@ stopstart(void)
 int
 main(void)
 {
+	static const unsigned char key[DS_KEY_LEN] = "unit test key, not a secret!!!";
+
+	if (ds_pull_setkey(key) == -1)
+		return 99;
 	snprintf(dir, sizeof(dir), "/tmp/ds-inlet.XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");

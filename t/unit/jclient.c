@@ -18,7 +18,10 @@
 
 #include "tap.h"
 #include "ds.h"
+#include "core/dir.h"
+#include "core/key.h"
 #include "net/jclient.h"
+#include "net/pull.h"
 #include "core/msg.h"
 #include "store/slog.h"
 
@@ -30,8 +33,16 @@ static int ngot;
 static int
 start_journal(void)
 {
-	int fd[2];
+	unsigned char key[DS_KEY_LEN];
+	char keyf[300];
+	int fd[2], dfd;
 	char c;
+
+	snprintf(keyf, sizeof(keyf), "%s/key", dir);
+	if ((dfd = ds_dir_open(dir, 0, NULL)) == -1 ||
+	    ds_key_make(dfd, "key", key) == -1 || ds_pull_setkey(key) == -1)
+		return -1;
+	close(dfd);
 
 	if (pipe(fd) == -1)
 		return -1;
@@ -44,7 +55,8 @@ start_journal(void)
 			close(fd[1]);
 		}
 		execl("./bin/ds-journal", "ds-journal", "--dir", dir, "--listen",
-		    addr, "--min-free", "0", "--notify-fd", "3", (char *)NULL);
+		    addr, "--min-free", "0", "--notify-fd", "3", "--key", keyf,
+		    (char *)NULL);
 		_exit(127);
 	}
 	close(fd[1]);

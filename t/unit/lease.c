@@ -254,6 +254,10 @@ main(void)
 	struct master m;
 	char path[160];
 
+	static const unsigned char key[DS_KEY_LEN] = "unit test key, not a secret!!!";
+
+	if (ds_pull_setkey(key) == -1)
+		return 99;
 	strcpy(dir, "/tmp/ds-lease-XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <sys/wait.h>
 
 #include <errno.h>
 #include <pthread.h>
@@ -463,11 +464,70 @@ test_call(void)
 	ds_buf_free(&r);
 }
 
+static const unsigned char key[DS_KEY_LEN] = "unit test key, not a secret!!!";
+static const char *self;
+
+/* pull stranger ADDR: one call with another key; 0 if it timed out. */
+static int
+stranger(const char *to)
+{
+	static const unsigned char other[DS_KEY_LEN] =
+	    "another key, as a stranger has";
+	struct ds_buf r = DS_BUF_INIT;
+
+	if (ds_pull_setkey(other) == -1)
+		return 2;
+	return ds_pull_call(to, "q 0", 4, &r, 1) == -1 &&
+	    errno == ETIMEDOUT ? 0 : 1;
+}
+
+/*
+ * A client with another key: its request is dropped before the owner
+ * sees it, never answered, and counted.
+ */
+static void
+test_forged(void)
+{
+	struct tsrv t = { "forged", 5, 0, 0, 0, 0, NULL };
+	struct ds_buf r = DS_BUF_INIT;
+	uint64_t before = ds_pull_refused();
+	int status = -1, done_ = 0;
+	pid_t pid;
+
+	t.srv = ds_pull_srv_open(loop, addr, &t_ops, &t);
+	ok(t.srv != NULL, "forged: server up");
+	/* nanomsg does not survive fork: a fresh process (see main). */
+	if ((pid = fork()) == 0) {
+		execl(self, self, "stranger", addr, (char *)NULL);
+		_exit(127);
+	}
+	while (!done_) {
+		ev_timer tm;
+
+		ev_timer_init(&tm, nop_cb, 0.02, 0);
+		ev_timer_start(loop, &tm);
+		ev_run(loop, EVRUN_ONCE);
+		ev_timer_stop(loop, &tm);
+		done_ = waitpid(pid, &status, WNOHANG) == pid;
+	}
+	ok(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "a request with another key gets no answer (times out)");
+	ok(t.received == 0, "the owner never sees it");
+	ok(ds_pull_refused() == before + 1, "it is counted");
+	ds_pull_srv_close(t.srv);
+	ds_buf_free(&r);
+}
+
 int
-main(void)
+main(int argc, char *argv[])
 {
 	char path[128];
 
+	if (argc == 3 && strcmp(argv[1], "stranger") == 0)
+		return stranger(argv[2]);
+	self = argv[0];
+	if (ds_pull_setkey(key) == -1)
+		return 99;
 	strcpy(dir, "/tmp/ds-pull-XXXXXX");
 	if (mkdtemp(dir) == NULL) {
 		perror("mkdtemp");
@@ -480,6 +540,7 @@ main(void)
 	test_reconnect();
 	test_size();
 	test_call();
+	test_forged();
 	snprintf(path, sizeof(path), "%s/srv", dir);
 	unlink(path);
 	rmdir(dir);

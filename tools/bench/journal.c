@@ -158,6 +158,7 @@ main(int argc, char *argv[])
 	int i, k, opt, total;
 
 	ds_progname = "bench-journal";
+	ds_node_setkey(getenv("DS_KEY_FILE"));
 	while ((opt = getopt(argc, argv, "w:k:r:v:s:")) != -1)
 		switch (opt) {
 		case 'w': nw = atoi(optarg); break;
