@@ -147,11 +147,8 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	arm(loop);
 }
 
-/*
- * The input was whole: on_end, the output, then its END (outputs are
- * numbered from 1: the last seq is the count).  A failing or killed
- * ds-op writes none, and its reader sees the stream cut.
- */
+/* The input was whole: on_end, the output, then its END (seqs from 1:
+ * the last is the count).  Dying or killed, ds-op writes no END. */
 static void
 finish(struct ev_loop *loop)
 {

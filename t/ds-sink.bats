@@ -478,6 +478,14 @@ tc_list() {
 	[ "$output" = "$(printf 'apple\tgreen\nbanana\tyellow')" ]
 }
 
+@test "ds-sink: --tc on a cut stream puts what came, then exits 65 (stream cut)" {
+	printf 'b 1\na 2\nb 3\n' | ds-source --key-field 1 | head -c -44 > cut
+	run -65 --separate-stderr ds-sink --tc db.tch < cut
+	[ "$stderr" = "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset $(stat -c %s cut), after 3 tuples (last seq 3)" ]
+	run -0 tc_list db.tch
+	[ "$output" = "$(printf 'a\ta 2\nb\tb 3')" ]
+}
+
 @test "ds-sink: --tc on a database another process holds exits 69 at once" {
 	mkfifo in
 	ds-sink --tc db.tch < in 3>&- &
