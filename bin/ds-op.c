@@ -147,12 +147,19 @@ timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	arm(loop);
 }
 
+/* The input was whole: on_end, the output, then its END (seqs from 1:
+ * the last is the count).  Dying or killed, ds-op writes no END. */
 static void
 finish(struct ev_loop *loop)
 {
+	struct ds_end e = { run.producer, run.epoch, 0, 0 };
+
 	if (ds_oprun_end(&run) == -1)
 		die_op();
 	flush_out();
+	e.count = e.last = run.seq;
+	if (ds_write_end(1, &e) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to write stdout");
 	ev_io_stop(loop, &in_w);
 	ev_timer_stop(loop, &timer_w);
 	ev_break(loop, EVBREAK_ALL);

@@ -3,8 +3,10 @@
  * template, or with --tc key -> payload puts into a Tokyo Cabinet hash
  * database (store/output.h).  A bundle is decoded and validated whole by
  * ds_pipein before any of its tuples is written, so a bad frame never
- * leaves half a bundle behind.  Output goes out in big writes: when the
- * buffer passes FLUSH_AT, and before any read that could block, so
+ * leaves half a bundle behind; a stream that ends without its writer's
+ * END was cut, and what came of it is written before ds-sink exits 65
+ * (the output is then incomplete).  Output goes out in big writes: when
+ * the buffer passes FLUSH_AT, and before any read that could block, so
  * interactive pipelines see every result at once.
  *
  * Topology mode (node/node.h): bundles come from the runtime; what is

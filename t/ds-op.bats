@@ -8,7 +8,10 @@ load helper
 
 # gen: lines "key<TAB>payload[<TAB>time[<TAB>trace]]" (Python escapes such
 # as \t \n \x00 allowed in fields) -> BUNDLE frames; a line "--" ends a
-# bundle.  dump: frames -> "bundle N" and "seq time trace key payload".
+# bundle; then the END frame (gen -n: none, a stream still open or cut).
+# gen_end COUNT LAST: an END frame alone.  dump: frames -> "bundle N" and
+# "seq time trace key payload"; it checks the END and prints "no END" or
+# "bad END" when it is missing or wrong, "end COUNT LAST" with dump -e.
 PYCODEC='
 import struct, sys
 T = []
@@ -22,6 +25,9 @@ def crc(b):
     for x in b:
         c = T[(c ^ x) & 0xff] ^ (c >> 8)
     return c ^ 0xffffffff
+def wrap(typ, p):
+    h = b"\0DS\x01" + struct.pack("<HHI", typ, 0, len(p))
+    return h + struct.pack("<I", crc(h + p)) + p
 def frame(tuples):
     p = struct.pack("<QII", 0, 0, len(tuples))
     for seq, tm, tr, k, v in tuples:
@@ -29,8 +35,9 @@ def frame(tuples):
         if tr is not None:
             p += struct.pack("<Q", tr)
         p += struct.pack("<I", len(k)) + k + struct.pack("<I", len(v)) + v
-    h = b"\0DS\x01" + struct.pack("<HHI", 1, 0, len(p))
-    return h + struct.pack("<I", crc(h + p)) + p
+    return wrap(1, p)
+def end(count, last):
+    return wrap(18, struct.pack("<QIQQ", 0, 0, count, last))
 def unesc(s):
     return s.encode().decode("unicode_escape").encode("latin-1")
 def esc(b):
@@ -53,12 +60,27 @@ if sys.argv[1] == "gen":
         cur.append((seq, tm, tr, unesc(f[0]), unesc(f[1])))
     if cur:
         out.write(frame(cur))
+    if sys.argv[2:] != ["-n"]:
+        out.write(end(seq, seq))
+elif sys.argv[1] == "end":
+    out.write(end(int(sys.argv[2]), int(sys.argv[3])))
 else:
     b = sys.stdin.buffer.read()
+    ended, count, last = None, 0, 0
     while b:
-        n = struct.unpack("<I", b[8:12])[0]
+        typ, n = struct.unpack("<H2xI", b[4:12])
         p, b = b[16:16 + n], b[16 + n:]
+        if ended is not None:
+            print("frame after END")
+        if typ == 18:
+            ended = struct.unpack("<QIQQ", p)
+            if sys.argv[2:] == ["-e"]:
+                print("end", ended[2], ended[3])
+            if ended[2:] != (count, last):
+                print("bad END")
+            continue
         cnt = struct.unpack("<I", p[12:16])[0]
+        count += cnt
         print("bundle", cnt)
         p = p[16:]
         for _ in range(cnt):
@@ -72,10 +94,14 @@ else:
             vl = struct.unpack("<I", p[:4])[0]
             v, p = p[4:4 + vl], p[4 + vl:]
             print(seq, tm, tr, esc(k), esc(v), sep="\t")
+            last = seq
+    if ended is None:
+        print("no END")
 '
 export PYCODEC
-gen() { python3 -c "$PYCODEC" gen; }
-dump() { python3 -c "$PYCODEC" dump; }
+gen() { python3 -c "$PYCODEC" gen "$@"; }
+gen_end() { python3 -c "$PYCODEC" end "$1" "$2"; }
+dump() { python3 -c "$PYCODEC" dump "$@"; }
 # Just "key<TAB>payload" of every output tuple.
 kp() { dump | awk -F '\t' 'NF == 5 { print $4 "\t" $5 }'; }
 # ds-op "$@" | kp, with ds-op's exit status.
@@ -196,7 +222,7 @@ plugin() {
 	run -65 --separate-stderr ds-op --max-tuple 7 --exec cat < "$T/in"
 	run -64 --separate-stderr ds-op --max-tuple 0 --builtin identity
 	run -64 --separate-stderr ds-op --max-tuple 64M --builtin identity
-	run -0 ds-op --max-tuple 2K --builtin identity < /dev/null
+	run -0 ds-op --max-tuple 2K --builtin identity < "$T_DATA/empty.frames"
 }
 
 @test "ds-op: --max-tuple refuses a bigger emitted tuple (65)" {
@@ -213,6 +239,7 @@ plugin() {
 	exec 5> "$T/fifo"
 	wait_for '[ -s "$T/ready" ]'
 	[ "$(od -An -c "$T/ready" | tr -d ' ')" = '\n' ]
+	gen_end 0 0 >&5
 	exec 5>&-
 	wait "$bg"
 	bg=
@@ -314,8 +341,7 @@ plugin() {
 	run -0 diff "$T/want" "$T/out"
 	run -0 opkp --builtin topk 100 < "$T/in"
 	[ "$output" = "$(printf 'd\t3\nb\t2\nc\t2\na\t1\ne\t1')" ]
-	run -0 sh -c 'ds-op --builtin topk 3 < /dev/null | wc -c'
-	[ "$output" = 0 ]
+	run -0 sh -c 'ds-op --builtin topk 3 < "$T_DATA/empty.frames" | cmp - "$T_DATA/empty.frames"'
 }
 
 @test "ds-op: topk --every emits the current top N while input keeps coming" {
@@ -323,8 +349,9 @@ plugin() {
 	ds-op --builtin topk 2 --every 50 < "$T/fifo" > "$T/out" 3>&- &
 	bg=$!
 	exec 5> "$T/fifo"
-	printf 'a\t1\nb\t1\nb\t1\n' | gen >&5
+	printf 'a\t1\nb\t1\nb\t1\n' | gen -n >&5
 	wait_for '[ "$(kp < "$T/out" | head -2 | tr "\n" " ")" = "b	2 a	1 " ]'
+	gen_end 3 3 >&5
 	exec 5>&-
 	wait "$bg"
 	bg=
@@ -335,16 +362,51 @@ plugin() {
 	ds-op --builtin count < "$T/fifo" > "$T/out" 3>&- &
 	bg=$!
 	exec 5> "$T/fifo"
-	printf 'k\tv\n' | gen >&5
+	printf 'k\tv\n' | gen -n >&5
 	wait_for '[ "$(kp < "$T/out")" = "k	1" ]'
+	gen_end 1 1 >&5
 	exec 5>&-
 	wait "$bg"
 	bg=
 }
 
-@test "ds-op: empty input gives empty output and exit 0" {
-	run -0 sh -c 'ds-op --builtin count < /dev/null | wc -c'
-	[ "$output" = 0 ]
+@test "ds-op: an empty stream gives an empty stream and exit 0" {
+	run -0 sh -c 'ds-op --builtin count < "$T_DATA/empty.frames" | cmp - "$T_DATA/empty.frames"'
+}
+
+@test "ds-op: ends its output with its own END: its tuple count and last seq" {
+	printf 'a\tx\nb\ty\na\tz\nc\tx\n' | gen > "$T/in"
+	ds-op --builtin filter --match x < "$T/in" | dump -e > "$T/out"
+	printf 'bundle 2\n1\t1001\t-\ta\tx\n2\t1004\t-\tc\tx\nend 2 2\n' > "$T/want"
+	run -0 diff "$T/want" "$T/out"
+}
+
+@test "ds-op: a cut input exits 65 (stream cut) with no END, so ds-sink exits 65 too" {
+	printf 'a\t1\n--\nb\t2\n' | gen -n > "$T/in"
+	run -65 --separate-stderr opkp --builtin count < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t1')" ]
+	[ "$stderr" = "ds-op: fatal: stdin: stream cut: end of input without an END frame at offset 118, after 2 tuples (last seq 2)" ]
+	rc=0
+	ds-op --builtin count < "$T/in" > "$T/out" 2> /dev/null || rc=$?
+	[ $rc = 65 ]
+	run -0 dump < "$T/out"
+	[ "${#lines[@]}" = 5 ]	# two bundles of one tuple
+	[ "${lines[-1]}" = "no END" ]
+	run -0 bash -c 'ds-op --builtin count < "$1" 2> /dev/null | ds-sink 2> "$1.err"; echo "${PIPESTATUS[*]}"' _ "$T/in"
+	[ "${lines[-1]}" = "65 65" ]
+	[ "$(cat "$T/in.err")" = "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset 118, after 2 tuples (last seq 2)" ]
+	run -65 --separate-stderr ds-op --builtin count < /dev/null
+	[ "$stderr" = "ds-op: fatal: stdin: stream cut: end of input without an END frame at offset 0, before any tuple" ]
+}
+
+@test "ds-op: a frame after the END, or an END that disagrees, exits 65" {
+	{ printf 'a\t1\n' | gen; printf 'b\t2\n' | gen; } > "$T/in"
+	run -65 --separate-stderr opkp --builtin identity < "$T/in"
+	[ "$output" = "$(printf 'a\t1')" ]
+	[ "$stderr" = "ds-op: fatal: stdin: bad frame at offset 103: frame after the END frame" ]
+	{ printf 'a\t1\n' | gen -n; gen_end 2 2; } > "$T/in"
+	run -65 --separate-stderr ds-op --builtin identity < "$T/in"
+	[ "$stderr" = "ds-op: fatal: stdin: bad END at offset 59: it says 2 tuples (last seq 2), 1 was read (last seq 1)" ]
 }
 
 # --- plugins -------------------------------------------------------------
@@ -380,7 +442,7 @@ plugin() {
 	DS_OP_PLUGIN("args", init, tuple, NULL, NULL, NULL);
 	EOF
 	cd "$T"
-	run -0 opkp --plugin args.so one -- -two < /dev/null
+	run -0 opkp --plugin args.so one -- -two < "$T_DATA/empty.frames"
 	[ "$output" = "$(printf 'args\targs.so|one|-two|')" ]
 }
 
@@ -434,7 +496,7 @@ plugin() {
 	printf 'k\tok\nk\tfail\n' | gen > "$T/in"
 	run -70 --separate-stderr ds-op --plugin "$T/fail.so" < "$T/in"
 	[ "$stderr" = "ds-op: fatal: plugin failer: on_tuple failed (returned -1)" ]
-	FAIL_END=1 run -70 --separate-stderr ds-op --plugin "$T/fail.so" < /dev/null
+	FAIL_END=1 run -70 --separate-stderr ds-op --plugin "$T/fail.so" < "$T_DATA/empty.frames"
 	[ "$stderr" = "ds-op: fatal: plugin failer: on_end failed (returned 1)" ]
 }
 
@@ -484,10 +546,11 @@ plugin() {
 	ds-op --plugin "$TOP/examples/plugins/idle.so" 100 < "$T/fifo" > "$T/out" 3>&- &
 	bg=$!
 	exec 5> "$T/fifo"
-	printf 'a\t1\na\t1\nb\t1\na\t1\n' | gen >&5
+	printf 'a\t1\na\t1\nb\t1\na\t1\n' | gen -n >&5
 	wait_for '[ "$(kp < "$T/out" | sort | tr "\n" " ")" = "a	3 b	1 " ]'
-	printf 'a\t1\n' | gen >&5
+	printf 'a\t1\n' | gen -n >&5
 	wait_for '[ "$(kp < "$T/out" | tail -1)" = "a	1" ]'
+	gen_end 5 1 >&5	# 5 tuples; gen numbered the last one 1
 	exec 5>&-
 	wait "$bg"
 	bg=
@@ -495,8 +558,7 @@ plugin() {
 
 @test "ds-op: pending timers are dropped at the end of input" {
 	printf 'a\t1\n' | gen > "$T/in"
-	run -0 sh -c 'ds-op --plugin "$1" 60000 < "$2" | wc -c' _ "$TOP/examples/plugins/idle.so" "$T/in"
-	[ "$output" = 0 ]
+	run -0 sh -c 'ds-op --plugin "$1" 60000 < "$2" | cmp - "$T_DATA/empty.frames"' _ "$TOP/examples/plugins/idle.so" "$T/in"
 }
 
 # --- the operator protocol ----------------------------------------------
@@ -582,7 +644,7 @@ plugin() {
 
 @test "ds-op: the program gets DS_EXEC_PROTOCOL=1 and no NOTIFY_SOCKET" {
 	NOTIFY_SOCKET=/nonexistent/sock run -0 ds-op --exec \
-	    "env > '$T/env'; cat > /dev/null" < /dev/null
+	    "env > '$T/env'; cat > /dev/null" < "$T_DATA/empty.frames"
 	run -1 grep NOTIFY_SOCKET "$T/env"
 	run -0 grep -x DS_EXEC_PROTOCOL=1 "$T/env"
 }
@@ -603,7 +665,7 @@ plugin() {
 	printf 'a\t1\n' | gen > "$T/in"
 	run -70 --separate-stderr ds-op --exec 'awk -f '"$TOP"'/examples/exec/count.awk; exit 3' < "$T/in"
 	[ "$stderr" = "ds-op: fatal: operator program exited with status 3" ]
-	run -70 --separate-stderr ds-op --exec 'exit 4' < /dev/null
+	run -70 --separate-stderr ds-op --exec 'exit 4' < "$T_DATA/empty.frames"
 	[ "$stderr" = "ds-op: fatal: operator program exited with status 4" ]
 }
 
@@ -632,11 +694,11 @@ plugin() {
 }
 
 @test "ds-op: S or D after the end of input, or a last line without newline, is a protocol error (76)" {
-	run -76 --separate-stderr ds-op --exec 'printf "S\tx\n"' < /dev/null
+	run -76 --separate-stderr ds-op --exec 'printf "S\tx\n"' < "$T_DATA/empty.frames"
 	[ "$stderr" = "ds-op: fatal: operator program: line 1: S line after the end of input" ]
-	run -76 --separate-stderr ds-op --exec 'printf "D\n"' < /dev/null
+	run -76 --separate-stderr ds-op --exec 'printf "D\n"' < "$T_DATA/empty.frames"
 	[ "$stderr" = "ds-op: fatal: operator program: line 1: D line after the end of input" ]
-	run -76 --separate-stderr ds-op --exec 'printf "E\tk\tv"' < /dev/null
+	run -76 --separate-stderr ds-op --exec 'printf "E\tk\tv"' < "$T_DATA/empty.frames"
 	[ "$stderr" = "ds-op: fatal: operator program: line 1: last line has no newline" ]
 }
 
@@ -663,11 +725,11 @@ plugin() {
 
 @test "ds-op: a truncated or corrupt frame is refused (65) after the good bundles" {
 	printf 'a\t1\n--\nb\t2\n' | gen > "$T/in"
-	head -c -3 "$T/in" > "$T/trunc"
+	head -c -47 "$T/in" > "$T/trunc"	# the END and 3 bytes of b
 	run -65 --separate-stderr opkp --builtin identity < "$T/trunc"
 	[ "$output" = "$(printf 'a\t1')" ]
-	[[ $stderr == "ds-op: fatal: stdin: bad frame at offset "*": truncated frame payload" ]]
-	python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-1] ^= 1; sys.stdout.buffer.write(b)' "$T/in" > "$T/bad"
+	[ "$stderr" = "ds-op: fatal: stdin: stream cut: truncated frame payload at offset 59, after 1 tuple (last seq 1)" ]
+	python3 -c 'import sys; b = bytearray(open(sys.argv[1], "rb").read()); b[-45] ^= 1; sys.stdout.buffer.write(b)' "$T/in" > "$T/bad"
 	run -65 --separate-stderr ds-op --builtin identity < "$T/bad"
 	[[ $stderr == *"checksum mismatch"* ]]
 }

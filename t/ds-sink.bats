@@ -13,15 +13,16 @@ teardown() {
 	[ -z "${TC_MNT:-}" ] || umount "$TC_MNT" 2>/dev/null || true
 }
 
-# "end:count" for each frame of file $1: its end offset and tuple count.
+# "end:count" for each frame of file $1: its end offset and tuple count
+# (0 for the END frame).
 frame_ends() {
 	python3 - "$1" <<'EOF'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
 i, out = 0, []
 while i < len(d):
-    n = struct.unpack_from("<I", d, i + 8)[0]
-    c = struct.unpack_from("<I", d, i + 16 + 12)[0]
+    t, n = struct.unpack_from("<H2xI", d, i + 4)
+    c = struct.unpack_from("<I", d, i + 16 + 12)[0] if t == 1 else 0
     i += 16 + n
     out.append("%d:%d" % (i, c))
 print(" ".join(out))
@@ -77,10 +78,45 @@ sys.stdout.buffer.write(b)' "$@"
 	run -0 cmp want got
 }
 
-@test "ds-sink: empty input prints nothing and exits 0" {
-	run -0 --separate-stderr ds-sink < /dev/null
+@test "ds-sink: an empty stream (the END alone) prints nothing and exits 0" {
+	run -0 --separate-stderr ds-sink < "$T_DATA/empty.frames"
 	[ -z "$output" ]
 	[ -z "$stderr" ]
+}
+
+@test "ds-sink: no input at all is a stream cut (65)" {
+	run -65 --separate-stderr ds-sink < /dev/null
+	[ -z "$output" ]
+	[ "$stderr" = "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset 0, before any tuple" ]
+}
+
+@test "ds-sink: a stream without its END prints what came, then exits 65 (stream cut)" {
+	head -c 271 "$T_DATA/three.frames" > cut
+	run -65 --separate-stderr ds-sink --format %p < cut
+	[ "$output" = "$(printf 'red\nyellow\ngreen\nno key\n')" ]
+	[ "$stderr" = "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset 271, after 5 tuples (last seq 5)" ]
+}
+
+@test "ds-sink: a truncated frame file exits 65 (stream cut) after the whole bundles" {
+	head -c 200 "$T_DATA/three.frames" > cut
+	run -65 --separate-stderr ds-sink --format %p < cut
+	[ "$output" = "$(printf 'red\nyellow\ngreen')" ]
+	[ "$stderr" = "ds-sink: fatal: stdin: stream cut: truncated frame payload at offset 177, after 3 tuples (last seq 3)" ]
+}
+
+@test "ds-sink: a frame after the END exits 65 (two streams back to back)" {
+	cat "$T_DATA/three.frames" "$T_DATA/one.frames" > two
+	run -65 --separate-stderr ds-sink --format %p < two
+	[ "$output" = "$(printf 'red\nyellow\ngreen\nno key\n')" ]
+	[ "$stderr" = "ds-sink: fatal: stdin: bad frame at offset 315: frame after the END frame" ]
+}
+
+@test "ds-sink: an END that disagrees with the bundles exits 65 saying both" {
+	# three.frames' bundles, then one.frames' END (1 tuple, last seq 1)
+	{ head -c 271 "$T_DATA/three.frames"; tail -c 44 "$T_DATA/one.frames"; } > bad
+	run -65 --separate-stderr ds-sink --format %p < bad
+	[ "$output" = "$(printf 'red\nyellow\ngreen\nno key\n')" ]
+	[ "$stderr" = "ds-sink: fatal: stdin: bad END at offset 271: it says 1 tuple (last seq 1), 5 were read (last seq 5)" ]
 }
 
 @test "ds-sink: --format %k %p %s %P %e %i" {
@@ -249,16 +285,26 @@ sys.stdout.buffer.write(b)' "$@"
 	[ "$output" = "$(printf 'l1\nl2')" ]
 }
 
-@test "ds-sink: any flipped byte of a frame is refused (65 or 76) with no output" {
+@test "ds-sink: any flipped byte of a frame is refused (65 or 76) with nothing of that frame printed" {
+	# one.frames: the bundle (bytes 0..63), then the END (64..107).
 	size=$(stat -c %s "$T_DATA/one.frames")
+	[ "$size" = 108 ]
 	for ((i = 0; i < size; i++)); do
 		flip "$T_DATA/one.frames" $i 0x40 > bad
 		rc=0
 		ds-sink < bad > got 2> err || rc=$?
-		if [ $i -lt 4 ]; then want=76; else want=65; fi
+		if [ $i -lt 64 ]; then at=0; else at=64; fi
+		if [ $((i - at)) -lt 4 ]; then want=76; else want=65; fi
 		[ "$rc" = "$want" ] || { echo "byte $i: exit $rc"; false; }
-		[ ! -s got ] || { echo "byte $i: printed output"; false; }
-		grep -q '^ds-sink: fatal: stdin: bad frame at offset 0: ' err
+		if [ $at = 0 ]; then
+			[ ! -s got ] || { echo "byte $i: printed output"; false; }
+		else
+			[ "$(cat got)" = "$(printf 'k1\thello')" ] ||
+			    { echo "byte $i: printed $(cat got)"; false; }
+		fi
+		# A length flipped upwards reads as a frame cut short.
+		grep -Eq "^ds-sink: fatal: stdin: (bad frame at offset $at: |stream cut: truncated frame payload at offset $at, )" err ||
+		    { echo "byte $i: $(cat err)"; false; }
 	done
 }
 
@@ -266,9 +312,11 @@ sys.stdout.buffer.write(b)' "$@"
 	printf 'l%s\n' 1 2 3 4 5 > in
 	ds-source --bundle 2 --file in > frames
 	ends=($(frame_ends frames))
-	[ "${#ends[@]}" = 3 ]
+	[ "${#ends[@]}" = 4 ]	# three bundles and the END
 	total=$(stat -c %s frames)
-	for ((n = 1; n < total; n++)); do
+	run -0 ds-sink --format %p < frames
+	[ "${#lines[@]}" = 5 ]
+	for ((n = 0; n < total; n++)); do
 		head -c $n frames > cut
 		rc=0
 		ds-sink --format %p < cut > got 2> err || rc=$?
@@ -281,11 +329,12 @@ sys.stdout.buffer.write(b)' "$@"
 			fi
 		done
 		[ "$(wc -l < got)" = $want ] || { echo "cut $n: $(wc -l < got) lines"; false; }
-		if [ $boundary = 1 ]; then
-			[ $rc = 0 ] || { echo "cut $n: exit $rc"; false; }
+		[ $rc = 65 ] || { echo "cut $n: exit $rc"; false; }
+		if [ $boundary = 1 ] || [ $n = 0 ]; then
+			grep -Eq "^ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset $n, (after $want tuples? \(last seq $want\)|before any tuple)$" err ||
+			    { echo "cut $n: $(cat err)"; false; }
 		else
-			[ $rc = 65 ] || { echo "cut $n: exit $rc"; false; }
-			grep -Eq "^ds-sink: fatal: stdin: bad frame at offset $start: truncated frame (header|payload)$" err ||
+			grep -Eq "^ds-sink: fatal: stdin: stream cut: truncated frame (header|payload) at offset $start, (after $want tuples? \(last seq $want\)|before any tuple)$" err ||
 			    { echo "cut $n: $(cat err)"; false; }
 		fi
 	done
@@ -331,7 +380,7 @@ sys.stdout.buffer.write(b"\0DS\x01" + struct.pack("<HHII", 1, 0, 0x7fffffff, 0))
 }
 
 @test "ds-sink: --notify-fd writes a newline once the output is open" {
-	ds-sink --notify-fd 5 --file out 5> ready < /dev/null
+	ds-sink --notify-fd 5 --file out 5> ready < "$T_DATA/empty.frames"
 	run -0 od -An -c ready
 	[ "$(echo $output)" = '\n' ]
 	[ -e out ]
@@ -352,16 +401,16 @@ open("msg", "w").write(s.recv(512).decode())
 ' 3>&- &
 	PIDS+=("$!")
 	wait_for '[ -e bound ]' 10
-	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/sock" ds-sink < /dev/null
+	NOTIFY_SOCKET="$BATS_TEST_TMPDIR/sock" ds-sink < "$T_DATA/empty.frames"
 	wait "${PIDS[0]}"
 	run -0 cat msg
 	[[ $output == READY=1* ]]
 }
 
 @test "ds-sink: -q prints fatal errors only" {
-	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink < /dev/null
+	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink < "$T_DATA/empty.frames"
 	[[ $stderr == "ds-sink: warning: unable to signal readiness"* ]]
-	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink -q < /dev/null
+	run -0 --separate-stderr env NOTIFY_SOCKET=relative ds-sink -q < "$T_DATA/empty.frames"
 	[ -z "$stderr" ]
 	run -76 --separate-stderr ds-sink -q <<< text
 	[[ $stderr == "ds-sink: fatal: "* ]]
@@ -429,6 +478,14 @@ tc_list() {
 	[ "$output" = "$(printf 'apple\tgreen\nbanana\tyellow')" ]
 }
 
+@test "ds-sink: --tc on a cut stream puts what came, then exits 65 (stream cut)" {
+	printf 'b 1\na 2\nb 3\n' | ds-source --key-field 1 | head -c -44 > cut
+	run -65 --separate-stderr ds-sink --tc db.tch < cut
+	[ "$stderr" = "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset $(stat -c %s cut), after 3 tuples (last seq 3)" ]
+	run -0 tc_list db.tch
+	[ "$output" = "$(printf 'a\ta 2\nb\tb 3')" ]
+}
+
 @test "ds-sink: --tc on a database another process holds exits 69 at once" {
 	mkfifo in
 	ds-sink --tc db.tch < in 3>&- &
@@ -443,9 +500,10 @@ tc_list() {
 	kill -STOP "${PIDS[0]}"
 	run -69 ds-sink --tc db.tch < /dev/null
 	kill -CONT "${PIDS[0]}"
+	cat "$T_DATA/empty.frames" >&7
 	exec 7>&-
 	wait "${PIDS[0]}"
-	run -0 ds-sink --tc db.tch < /dev/null
+	run -0 ds-sink --tc db.tch < "$T_DATA/empty.frames"
 }
 
 @test "ds-sink: --tc that cannot be opened exits 74 naming the path" {

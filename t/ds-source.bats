@@ -10,17 +10,22 @@ load helper
 setup() { pids_setup; }
 teardown() { pids_teardown; }
 
-# Tuple count of each bundle in frame file $1, space-separated.
+# Tuple count of each bundle in frame file $1, space-separated, then
+# "end COUNT LAST" if the last frame is an END, else "no END".
 bundle_counts() {
 	python3 - "$1" <<'EOF'
 import struct, sys
 d = open(sys.argv[1], "rb").read()
-i, out = 0, []
+i, out, end = 0, [], "no END"
 while i < len(d):
-    n = struct.unpack_from("<I", d, i + 8)[0]
-    out.append(str(struct.unpack_from("<I", d, i + 16 + 12)[0]))
+    t, n = struct.unpack_from("<H2xI", d, i + 4)
+    end = "no END"
+    if t == 18:
+        end = "end %d %d" % struct.unpack_from("<QQ", d, i + 16 + 12)
+    else:
+        out.append(str(struct.unpack_from("<I", d, i + 16 + 12)[0]))
     i += 16 + n
-print(" ".join(out))
+print(" ".join(out + [end]))
 EOF
 }
 
@@ -91,10 +96,19 @@ start_on_fifo() {
 	[ "$output" = "$(printf '1 one\n2 two')" ]
 }
 
-@test "ds-source: empty input gives no frames and exits 0" {
-	run -0 --separate-stderr ds-source < /dev/null
-	[ -z "$output" ]
-	[ -z "$stderr" ]
+@test "ds-source: empty input gives an empty stream (the END alone) and exits 0" {
+	ds-source < /dev/null > frames 2> err
+	run -0 cmp frames "$T_DATA/empty.frames"
+	[ ! -s err ]
+}
+
+@test "ds-source: the stream ends with an END: the lines read and the last seq" {
+	seq 1 150 > in
+	ds-source --file in > frames
+	run -0 bundle_counts frames
+	[ "$output" = "64 64 22 end 150 150" ]
+	run -0 ds-sink --format %s < frames
+	[ "${lines[149]}" = 150 ]
 }
 
 @test "ds-source: bytes pass as they are (NUL, CR, 8-bit)" {
@@ -163,24 +177,24 @@ start_on_fifo() {
 	seq 1 25 > in
 	ds-source --bundle 10 --file in > frames
 	run -0 bundle_counts frames
-	[ "$output" = "10 10 5" ]
+	[ "$output" = "10 10 5 end 25 25" ]
 	ds-source --bundle 1 --file in > frames
 	run -0 bundle_counts frames
-	[ "$output" = "$(printf '1 %.0s' $(seq 25) | sed 's/ $//')" ]
+	[ "$output" = "$(printf '1 %.0s' $(seq 25))end 25 25" ]
 }
 
 @test "ds-source: the default bundle is 64 tuples" {
 	seq 1 200 > in
 	ds-source --file in > frames
 	run -0 bundle_counts frames
-	[ "$output" = "64 64 64 8" ]
+	[ "$output" = "64 64 64 8 end 200 200" ]
 }
 
 @test "ds-source: a bundle also closes at about 1 MiB" {
 	python3 -c 'print(("x" * 100000 + "\n") * 25, end="")' > in
 	ds-source --file in --bundle 64 > frames
 	run -0 bundle_counts frames
-	[ "$output" = "10 10 5" ]
+	[ "$output" = "10 10 5 end 25 25" ]
 }
 
 @test "ds-source: --bundle out of 1..65536 is a usage error (64)" {
@@ -236,8 +250,10 @@ start_on_fifo() {
 	[ "$rc" = 65 ]
 	run -0 cat err
 	[ "$output" = "ds-source: fatal: line 2: tuple of 200 bytes over --max-tuple 100" ]
-	run -0 ds-sink --format '%p' < frames
+	# ... and no END: the reader sees the stream cut.
+	run -65 --separate-stderr ds-sink --format '%p' < frames
 	[ "$output" = short ]
+	[[ $stderr == "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset "*", after 1 tuple (last seq 1)" ]]
 }
 
 @test "ds-source: --max-tuple counts the key and the line" {
@@ -330,8 +346,9 @@ start_on_fifo() {
 	[ "$rc" = 65 ]
 	run -0 cat err
 	[ "$output" = "ds-source: fatal: line 2: bad time field: 'yesterday'" ]
-	run -0 ds-sink --format '%p' < frames
+	run -65 --separate-stderr ds-sink --format '%p' < frames
 	[ "$output" = "a 1700000000" ]
+	[[ $stderr == *"stream cut: end of input without an END frame"* ]]
 }
 
 @test "ds-source: a missing time field exits 65" {
@@ -398,15 +415,18 @@ start_on_fifo() {
 	[[ $stderr == *"--linger: 60001 out of range 0..60000"* ]]
 }
 
-@test "ds-source: SIGTERM writes what was read and exits 0" {
+@test "ds-source: SIGTERM writes what was read and exits 0, but no END" {
 	start_on_fifo --linger 60000
 	base=$(rchar "$SRC")
 	printf 'one\ntwo\n' >&7
 	wait_for '[ "$(rchar "$SRC")" -ge $((base + 8)) ]' 10
 	kill -TERM "$SRC"
 	wait "$SRC"
-	run -0 ds-sink --format '%s %p' < frames
+	run -0 bundle_counts frames
+	[ "$output" = "2 no END" ]
+	run -65 --separate-stderr ds-sink --format '%s %p' < frames
 	[ "$output" = "$(printf '1 one\n2 two')" ]
+	[[ $stderr == *"stream cut: end of input without an END frame"*", after 2 tuples (last seq 2)" ]]
 }
 
 @test "ds-source: --notify-fd writes a newline once the input is open" {

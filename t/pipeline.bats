@@ -4,6 +4,8 @@
 
 load helper
 
+teardown() { pids_teardown; }
+
 setup() {
 	seq 1 100000 | awk '{print "k" $1 % 97, $1}' > "$BATS_TEST_TMPDIR/in"
 }
@@ -81,4 +83,88 @@ check_counts() {	# $1: file of "key<TAB>count" lines
 	n=$(printf '%s\n' "$output" | grep -c .)
 	[ $((n % 10)) -eq 0 ]
 	[ "$n" -lt 100000 ]
+}
+
+# ds-source < fifo in | ds-op --builtin count | ds-sink > out, each stage
+# started on its own (fifos a and b between them) so that each has a pid
+# and an exit status; fd 7 writes the input.  Sets SRC, OP, SINK.
+start_stages() {
+	cd "$BATS_TEST_TMPDIR"
+	mkfifo feed a b
+	ds-source --key-field 1 < feed > a 2> src.err 3>&- &
+	SRC=$!
+	PIDS+=("$SRC")
+	ds-op --builtin count < a > b 2> op.err 3>&- &
+	OP=$!
+	PIDS+=("$OP")
+	ds-sink < b > out 2> sink.err 3>&- &
+	SINK=$!
+	PIDS+=("$SINK")
+	exec 7> feed
+}
+
+# Wait for background pid $1; its exit status in RC.
+wait_rc() {
+	RC=0
+	wait "$1" || RC=$?
+}
+
+@test "pipeline: ds-source SIGKILLed mid-stream: ds-op and ds-sink exit 65 (stream cut), not 0" {
+	PIDS=()
+	start_stages
+	head -1000 "$BATS_TEST_TMPDIR/in" >&7
+	# Everything written so far has gone through all three.
+	wait_for '[ "$(wc -l < out)" -ge 1000 ]' 20
+	kill -KILL "$SRC"
+	wait_rc "$SRC"; [ "$RC" = 137 ]
+	wait_rc "$OP"; [ "$RC" = 65 ]
+	wait_rc "$SINK"; [ "$RC" = 65 ]
+	exec 7>&-
+	[[ $(cat op.err) == "ds-op: fatal: stdin: stream cut: end of input without an END frame at offset "*", after 1000 tuples (last seq 1000)" ]] ||
+	    { cat op.err; false; }
+	[[ $(cat sink.err) == "ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset "*", after 1000 tuples (last seq 1000)" ]] ||
+	    { cat sink.err; false; }
+	# What came is there, and is all of it.
+	[ "$(wc -l < out)" = 1000 ]
+}
+
+@test "pipeline: the same three stages ended cleanly exit 0 with the whole result" {
+	PIDS=()
+	start_stages
+	head -1000 "$BATS_TEST_TMPDIR/in" >&7
+	wait_for '[ "$(wc -l < out)" -ge 1000 ]' 20
+	tail -n +1001 "$BATS_TEST_TMPDIR/in" >&7
+	exec 7>&-
+	wait_rc "$SRC"; [ "$RC" = 0 ]
+	wait_rc "$OP"; [ "$RC" = 0 ]
+	wait_rc "$SINK"; [ "$RC" = 0 ]
+	[ ! -s src.err ] && [ ! -s op.err ] && [ ! -s sink.err ]
+	run -0 check_counts out
+}
+
+@test "pipeline: ds-source stopped by SIGTERM writes no END: ds-op and ds-sink exit 65" {
+	PIDS=()
+	start_stages
+	head -1000 "$BATS_TEST_TMPDIR/in" >&7
+	wait_for '[ "$(wc -l < out)" -ge 1000 ]' 20
+	kill -TERM "$SRC"
+	wait_rc "$SRC"; [ "$RC" = 0 ]
+	wait_rc "$OP"; [ "$RC" = 65 ]
+	wait_rc "$SINK"; [ "$RC" = 65 ]
+	exec 7>&-
+	grep -q '^ds-sink: fatal: stdin: stream cut: .*after 1000 tuples (last seq 1000)$' sink.err
+}
+
+@test "pipeline: ds-op SIGKILLed mid-stream: ds-sink exits 65 (stream cut)" {
+	PIDS=()
+	start_stages
+	head -1000 "$BATS_TEST_TMPDIR/in" >&7
+	wait_for '[ "$(wc -l < out)" -ge 1000 ]' 20
+	kill -KILL "$OP"
+	wait_rc "$OP"; [ "$RC" = 137 ]
+	wait_rc "$SINK"; [ "$RC" = 65 ]
+	exec 7>&-
+	grep -q '^ds-sink: fatal: stdin: stream cut: end of input without an END frame at offset [0-9]*, after 1000 tuples (last seq 1000)$' sink.err
+	# ds-source then ends with no reader left for its END: 74.
+	wait_rc "$SRC"; [ "$RC" = 74 ]
 }

@@ -117,6 +117,22 @@ ahead(struct source *s)
 	return 1;
 }
 
+/*
+ * Pipe mode, the input read to its end and every bundle written: the END
+ * says the stream is whole.  Line n is seq n, so the lines are the count
+ * and the last seq.  Nothing else writes it: a signal or an error leaves
+ * the stream without one, and readers see it cut.
+ */
+static void
+write_end(struct source *s)
+{
+	struct ds_end e = { s->li.producer, s->li.epoch, s->li.lineno,
+	    s->li.lineno };
+
+	if (ds_write_end(STDOUT_FILENO, &e) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to write stdout");
+}
+
 /* One read(2).  Returns 0 at EOF (everything flushed), else 1. */
 static int
 read_chunk(struct source *s)
@@ -145,8 +161,10 @@ read_chunk(struct source *s)
 	source_reading(s, 0);
 	if (s->node.cfg.on)
 		ds_node_end(&s->node);
-	else
+	else {
+		write_end(s);
 		ev_break(s->loop, EVBREAK_ALL);
+	}
 	return 0;
 }
 

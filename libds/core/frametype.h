@@ -30,6 +30,8 @@
 #define DS_FRAME_JSTATR		16
 /* One more record (rec.h). */
 #define DS_FRAME_TIMER		17
+/* Data: the last frame of a pipe stream a writer finished (tuple.h). */
+#define DS_FRAME_END		18
 
 /*
  * Frame flags.  Only PULL defines one: EPOCHS, the producer epochs the

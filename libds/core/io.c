@@ -13,10 +13,20 @@
 #include <unistd.h>
 
 #include "core/io.h"
+#include "core/tuple.h"
 
 #define PIPE_SIZE	(1024 * 1024)	/* Linux's default pipe-max-size */
 
 static int	stdin_flags = -1;	/* to restore at exit */
+
+int
+ds_write_end(int fd, const struct ds_end *e)
+{
+	unsigned char f[DS_END_FRAME];
+
+	ds_end_pack(f, e);
+	return ds_write_all(fd, f, sizeof(f));
+}
 
 int
 ds_write_all(int fd, const void *buf, size_t n)

@@ -7,8 +7,16 @@
 
 #include <stddef.h>
 
+struct ds_end;
+
 /* Write all n bytes.  0, or -1 with errno (EPIPE when the reader left). */
 int	ds_write_all(int fd, const void *, size_t);
+/*
+ * A pipe stream's writer finished: write the END frame that closes it
+ * (core/tuple.h), the last thing it writes on fd.  0, or -1 as
+ * ds_write_all.
+ */
+int	ds_write_end(int fd, const struct ds_end *);
 
 /*
  * Grow the pipe on fd to 1 MiB (Linux's default pipe-max-size), so big

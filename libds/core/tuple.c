@@ -1,7 +1,7 @@
 /*
- * tuple.c: bundle codec.  Decoding validates every length against the
- * bytes that remain before looking at them, and checks count and trailing
- * bytes exactly, so a bundle either decodes whole or not at all.
+ * tuple.c: bundle and END codec.  Decoding validates every length against
+ * the bytes that remain before looking at them, and checks count and
+ * trailing bytes exactly, so a bundle either decodes whole or not at all.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -210,5 +210,34 @@ ds_bundle_peek(const void *frame, size_t len, size_t *flen, uint32_t *count,
 		/* The first tuple: tflags:u8 seq:u64 ... */
 		*first = ds_get_le64(p + DS_FRAME_HDR + DS_BUNDLE_HDR + 1);
 	}
+	return 0;
+}
+
+void
+ds_end_pack(unsigned char *p, const struct ds_end *e)
+{
+	unsigned char *q = p + DS_FRAME_HDR;
+
+	ds_put_le64(q, e->producer);
+	ds_put_le32(q + 8, e->epoch);
+	ds_put_le64(q + 12, e->count);
+	ds_put_le64(q + 20, e->last);
+	ds_frame_pack(p, DS_FRAME_END, 0, q, DS_END_LEN);
+}
+
+int
+ds_end_unpack(struct ds_end *e, const struct ds_frame *f, const char **why)
+{
+	const unsigned char *p = f->payload;
+
+	*why = NULL;
+	if (f->flags != 0)
+		return bad(why, "undefined frame flags set");
+	if (f->len != DS_END_LEN)
+		return bad(why, "END payload is not 28 bytes");
+	e->producer = ds_get_le64(p);
+	e->epoch = ds_get_le32(p + 8);
+	e->count = ds_get_le64(p + 12);
+	e->last = ds_get_le64(p + 20);
 	return 0;
 }

@@ -1,5 +1,6 @@
 /*
- * tuple.h: tuples and bundles (spec: ds-wire(5), BUNDLE frames).
+ * tuple.h: tuples and bundles, and the END that closes a pipe stream
+ * (spec: ds-wire(5), BUNDLE and END frames).
  *
  * A tuple is (producer, seq) id, key, event time in ns since the epoch,
  * payload, and an optional trace id.  A bundle is one frame carrying the
@@ -9,7 +10,14 @@
  *	tflags:u8 seq:u64 time:u64 [trace:u64 if tflags&1]
  *	keylen:u32 key paylen:u32 payload
  *
- * Decoded tuples borrow their key and payload from the frame they came in.
+ * An END frame is the last frame of a pipe stream whose writer finished:
+ *
+ *	producer:u64 epoch:u32 count:u64 last:u64
+ *
+ * the producer and epoch of the stream's bundles, how many tuples they
+ * held and the seq of the last one (0: none).  A stream without it was
+ * cut.  Decoded tuples borrow their key and payload from the frame they
+ * came in.
  */
 #ifndef DS_TUPLE_H
 #define DS_TUPLE_H
@@ -27,6 +35,8 @@
 #define DS_TUPLE_MAX		(1u << 20)	/* default --max-tuple */
 /* Writers close a bundle once its payload passes this many bytes. */
 #define DS_BUNDLE_SOFTMAX	(1u << 20)
+#define DS_END_LEN		28	/* END payload */
+#define DS_END_FRAME		(DS_FRAME_HDR + DS_END_LEN)
 
 struct ds_tuple {
 	uint64_t		 seq;
@@ -90,5 +100,23 @@ int	ds_bundle_add(struct ds_bundle_writer *, const struct ds_tuple *);
 int	ds_bundle_end(struct ds_bundle_writer *);
 /* Bytes of payload in the open bundle. */
 size_t	ds_bundle_bytes(const struct ds_bundle_writer *);
+
+/* What an END frame says about the stream it closes. */
+struct ds_end {
+	uint64_t	 producer;
+	uint32_t	 epoch;
+	uint64_t	 count;		/* tuples in the stream */
+	uint64_t	 last;		/* seq of the last one; 0: none */
+};
+
+/* Write a whole END frame, DS_END_FRAME bytes, at p. */
+void	ds_end_pack(unsigned char *p, const struct ds_end *);
+/*
+ * Decode f, a frame of type DS_FRAME_END (its payload already CRC-checked
+ * by the frame reader).  0, or -1 with errno EBADMSG and *why (a flag
+ * set, a payload that is not DS_END_LEN bytes).
+ */
+int	ds_end_unpack(struct ds_end *, const struct ds_frame *f,
+	    const char **why);
 
 #endif

@@ -30,7 +30,10 @@
 #include "core/tuple.h"
 #include "core/wire.h"
 
-/* t/data/one.frames, written out by hand from ds-wire(5). */
+/*
+ * t/data/one.frames, written out by hand from ds-wire(5): the bundle
+ * frame, then the END frame.
+ */
 static const unsigned char one_vec[64] = {
 	0x00, 'D', 'S', 0x01,			/* magic, version 1 */
 	0x01, 0x00, 0x00, 0x00,			/* type BUNDLE, flags 0 */
@@ -45,8 +48,20 @@ static const unsigned char one_vec[64] = {
 	0x02, 0x00, 0x00, 0x00, 'k', '1',	/* key */
 	0x05, 0x00, 0x00, 0x00, 'h', 'e', 'l', 'l', 'o'	/* payload */
 };
-/* Where the frames of t/data/three.frames start, and its length. */
-static const size_t three_at[] = { 0, 102, 177, 271 };
+static const unsigned char one_end_vec[DS_END_FRAME] = {
+	0x00, 'D', 'S', 0x01,			/* magic, version 1 */
+	0x12, 0x00, 0x00, 0x00,			/* type END, flags 0 */
+	0x1c, 0x00, 0x00, 0x00,			/* length 28 */
+	0x6f, 0x76, 0x9b, 0x47,			/* CRC-32C 0x479b766f */
+	0, 0, 0, 0, 0, 0, 0, 0,			/* producer 0 */
+	0, 0, 0, 0,				/* epoch 0 */
+	0x01, 0, 0, 0, 0, 0, 0, 0,		/* count 1 */
+	0x01, 0, 0, 0, 0, 0, 0, 0		/* last seq 1 */
+};
+/* Where the frames of t/data/three.frames start (the END last), and its
+ * length. */
+static const size_t three_at[] = { 0, 102, 177, 271, 315 };
+#define THREE_FRAMES	4
 
 static struct ds_buf	one_file = DS_BUF_INIT, three_file = DS_BUF_INIT;
 static unsigned char	*pool;			/* random bytes for tuples */
@@ -158,22 +173,27 @@ known_vectors(void)
 	struct ds_bundle bun = DS_BUNDLE_INIT;
 	struct ds_frame f;
 	struct ds_tuple want;
+	struct ds_end end;
 	const char *why = NULL;
-	size_t i, k, nb = 0, nt = 0, bad = 0;
+	size_t i, k, nb = 0, nt = 0, nend = 0, bad = 0;
 	int rc;
 
 	ok(slurp("t/data/one.frames", &one_file) == 0 &&
 	    slurp("t/data/three.frames", &three_file) == 0,
 	    "vectors: read t/data/one.frames and three.frames");
-	ok(same(&one_file, one_vec, sizeof(one_vec)),
-	    "vectors: one.frames equals the hand-written vector");
+	ok(one_file.len == sizeof(one_vec) + sizeof(one_end_vec) &&
+	    memcmp(one_file.p, one_vec, sizeof(one_vec)) == 0 &&
+	    memcmp(one_file.p + sizeof(one_vec), one_end_vec,
+	    sizeof(one_end_vec)) == 0,
+	    "vectors: one.frames equals the hand-written vectors");
 	ok(golden_encode(&b, golden_one, GOLDEN_N(golden_one)) == 0 &&
-	    same(&b, one_vec, sizeof(one_vec)),
-	    "vectors: the bundle writer produces one.frames byte for byte");
+	    same(&b, one_file.p, one_file.len),
+	    "vectors: the bundle writer and ds_end_pack produce one.frames "
+	    "byte for byte");
 	ds_buf_reset(&b);
 	ok(golden_encode(&b, golden_three, GOLDEN_N(golden_three)) == 0 &&
 	    same(&b, three_file.p, three_file.len) &&
-	    three_file.len == three_at[3],
+	    three_file.len == three_at[THREE_FRAMES],
 	    "vectors: the bundle writer produces three.frames byte for byte");
 	ok(ds_crc32c(ds_crc32c(0, one_vec, 12), one_vec + 16, 48) ==
 	    ds_get_le32(one_vec + 12),
@@ -197,6 +217,15 @@ known_vectors(void)
 	while (ds_frame_reader_next(&r, &f) == 1) {
 		if (ds_frame_reader_offset(&r) != three_at[nb + 1])
 			bad++;
+		if (f.type == DS_FRAME_END) {
+			nend++;
+			if (ds_end_unpack(&end, &f, &why) == -1 ||
+			    end.producer != 0 || end.epoch != 0 ||
+			    end.count != nt || end.last != nt ||
+			    nb != THREE_FRAMES - 1)
+				bad++;
+			continue;
+		}
 		if (ds_bundle_decode(&bun, f.payload, f.len, DS_TUPLE_MAX,
 		    &why) == -1 || bun.producer != 0 || bun.epoch != 0) {
 			bad++;
@@ -212,10 +241,10 @@ known_vectors(void)
 		}
 		nb++;
 	}
-	ok(bad == 0 && nb == 3 && nt == GOLDEN_N(golden_three) &&
+	ok(bad == 0 && nb == 3 && nt == GOLDEN_N(golden_three) && nend == 1 &&
 	    ds_frame_reader_eof(&r) == 0,
 	    "vectors: three.frames decodes to 3 bundles, 5 tuples as "
-	    "golden.h says");
+	    "golden.h says, and an END that says so");
 	ds_frame_reader_term(&r);
 
 	/* An empty payload: header only, CRC over bytes 0..11. */
@@ -323,6 +352,32 @@ check_specs(const struct ds_buf *stream, const struct spec *s, size_t ns)
 static struct ds_tuple	 varied[12], big1[1], bigs[8], many[1000];
 static struct spec	 specs[4];
 static struct ds_buf	 rt_stream = DS_BUF_INIT;	/* specs encoded */
+static struct ds_buf	 rt_pipe = DS_BUF_INIT;		/* as a pipe stream */
+
+/* specs as a pipe stream: one producer and epoch (0), then the END. */
+static int
+pipe_specs(struct ds_buf *out, const struct spec *s, size_t ns)
+{
+	struct spec one;
+	struct ds_end e = { 0, 0, 0, 0 };
+	size_t i;
+
+	for (i = 0; i < ns; i++) {
+		one = s[i];
+		one.producer = 0;
+		one.epoch = 0;
+		if (encode_specs(out, &one, 1) == -1)
+			return -1;
+		e.count += s[i].n;
+		if (s[i].n > 0)
+			e.last = s[i].t[s[i].n - 1].seq;
+	}
+	if (ds_buf_grow(out, DS_END_FRAME) == -1)
+		return -1;
+	ds_end_pack(out->p + out->len, &e);
+	out->len += DS_END_FRAME;
+	return 0;
+}
 
 static void
 round_trip(void)
@@ -394,6 +449,8 @@ round_trip(void)
 	ok(check_specs(&rt_stream, specs, 4) == 0,
 	    "round trip: every bundle and tuple decodes to what was written "
 	    "(%zu bytes)", rt_stream.len);
+	ok(pipe_specs(&rt_pipe, specs, 4) == 0,
+	    "round trip: the same tuples as one pipe stream, with its END");
 
 	/* Writer bookkeeping. */
 	ok(ds_bundle_begin(&w, &b, 9, 9) == 0 && ds_bundle_bytes(&w) ==
@@ -469,7 +526,7 @@ truncation(void)
 
 	for (k = 0; k <= three_file.len; k++) {
 		whole = 0;
-		for (j = 0; j < 4; j++)
+		for (j = 0; j <= THREE_FRAMES; j++)
 			if (three_at[j] <= k)
 				whole = three_at[j];
 		ds_buf_reset(&got);
@@ -526,7 +583,7 @@ frame_of(size_t byte)
 {
 	size_t j;
 
-	for (j = 0; j < 3; j++)
+	for (j = 0; j < THREE_FRAMES - 1; j++)
 		if (byte < three_at[j + 1])
 			break;
 	return j;
@@ -593,7 +650,7 @@ bit_flips(void)
 	ok(bad_detect == 0, "bit flips: every flip is refused at its frame's "
 	    "offset: %zu EPROTO, %zu EMSGSIZE, %zu EBADMSG, %zu truncated "
 	    "(%zu wrong)", nproto, nsize, nbad, ntrunc, bad_detect);
-	ok(nproto == 3 * 4 * 8 && nsize > 0 && ntrunc > 0 &&
+	ok(nproto == THREE_FRAMES * 4 * 8 && nsize > 0 && ntrunc > 0 &&
 	    nproto + nsize + nbad + ntrunc == n * 8,
 	    "bit flips: magic/version flips are EPROTO, huge lengths "
 	    "EMSGSIZE, the rest EBADMSG");
@@ -936,7 +993,13 @@ input(void)
 
 	input_expect("three.frames", three_file.p, three_file.len,
 	    DS_TUPLE_MAX, 0, 3, NULL);
-	input_expect("empty input", "", 0, DS_TUPLE_MAX, 0, 0, NULL);
+	input_expect("the END of three.frames alone", three_file.p +
+	    three_at[THREE_FRAMES - 1], DS_END_FRAME, DS_TUPLE_MAX,
+	    DS_EX_DATAERR, 0, "stdin: bad END at offset 0: it says 5 tuples "
+	    "(last seq 5), 0 were read (last seq 0)");
+	input_expect("empty input", "", 0, DS_TUPLE_MAX, DS_EX_DATAERR, 0,
+	    "stdin: stream cut: end of input without an END frame at offset "
+	    "0, before any tuple");
 	input_expect("text", "hello\n", 6, DS_TUPLE_MAX, DS_EX_PROTOCOL, 0,
 	    "stdin: bad frame at offset 0: bad magic (not a dstream frame "
 	    "stream)");
@@ -952,18 +1015,27 @@ input(void)
 	    DS_EX_DATAERR, 2,
 	    "stdin: bad frame at offset 177: checksum mismatch");
 	input_expect("last byte missing", three_file.p, three_file.len - 1,
-	    DS_TUPLE_MAX, DS_EX_DATAERR, 2,
-	    "stdin: bad frame at offset 177: truncated frame payload");
+	    DS_TUPLE_MAX, DS_EX_DATAERR, 3,
+	    "stdin: stream cut: truncated frame payload at offset 271, after "
+	    "5 tuples (last seq 5)");
+	input_expect("last bundle's last byte missing", three_file.p,
+	    three_at[3] - 1, DS_TUPLE_MAX, DS_EX_DATAERR, 2,
+	    "stdin: stream cut: truncated frame payload at offset 177, after "
+	    "3 tuples (last seq 3)");
 	input_expect("10 bytes of a header", three_file.p, three_at[1] + 10,
 	    DS_TUPLE_MAX, DS_EX_DATAERR, 1,
-	    "stdin: bad frame at offset 102: truncated frame header");
+	    "stdin: stream cut: truncated frame header at offset 102, after "
+	    "2 tuples (last seq 2)");
+	input_expect("no END", three_file.p, three_at[3], DS_TUPLE_MAX,
+	    DS_EX_DATAERR, 3, "stdin: stream cut: end of input without an "
+	    "END frame at offset 271, after 5 tuples (last seq 5)");
 	memcpy(b.p, one_vec, 64);
 	ds_put_le32(b.p + 8, DS_FRAME_MAX + 1);
 	input_expect("oversize length", b.p, 64, DS_TUPLE_MAX,
 	    DS_EX_DATAERR, 0,
 	    "stdin: bad frame at offset 0: frame length over the limit");
-	input_expect("maxtuple 7 (one.frames has 7 bytes)", one_vec, 64, 7,
-	    0, 1, NULL);
+	input_expect("maxtuple 7 (one.frames has 7 bytes)", one_file.p,
+	    one_file.len, 7, 0, 1, NULL);
 	input_expect("maxtuple 6", one_vec, 64, 6, DS_EX_DATAERR, 0,
 	    "stdin: bad frame at offset 0: tuple larger than the maximum "
 	    "tuple size (--max-tuple 6)");
@@ -989,8 +1061,8 @@ input(void)
 	    DS_EX_DATAERR, 1, "stdin: bad frame at offset 64: tuple payload "
 	    "length past the bundle");
 
-	input_expect("round-trip stream (9 MiB, big frames)", rt_stream.p,
-	    rt_stream.len, DS_TUPLE_MAX, 0, 4, NULL);
+	input_expect("round-trip stream (9 MiB, big frames)", rt_pipe.p,
+	    rt_pipe.len, DS_TUPLE_MAX, 0, 4, NULL);
 
 	/* Read errors are 74. */
 	ds_pipein_init(&in, "stdin", DS_TUPLE_MAX);
@@ -1135,7 +1207,7 @@ io_errors(void)
 		fflush(stdout);	/* the child must not repeat it */
 		if ((pid = fork()) == 0) {
 			close(fds[0]);
-			_exit(ds_write_all(fds[1], rt_stream.p, rt_stream.len)
+			_exit(ds_write_all(fds[1], rt_pipe.p, rt_pipe.len)
 			    == 0 ? 0 : 1);
 		}
 		close(fds[1]);
@@ -1146,7 +1218,7 @@ io_errors(void)
 			t += bp->count;
 		}
 		ok(st == 0 && nb == 4 && t == 12 + 1 + 1000 + 8,
-		    "io: ds_pipein reads the round-trip stream from a pipe "
+		    "io: ds_pipein reads the round-trip pipe stream from a pipe "
 		    "(%zu bundles, %zu tuples)", nb, t);
 		ds_pipein_term(&in);
 		close(fds[0]);
@@ -1175,6 +1247,7 @@ main(void)
 	ds_buf_free(&one_file);
 	ds_buf_free(&three_file);
 	ds_buf_free(&rt_stream);
+	ds_buf_free(&rt_pipe);
 	free(pool);
 	return done();
 }

@@ -1,6 +1,7 @@
 /*
  * golden.c: writes and checks the golden frame files.  Run from the repo
- * top.  Without options it is a TAP test: t/data/{one,three}.frames, their
+ * top.  Without options it is a TAP test: t/data/{one,three,empty}.frames
+ * (pipe streams: bundles, then the END frame), their
  * .hex twins (`od -An -tx1 -v` text) and the fuzzer seeds in
  * tools/fuzz/corpus must equal, byte for byte, what the encoder produces
  * from golden.h now.  With -w it (re)writes those files instead; do that
@@ -59,16 +60,24 @@ static void
 build(void)
 {
 	struct ds_buf one = DS_BUF_INIT, three = DS_BUF_INIT;
-	struct ds_buf odd = DS_BUF_INIT;
+	struct ds_buf empty = DS_BUF_INIT, odd = DS_BUF_INIT;
+	struct ds_buf after = DS_BUF_INIT;
 	static const unsigned char pay[] = "abc";
 
 	if (golden_encode(&one, golden_one, GOLDEN_N(golden_one)) == -1 ||
-	    golden_encode(&three, golden_three, GOLDEN_N(golden_three)) == -1)
+	    golden_encode(&three, golden_three, GOLDEN_N(golden_three)) == -1 ||
+	    golden_encode(&empty, NULL, 0) == -1)
 		die("encode");
 	if (ds_buf_add(add("t/data/one.frames"), one.p, one.len) == -1 ||
 	    golden_hex(add("t/data/one.hex"), one.p, one.len) == -1 ||
 	    ds_buf_add(add("t/data/three.frames"), three.p, three.len) == -1 ||
-	    golden_hex(add("t/data/three.hex"), three.p, three.len) == -1)
+	    golden_hex(add("t/data/three.hex"), three.p, three.len) == -1 ||
+	    ds_buf_add(add("t/data/empty.frames"), empty.p, empty.len) == -1 ||
+	    golden_hex(add("t/data/empty.hex"), empty.p, empty.len) == -1)
+		die("build");
+	/* A whole stream, then a bundle after its END. */
+	if (ds_buf_add(&after, three.p, three.len) == -1 ||
+	    ds_buf_add(&after, one.p, one.len - DS_END_FRAME) == -1)
 		die("build");
 	/* Frames a reader must refuse although their CRC is right. */
 	if (ds_frame_append(&odd, 2, 0, pay, 3) == -1 ||
@@ -79,13 +88,20 @@ build(void)
 	seed("tools/fuzz/corpus/three", 0, 0, 0, &three, three.len);
 	seed("tools/fuzz/corpus/three-chunked", 7, 1, 0, &three, three.len);
 	seed("tools/fuzz/corpus/three-maxtuple", 0, 0, 8, &three, three.len);
-	seed("tools/fuzz/corpus/truncated", 3, 2, 0, &three, three.len - 5);
+	seed("tools/fuzz/corpus/truncated", 3, 2, 0, &three,
+	    three.len - DS_END_FRAME - 5);
 	seed("tools/fuzz/corpus/odd", 0, 0, 0, &odd, odd.len);
+	seed("tools/fuzz/corpus/empty", 0, 0, 0, &empty, empty.len);
+	seed("tools/fuzz/corpus/after-end", 5, 3, 0, &after, after.len);
+	seed("tools/fuzz/corpus/no-end", 0, 0, 0, &three,
+	    three.len - DS_END_FRAME);
 	/* Bit 7: CRCs left alone; this one is wrong (a payload bit flipped). */
 	one.p[40] ^= 0x04;
 	seed("tools/fuzz/corpus/bad-crc", 0x80, 0, 0, &one, one.len);
 	ds_buf_free(&one);
 	ds_buf_free(&three);
+	ds_buf_free(&empty);
+	ds_buf_free(&after);
 	ds_buf_free(&odd);
 }
 

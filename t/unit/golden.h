@@ -1,9 +1,10 @@
 /*
  * golden.h: the tuples behind the golden frame files in t/data, shared by
  * t/unit/golden.c (which writes and checks the files) and t/unit/frame.c
- * (which compares them with the encoder and decodes them).  The streams
- * are what pipe mode produces: producer 0, epoch 0, seqs 1..n.  Changing
- * anything here changes the files: rerun `t/unit/golden -w`.
+ * and end.c (which compare them with the encoder and decode them).  The
+ * streams are what pipe mode produces: producer 0, epoch 0, seqs 1..n in
+ * bundles, then the END that closes the stream.  Changing anything here
+ * changes the files: rerun `t/unit/golden -w`.
  */
 #ifndef DS_GOLDEN_H
 #define DS_GOLDEN_H
@@ -56,12 +57,16 @@ golden_tuple(struct ds_tuple *t, const struct golden_tuple *g)
 	t->paylen = strlen(g->payload);
 }
 
-/* Encode tuples g[0..n) with the bundle writer.  0, or -1 with errno. */
+/*
+ * Encode tuples g[0..n) with the bundle writer, then the END frame of the
+ * stream (n 0: the END alone, the empty stream).  0, or -1 with errno.
+ */
 static inline int
 golden_encode(struct ds_buf *out, const struct golden_tuple *g, size_t n)
 {
 	struct ds_bundle_writer w;
 	struct ds_tuple t;
+	struct ds_end e = { 0, 0, n, n > 0 ? g[n - 1].seq : 0 };
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -75,7 +80,12 @@ golden_encode(struct ds_buf *out, const struct golden_tuple *g, size_t n)
 		if (ds_bundle_add(&w, &t) == -1)
 			return -1;
 	}
-	return n > 0 ? ds_bundle_end(&w) : 0;
+	if ((n > 0 && ds_bundle_end(&w) == -1) ||
+	    ds_buf_grow(out, DS_END_FRAME) == -1)
+		return -1;
+	ds_end_pack(out->p + out->len, &e);
+	out->len += DS_END_FRAME;
+	return 0;
 }
 
 /* The .hex twin: exactly what `od -An -tx1 -v` prints for the bytes. */

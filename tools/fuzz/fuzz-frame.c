@@ -1,10 +1,12 @@
 /*
- * fuzz-frame.c: libFuzzer target for the frame reader, the bundle decoder
- * and ds_pipein.  It aborts when whole and chunked reading disagree, when
- * a returned frame is not byte for byte the input with a valid CRC, when
- * a decodable bundle does not re-encode to the same bytes, when a fault
- * is not EPROTO/EMSGSIZE/EBADMSG at a frame boundary, or when ds_pipein
- * gives other bundles or an exit code other than 65/76.
+ * fuzz-frame.c: libFuzzer target for the frame reader, the bundle and END
+ * decoders and ds_pipein.  It aborts when whole and chunked reading
+ * disagree, when a returned frame is not byte for byte the input with a
+ * valid CRC, when a decodable bundle does not re-encode to the same bytes,
+ * when a fault is not EPROTO/EMSGSIZE/EBADMSG at a frame boundary, or when
+ * ds_pipein gives other bundles, ends a stream that has no END agreeing
+ * with its bundles (or has anything after it), or fails with an exit code
+ * other than 65/76.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -150,6 +152,18 @@ check_bundle(const unsigned char *frame, uint32_t len, size_t maxt,
 	return 1;
 }
 
+/* Whether an END payload agrees with the bundles before it. */
+static int
+end_agrees(const unsigned char *q, const struct ds_end *seen, int bundles,
+    int mixed)
+{
+	if (ds_get_le64(q + 12) != seen->count ||
+	    ds_get_le64(q + 20) != seen->last)
+		return 0;
+	return !bundles || (!mixed && ds_get_le64(q) == seen->producer &&
+	    ds_get_le32(q + 8) == seen->epoch);
+}
+
 /* Feed the stream to ds_pipein through a pipe; compare with the frames. */
 static void
 check_input(const uint8_t *p, size_t n, size_t maxt, size_t good,
@@ -174,7 +188,9 @@ check_input(const uint8_t *p, size_t n, size_t maxt, size_t good,
 	else {
 		CHECK(rc == -1);
 		CHECK(in.code == DS_EX_DATAERR || in.code == DS_EX_PROTOCOL);
-		CHECK(strncmp(in.msg, "stdin: bad frame at offset ", 27) == 0);
+		CHECK(strncmp(in.msg, "stdin: bad frame at offset ", 27) == 0 ||
+		    strncmp(in.msg, "stdin: bad END at offset ", 25) == 0 ||
+		    strncmp(in.msg, "stdin: stream cut: ", 19) == 0);
 	}
 	ds_pipein_term(&in);
 }
@@ -195,11 +211,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct outcome a, c;
 	struct ds_bundle b = DS_BUNDLE_INIT;
 	struct ds_buf tmp = DS_BUF_INIT;
+	struct ds_end seen = { 0, 0, 0, 0 };
 	unsigned char *copy;
 	const uint8_t *p;
 	size_t n, maxt, off, good = 0;
 	uint32_t len;
-	int prefix;
+	int prefix, ended = 0, mixed = 0, isbundle;
 
 	if (size < 3)
 		return 0;
@@ -244,24 +261,44 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/*
 	 * Every frame: a decodable bundle or a clean refusal.  ds_pipein
 	 * hands out the leading good bundles, then fails at the first bad
-	 * frame or stream error, if any.
+	 * frame, a bad END, a frame after the END or a stream error, if
+	 * any; it ends the stream only at an END that agrees with the
+	 * bundles, with nothing after it.
 	 */
 	prefix = 1;
 	for (off = 0; off < a.frames.len; off += DS_FRAME_HDR + len) {
 		len = (uint32_t)p[off + 8] | (uint32_t)p[off + 9] << 8 |
 		    (uint32_t)p[off + 10] << 16 | (uint32_t)p[off + 11] << 24;
-		if (p[off + 4] == DS_FRAME_BUNDLE && p[off + 5] == 0 &&
+		isbundle = p[off + 4] == DS_FRAME_BUNDLE && p[off + 5] == 0 &&
 		    p[off + 6] == 0 && p[off + 7] == 0 &&
-		    check_bundle(p + off, len, maxt, &b, &tmp)) {
-			if (prefix)
-				good++;
-		} else
+		    check_bundle(p + off, len, maxt, &b, &tmp);
+		if (!prefix)
+			continue;
+		if (ended)
+			prefix = 0;
+		else if (p[off + 4] == DS_FRAME_END && p[off + 5] == 0)
+			ended = p[off + 6] == 0 && p[off + 7] == 0 &&
+			    len == DS_END_LEN && end_agrees(p + off +
+			    DS_FRAME_HDR, &seen, good > 0, mixed);
+		else if (isbundle) {
+			if (good++ == 0) {
+				seen.producer = b.producer;
+				seen.epoch = b.epoch;
+			} else if (b.producer != seen.producer ||
+			    b.epoch != seen.epoch)
+				mixed = 1;
+			seen.count += b.count;
+			if (b.count > 0)
+				seen.last = b.t[b.count - 1].seq;
+		}
+		if (!isbundle && !ended)
 			prefix = 0;
 	}
 	/* ds_pipein reads up to DS_FRAME_MAX: skip what it would allocate. */
 	if (!(a.err == EMSGSIZE &&
 	    ds_get_le32(p + a.frames.len + 8) <= DS_FRAME_MAX))
-		check_input(p, n, maxt, good, prefix && a.why == NULL);
+		check_input(p, n, maxt, good, prefix && ended &&
+		    a.why == NULL);
 
 	ds_bundle_free(&b);
 	ds_buf_free(&tmp);
