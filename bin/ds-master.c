@@ -22,6 +22,7 @@
 #include <popt.h>
 
 #include "ds.h"
+#include "core/dir.h"
 #include "core/msg.h"
 #include "master/master.h"
 
@@ -69,6 +70,9 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	signal(SIGPIPE, SIG_IGN);
 	ev_default_loop(0);
 	M.srv = ds_pull_srv_open(EV_DEFAULT, M.addr, &ctl_ops, NULL);
+	if (M.srv == NULL && errno == EEXIST)
+		ds_die(DS_EX_IOERR, "unable to bind %s: not a socket: left "
+		    "alone", M.addr);
 	if (M.srv == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to bind %s: %s", M.addr,
 		    ds_pull_strerror(errno));
@@ -150,6 +154,7 @@ main(int argc, char *argv[])
 	};
 
 	ds_progname = "ds-master";
+	(void)ds_dir_umask();	/* sockets and files: ours alone */
 	co.usage = USAGE;
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1)
