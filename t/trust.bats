@@ -289,6 +289,10 @@ EOF
 	run -74 ds-op --builtin count --id 2 --listen "ipc://$PWD/l" \
 	    --consumers 3 --pull "least:1@ipc://$PWD/nowhere"
 	[ -L l ]
+	run -74 --separate-stderr ds-router --id 5 --listen "ipc://$PWD/l" \
+	    --consumers 3 --dist hash --pull "least:1@ipc://$PWD/nowhere"
+	[ "$stderr" = "ds-router: fatal: unable to listen at ipc://$PWD/l: not a socket: left alone" ]
+	[ -L l ]
 	victim_same
 	mkdir dir
 	run -74 ds-journal --dir "$T" --listen "ipc://$PWD/dir"
