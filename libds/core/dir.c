@@ -1,6 +1,8 @@
 /*
- * dir.c: private directories, and files in them without following links
- * (dir.h).
+ * dir.c: private directories, files in them without following links, and
+ * the process umask that keeps new files and sockets private (dir.h).
+ * The umask is process state: ds_dir_umask is called once, first thing
+ * in main.
  */
 #define _DEFAULT_SOURCE	/* S_ISVTX */
 #include <sys/stat.h>

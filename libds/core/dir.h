@@ -5,7 +5,8 @@
  * reached through a symbolic link.  Every file operation here goes
  * through the directory's descriptor (openat(2) and friends) with
  * O_NOFOLLOW, temporary files are created O_EXCL, and a replaced file is
- * fsync'ed before and its directory after the rename.
+ * fsync'ed before and its directory after the rename.  Sockets take their
+ * mode from the umask: ds_dir_umask makes it 077.
  *
  * Never prints, never exits: -1 with errno, and for the checks a
  * static text in *why saying what was wrong.
