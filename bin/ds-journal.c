@@ -25,6 +25,7 @@
 #include <popt.h>
 
 #include "ds.h"
+#include "core/dir.h"
 #include "core/msg.h"
 #include "journal/journald.h"
 
@@ -260,6 +261,7 @@ main(int argc, char *argv[])
 	};
 
 	ds_progname = "ds-journal";
+	(void)ds_dir_umask();	/* sockets and files: ours alone */
 	co.usage = USAGE;
 	g.min_free = 64u << 20;
 	g.ckpt = 256u << 20;	/* a checkpoint stalls writers for tens of ms */
@@ -359,7 +361,11 @@ main(int argc, char *argv[])
 	ev_prepare_init(&g.prep_w, prep_cb);
 	ev_prepare_start(g.loop, &g.prep_w);
 	ev_timer_init(&g.sync_w, sync_cb, 0, 0);
-	if ((g.srv = ds_pull_srv_open(g.loop, listen, &journald_ops, NULL)) == NULL)
+	if ((g.srv = ds_pull_srv_open(g.loop, listen, &journald_ops, NULL)) ==
+	    NULL && errno == EEXIST)
+		ds_die(DS_EX_IOERR, "unable to listen on %s: not a socket: "
+		    "left alone", listen);
+	if (g.srv == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to listen on %s: %s", listen,
 		    ds_pull_strerror(errno));
 	(void)journald_room(0);

@@ -61,16 +61,11 @@ static void
 make_key(void)
 {
 	unsigned char key[DS_KEY_LEN];
-	const char *why = "";
-	int fd;
 
-	if ((fd = ds_dir_open(M.topo.run, 0, &why)) == -1)
-		ds_die(DS_EX_IOERR, "%s: %s: %s", M.topo.run, why,
-		    strerror(errno));
-	if (ds_key_make(fd, "key", key) == -1 || ds_pull_setkey(key) == -1)
+	if (ds_key_make(M.runfd, "key", key) == -1 ||
+	    ds_pull_setkey(key) == -1)
 		ds_diesys(DS_EX_IOERR, "%s/key", M.topo.run);
 	memset(key, 0, sizeof(key));
-	close(fd);
 }
 
 static int
@@ -92,6 +87,9 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	signal(SIGPIPE, SIG_IGN);
 	ev_default_loop(0);
 	M.srv = ds_pull_srv_open(EV_DEFAULT, M.addr, &ctl_ops, NULL);
+	if (M.srv == NULL && errno == EEXIST)
+		ds_die(DS_EX_IOERR, "unable to bind %s: not a socket: left "
+		    "alone", M.addr);
 	if (M.srv == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to bind %s: %s", M.addr,
 		    ds_pull_strerror(errno));
@@ -181,6 +179,7 @@ main(int argc, char *argv[])
 	};
 
 	ds_progname = "ds-master";
+	(void)ds_dir_umask();	/* sockets and files: ours alone */
 	co.usage = USAGE;
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
 	while ((rc = ds_opt_next(&co, pc)) != -1)

@@ -508,7 +508,7 @@ tc_list() {
 
 @test "ds-sink: --tc that cannot be opened exits 74 naming the path" {
 	run -74 --separate-stderr ds-sink --tc nodir/db.tch < /dev/null
-	[[ $stderr == "ds-sink: fatal: unable to open nodir/db.tch: file not found"* ]]
+	[[ $stderr == "ds-sink: fatal: unable to open nodir/db.tch: No such file or directory"* ]]
 	head -c 4096 /dev/urandom > notdb
 	run -74 --separate-stderr ds-sink --tc notdb < /dev/null
 	[[ $stderr == "ds-sink: fatal: unable to open notdb: "* ]]

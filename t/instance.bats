@@ -635,7 +635,7 @@ tc_sink() {	# EPOCH
 	cat > full.sh <<-EOF
 	set -e
 	J="ipc://$PWD/jr" x="--once exactly --journal ipc://$PWD/jr"
-	mount -t tmpfs -o size=16m tmpfs jdir
+	mount -t tmpfs -o size=16m,mode=0700 tmpfs jdir
 	# Leave less than --min-free: every write is refused (FULL).
 	dd if=/dev/zero of=jdir/fill bs=1M count=13 2>/dev/null
 	ds-journal --dir jdir --listen "\$J" --min-free 4M 2> journal.err &

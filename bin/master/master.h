@@ -75,6 +75,7 @@ struct inst {
 
 struct master {
 	struct ds_topo		 topo;
+	int			 runfd, statefd;	/* RUN, STATE (rundir.c) */
 	struct ds_plan		 plan;		/* who pulls from whom */
 	char			*addr;		/* ipc://RUN/master */
 	struct inst		*in;		/* plan.proc[k] is in[k]'s */
@@ -115,12 +116,14 @@ void	 argv_build(const char *argv0);
 char	*argv_ids(const struct ds_plan_ids *);
 
 /*
- * rundir.c: create the run and state directories, take the run lock
- * (dies 69 if another master holds it), start over if the last run
- * finished (STATE/done), read STATE/epochs.  Dies 71/74 on errors.
+ * rundir.c: create or check the private run and state directories into
+ * M.runfd and M.statefd (dies 74 naming a directory that is not ours
+ * alone), take the run lock (dies 69 if another master holds it), start
+ * over if the last run finished (STATE/done), read STATE/epochs.  Dies
+ * 71/74 on errors, 74 on a symbolic link where a file should be.
  */
 void	 rundir_open(void);
-/* Write STATE/epochs: 0, or -1 with errno set. */
+/* Replace STATE/epochs (synced): 0, or -1 with errno set. */
 int	 rundir_epochs_save(void);
 /* Write STATE/done (the job finished; the next run starts over); dies 74. */
 void	 rundir_done(void);

@@ -5,6 +5,12 @@
  * state logs and STATE/journal; STATE/done, left by a run that finished,
  * so that the next one starts over).  Only ds-master writes here; the
  * children write their own files below STATE.
+ *
+ * Both are private (core/dir.h): created 0700 with their parents, an
+ * existing one refused (74) unless it is a real directory of ours that
+ * no one else may write, and every file in them reached through M.runfd
+ * or M.statefd without following a link: a link where a file should be
+ * is refused (74), except a stale temporary file, which is removed.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -18,28 +24,28 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/dir.h"
 #include "master.h"
 
-/* mkdir -p path, the last component with mode. */
+/* Open (creating) the private directory path, or die 74 naming it. */
 static int
-mkdirs(const char *path, mode_t mode)
+dir_open(const char *what, const char *path)
 {
-	char *p, *s;
-	int rc = 0;
+	char err[1024];
+	int fd;
 
-	s = xstrdup(path);
-	for (p = s + 1; rc == 0 && *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(s, 0777) == -1 && errno != EEXIST)
-			rc = -1;
-		*p = '/';
-	}
-	if (rc == 0 && mkdir(s, mode) == -1 && errno != EEXIST)
-		rc = -1;
-	free(s);
-	return rc;
+	if ((fd = ds_dir_open_msg(path, 1, err, sizeof(err))) == -1)
+		ds_die(DS_EX_IOERR, "unable to use %s directory %s: %s", what,
+		    path, err);
+	return fd;
+}
+
+/* Die 74: dir/name could not be opened (a link is not followed). */
+static void
+die_file(const char *dir, const char *name, const char *verb)
+{
+	ds_die(DS_EX_IOERR, "unable to %s %s/%s: %s", verb, dir, name,
+	    ds_dir_strerror(errno));
 }
 
 static struct inst *
@@ -57,112 +63,126 @@ inst_by_name(const char *name)
 static void
 epochs_load(void)
 {
-	char *file, line[512], name[256];
+	char line[512], name[256];
 	unsigned long long e;
 	struct inst *in;
 	FILE *fp;
+	int fd;
 
-	file = xprintf("%s/epochs", M.topo.state);
-	if ((fp = fopen(file, "r")) == NULL) {
+	if ((fd = ds_dir_openat(M.statefd, "epochs", O_RDONLY)) == -1) {
 		if (errno != ENOENT)
-			ds_diesys(DS_EX_IOERR, "unable to read %s", file);
-		free(file);
+			die_file(M.topo.state, "epochs", "read");
 		return;
 	}
+	if ((fp = fdopen(fd, "r")) == NULL)
+		ds_diesys(DS_EX_OSERR, "unable to read %s/epochs",
+		    M.topo.state);
 	while (fgets(line, sizeof(line), fp) != NULL) {
 		if (sscanf(line, "%255s %llu", name, &e) != 2 ||
 		    e > UINT32_MAX - 1)
-			ds_die(DS_EX_DATAERR, "%s: bad line '%.*s'", file,
-			    (int)strcspn(line, "\n"), line);
+			ds_die(DS_EX_DATAERR, "%s/epochs: bad line '%.*s'",
+			    M.topo.state, (int)strcspn(line, "\n"), line);
 		if ((in = inst_by_name(name)) != NULL)
 			in->epoch = (uint32_t)e;
 	}
+	if (ferror(fp))
+		ds_diesys(DS_EX_IOERR, "unable to read %s/epochs",
+		    M.topo.state);
 	fclose(fp);
-	free(file);
 }
 
 int
 rundir_epochs_save(void)
 {
-	char *file, *tmp;
+	struct ds_buf b = DS_BUF_INIT;
+	char line[320];
 	size_t i;
-	FILE *fp;
-	int rc = -1;
+	int n, rc;
 
-	file = xprintf("%s/epochs", M.topo.state);
-	tmp = xprintf("%s/epochs.tmp", M.topo.state);
-	if ((fp = fopen(tmp, "w")) != NULL) {
-		for (i = 0; i < M.nin; i++)
-			if (M.in[i].epoch > 0)
-				fprintf(fp, "%s %lu\n", M.in[i].name,
-				    (unsigned long)M.in[i].epoch);
-		if (fclose(fp) == 0 && rename(tmp, file) == 0)
-			rc = 0;
+	for (i = 0; i < M.nin; i++) {
+		if (M.in[i].epoch == 0)
+			continue;
+		n = snprintf(line, sizeof(line), "%s %lu\n", M.in[i].name,
+		    (unsigned long)M.in[i].epoch);
+		if (ds_buf_add(&b, line, (size_t)n) == -1)
+			nomem();
 	}
-	free(tmp);
-	free(file);
+	rc = ds_dir_replace(M.statefd, "epochs", b.p, b.len);
+	ds_buf_free(&b);
 	return rc;
 }
 
-/* Remove the files of STATE/journal (ds-journal(5)), if any. */
+/*
+ * Remove the entries of the directory fd whose names match (unlinkat(2)
+ * removes a link, never what it points to).  fd is closed.
+ */
 static void
-journal_clear(void)
+clear(int fd, const char *dir, int (*match)(const char *))
 {
 	struct dirent *de;
-	char *dir, *p;
 	DIR *d;
 
-	dir = xprintf("%s/journal", M.topo.state);
-	if ((d = opendir(dir)) == NULL) {
-		if (errno != ENOENT)
-			ds_diesys(DS_EX_IOERR, "unable to read %s", dir);
-		free(dir);
-		return;
-	}
+	if ((d = fdopendir(fd)) == NULL)
+		ds_diesys(DS_EX_IOERR, "unable to read %s", dir);
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, "journal.", 8) != 0 &&
-		    strncmp(de->d_name, "state.tch", 9) != 0)
+		if (!match(de->d_name))
 			continue;
-		p = xprintf("%s/%s", dir, de->d_name);
-		if (unlink(p) == -1 && errno != ENOENT)
-			ds_diesys(DS_EX_IOERR, "unable to remove %s", p);
-		free(p);
+		if (unlinkat(fd, de->d_name, 0) == -1 && errno != ENOENT)
+			ds_diesys(DS_EX_IOERR, "unable to remove %s/%s", dir,
+			    de->d_name);
 	}
 	closedir(d);
-	free(dir);
+}
+
+/* The files of STATE/journal (ds-journal(5)). */
+static int
+journal_file(const char *name)
+{
+	return strncmp(name, "journal.", 8) == 0 ||
+	    strncmp(name, "state.tch", 9) == 0;
+}
+
+static int
+slog_file(const char *name)
+{
+	size_t n = strlen(name);
+
+	return n >= 5 && strcmp(name + n - 5, ".slog") == 0;
 }
 
 /* A finished run leaves STATE/done: the next run starts over. */
 static void
 state_prepare(void)
 {
-	char *done, *p;
-	struct dirent *de;
-	size_t n;
-	DIR *d;
+	struct stat st;
+	char *jdir;
+	int fd;
 
-	done = xprintf("%s/done", M.topo.state);
-	if (access(done, F_OK) == 0) {
-		if ((d = opendir(M.topo.state)) == NULL)
-			ds_diesys(DS_EX_IOERR, "unable to read %s",
-			    M.topo.state);
-		while ((de = readdir(d)) != NULL) {
-			n = strlen(de->d_name);
-			if (n < 5 || strcmp(de->d_name + n - 5, ".slog") != 0)
-				continue;
-			p = xprintf("%s/%s", M.topo.state, de->d_name);
-			if (unlink(p) == -1 && errno != ENOENT)
-				ds_diesys(DS_EX_IOERR, "unable to remove %s",
-				    p);
-			free(p);
-		}
-		closedir(d);
-		journal_clear();
-		if (unlink(done) == -1)
-			ds_diesys(DS_EX_IOERR, "unable to remove %s", done);
-		ds_info("previous run finished: starting over");
+	if (fstatat(M.statefd, "done", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			die_file(M.topo.state, "done", "read");
+		return;
 	}
-	free(done);
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISLNK(st.st_mode) ? ELOOP : EINVAL;
+		die_file(M.topo.state, "done", "read");
+	}
+	if ((fd = dup(M.statefd)) == -1)
+		ds_diesys(DS_EX_OSERR, "unable to read %s", M.topo.state);
+	clear(fd, M.topo.state, slog_file);
+	jdir = xprintf("%s/journal", M.topo.state);
+	if ((fd = openat(M.statefd, "journal", O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) != -1)
+		clear(fd, jdir, journal_file);
+	else if (errno != ENOENT)
+		ds_die(DS_EX_IOERR, "unable to read %s: %s", jdir,
+		    errno == ELOOP || errno == ENOTDIR ? "not a directory "
+		    "(a symbolic link is not followed)" : strerror(errno));
+	free(jdir);
+	if (unlinkat(M.statefd, "done", 0) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to remove %s/done",
+		    M.topo.state);
+	ds_info("previous run finished: starting over");
 }
 
 /* One ds-master per run directory: a lock held until we exit. */
@@ -170,23 +190,20 @@ static void
 lock_run(void)
 {
 	struct flock fl;
-	char *file;
 	int fd;
 
-	file = xprintf("%s/lock", M.topo.run);
-	if ((fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to open %s", file);
+	if ((fd = ds_dir_openat(M.runfd, "lock", O_RDWR | O_CREAT)) == -1)
+		die_file(M.topo.run, "lock", "open");
 	memset(&fl, 0, sizeof(fl));
 	fl.l_type = F_WRLCK;
 	fl.l_whence = SEEK_SET;
 	if (fcntl(fd, F_SETLK, &fl) == -1) {
 		if (errno == EACCES || errno == EAGAIN)
 			ds_die(DS_EX_UNAVAILABLE, "%s: another ds-master runs "
-			    "job %s (%s is locked)", M.topo.file, M.topo.name,
-			    file);
-		ds_diesys(DS_EX_IOERR, "unable to lock %s", file);
+			    "job %s (%s/lock is locked)", M.topo.file,
+			    M.topo.name, M.topo.run);
+		ds_diesys(DS_EX_IOERR, "unable to lock %s/lock", M.topo.run);
 	}
-	free(file);
 }
 
 void
@@ -194,16 +211,13 @@ rundir_open(void)
 {
 	char *jdir;
 
-	if (mkdirs(M.topo.run, 0700) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to create %s", M.topo.run);
-	if (mkdirs(M.topo.state, 0777) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to create %s", M.topo.state);
+	M.runfd = dir_open("run", M.topo.run);
+	M.statefd = dir_open("state", M.topo.state);
 	lock_run();
 	state_prepare();
 	if (M.jn != NULL) {
 		jdir = xprintf("%s/journal", M.topo.state);
-		if (mkdirs(jdir, 0700) == -1)
-			ds_diesys(DS_EX_IOERR, "unable to create %s", jdir);
+		close(dir_open("journal", jdir));
 		free(jdir);
 	}
 	epochs_load();
@@ -212,12 +226,10 @@ rundir_open(void)
 void
 rundir_done(void)
 {
-	char *done;
-	FILE *fp;
+	char *line;
 
-	done = xprintf("%s/done", M.topo.state);
-	if ((fp = fopen(done, "w")) == NULL ||
-	    fprintf(fp, "%s\n", M.topo.name) < 0 || fclose(fp) != 0)
-		ds_diesys(DS_EX_IOERR, "unable to write %s", done);
-	free(done);
+	line = xprintf("%s\n", M.topo.name);
+	if (ds_dir_replace(M.statefd, "done", line, strlen(line)) == -1)
+		die_file(M.topo.state, "done", "write");
+	free(line);
 }

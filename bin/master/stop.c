@@ -96,15 +96,11 @@ journal_last(void)
 static void
 finish(void)
 {
-	char *sock;
-
 	if (M.code == DS_EX_OK)
 		rundir_done();
 	ds_pull_srv_close(M.srv);
 	M.srv = NULL;
-	sock = xprintf("%s/master", M.topo.run);
-	(void)unlink(sock);
-	free(sock);
+	(void)unlinkat(M.runfd, "master", 0);
 	(void)ds_notify_send("STOPPING=1");
 	switch (M.code) {
 	case DS_EX_OK:

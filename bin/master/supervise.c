@@ -8,6 +8,7 @@
  * retire a producer whose consumers all finished.  It never signals a
  * process it did not start.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 
@@ -21,6 +22,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/dir.h"
 #include "master.h"
 
 #define QUICK_S		2.0	/* an exit this soon after start is quick */
@@ -235,6 +237,7 @@ sup_spawn(struct inst *in)
 	sigset_t none;
 	pid_t pid;
 	char **av, *ended;
+	mode_t mask;
 	size_t n;
 	int fd, maxfd;
 
@@ -247,7 +250,7 @@ sup_spawn(struct inst *in)
 	in->cons_done_at = 0;
 	if (rundir_epochs_save() == -1) {
 		job_stop(DS_EX_IOERR, "unable to write %s/epochs: %s",
-		    M.topo.state, strerror(errno));
+		    M.topo.state, ds_dir_strerror(errno));
 		return;
 	}
 	snprintf(in->epoch_s, sizeof(in->epoch_s), "%lu",
@@ -268,6 +271,7 @@ sup_spawn(struct inst *in)
 		    in->name, ended);
 	}
 	maxfd = max_fd();
+	mask = ds_dir_umask_caller();	/* ours is 077: not the child's */
 	sigemptyset(&none);
 	fflush(NULL);
 	if ((pid = fork()) == -1) {
@@ -285,6 +289,7 @@ sup_spawn(struct inst *in)
 		signal(SIGTERM, SIG_DFL);
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
+		umask(mask);
 		if (!in->stdin_ok && M.devnull != 0)
 			dup2(M.devnull, 0);
 		for (fd = 3; fd <= maxfd; fd++)

@@ -1,6 +1,8 @@
 /*
- * dir.c: private directories, and files in them without following links
- * (dir.h).
+ * dir.c: private directories, files in them without following links, and
+ * the process umask that keeps new files and sockets private (dir.h).
+ * The umask is process state: ds_dir_umask is called once, first thing
+ * in main.
  */
 #define _DEFAULT_SOURCE	/* S_ISVTX */
 #include <sys/stat.h>
@@ -17,14 +19,32 @@
 #include "core/dir.h"
 #include "core/io.h"
 
+/* What went wrong in ds_dir_open, and where. */
+struct why {
+	const char	*what;		/* a reason, or the failed call */
+	int		 sys;		/* what names a system call */
+	size_t		 at;		/* path's prefix at fault, in bytes */
+};
+
 static int
-fail(int fd, int e, const char *what, const char **why)
+fail(int fd, int e, const char *what, struct why *w)
 {
 	if (fd >= 0 && fd != AT_FDCWD)
 		close(fd);
-	if (why != NULL)
-		*why = what;
+	w->what = what;
+	w->sys = 0;
 	errno = e;
+	return -1;
+}
+
+/* A system call failed: errno is its own. */
+static int
+failsys(int fd, const char *call, struct why *w)
+{
+	int e = errno;
+
+	fail(fd, e, call, w);
+	w->sys = 1;
 	return -1;
 }
 
@@ -59,7 +79,7 @@ final_bad(const struct stat *st)
  * link owned by root or us.  Created 0700 if missing and create.
  */
 static int
-step(int at, const char *name, int create, int last, const char **why)
+step(int at, const char *name, int create, int last, struct why *why)
 {
 	struct stat st;
 	int fd, made = 0;
@@ -71,14 +91,14 @@ step(int at, const char *name, int create, int last, const char **why)
 			break;
 		if (errno == ENOENT && create) {
 			if (mkdirat(at, name, 0700) == -1 && errno != EEXIST)
-				return fail(-1, errno, "mkdir", why);
+				return failsys(-1, "mkdir", why);
 			made = 1;
 			continue;
 		}
 		if (errno != ELOOP && errno != ENOTDIR)
-			return fail(-1, errno, "open", why);
+			return failsys(-1, "open", why);
 		if (fstatat(at, name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-			return fail(-1, errno, "lstat", why);
+			return failsys(-1, "lstat", why);
 		if (!S_ISLNK(st.st_mode))
 			return fail(-1, EPERM, "not a directory", why);
 		if (last)
@@ -88,14 +108,14 @@ step(int at, const char *name, int create, int last, const char **why)
 			    "a symbolic link owned by another user", why);
 		if ((fd = openat(at, name, O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC)) == -1)
-			return fail(-1, errno, "open", why);
+			return failsys(-1, "open", why);
 		break;
 	}
 	if (fstat(fd, &st) == -1)
-		return fail(fd, errno, "fstat", why);
+		return failsys(fd, "fstat", why);
 	if (made && last && (st.st_mode & 07777) != 0700 &&
 	    fchmod(fd, 0700) == -1)
-		return fail(fd, errno, "chmod", why);
+		return failsys(fd, "chmod", why);
 	{
 		const char *bad = last ? final_bad(&st) : parent_bad(&st);
 
@@ -105,19 +125,21 @@ step(int at, const char *name, int create, int last, const char **why)
 	return fd;
 }
 
-int
-ds_dir_open(const char *path, int create, const char **why)
+static int
+dir_open(const char *path, int create, struct why *why)
 {
 	char comp[NAME_MAX + 1];
 	const char *p = path, *q;
 	int at, fd;
 	size_t n;
 
+	why->at = 0;
 	if (path == NULL || *path == '\0')
 		return fail(-1, ENOENT, "empty path", why);
 	if (*p == '/') {
+		why->at = 1;
 		if ((at = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1)
-			return fail(-1, errno, "open", why);
+			return failsys(-1, "open", why);
 	} else
 		at = AT_FDCWD;
 	for (;;) {
@@ -127,6 +149,7 @@ ds_dir_open(const char *path, int create, const char **why)
 			break;
 		for (q = p; *q != '\0' && *q != '/'; q++)
 			;
+		why->at = (size_t)(q - path);
 		if ((n = (size_t)(q - p)) > NAME_MAX)
 			return fail(at, ENAMETOOLONG, "name too long", why);
 		memcpy(comp, p, n);
@@ -148,6 +171,40 @@ ds_dir_open(const char *path, int create, const char **why)
 	if (at == AT_FDCWD)
 		return fail(-1, EINVAL, "empty path", why);
 	return at;
+}
+
+int
+ds_dir_open(const char *path, int create, const char **why)
+{
+	struct why w;
+	int fd;
+
+	if ((fd = dir_open(path, create, &w)) == -1 && why != NULL)
+		*why = w.what;
+	return fd;
+}
+
+int
+ds_dir_open_msg(const char *path, int create, char *err, size_t errlen)
+{
+	struct why w;
+	size_t len;
+	int fd, e;
+
+	if ((fd = dir_open(path, create, &w)) != -1)
+		return fd;
+	e = errno;
+	len = path == NULL ? 0 : strlen(path);
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	if (w.at > 0 && w.at < len)
+		snprintf(err, errlen, "%.*s: %s%s%s", (int)w.at, path, w.what,
+		    w.sys ? ": " : "", w.sys ? strerror(e) : "");
+	else
+		snprintf(err, errlen, "%s%s%s", w.what, w.sys ? ": " : "",
+		    w.sys ? strerror(e) : "");
+	errno = e;
+	return -1;
 }
 
 int
@@ -186,22 +243,48 @@ ds_dir_sync(int dirfd)
 	return fsync(dirfd);
 }
 
-int
-ds_dir_replace(int dirfd, const char *name, const void *p, size_t len)
+/* name.tmp in tmp; -1 (ENAMETOOLONG) if it does not fit. */
+static int
+tmpname(char tmp[NAME_MAX + 1], const char *name)
 {
-	char tmp[NAME_MAX + 1];
-	int fd, e;
-
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", name) >= (int)sizeof(tmp)) {
+	if (snprintf(tmp, NAME_MAX + 1, "%s.tmp", name) >= NAME_MAX + 1) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
+	return 0;
+}
+
+int
+ds_dir_begin(int dirfd, const char *name)
+{
+	char tmp[NAME_MAX + 1];
+
+	if (tmpname(tmp, name) == -1)
+		return -1;
 	if (unlinkat(dirfd, tmp, 0) == -1 && errno != ENOENT)
 		return -1;
-	if ((fd = ds_dir_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL)) ==
-	    -1)
-		return -1;
-	if (ds_write_all(fd, p, len) == -1 || fsync(fd) == -1)
+	return ds_dir_openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL);
+}
+
+void
+ds_dir_abort(int dirfd, const char *name, int fd)
+{
+	char tmp[NAME_MAX + 1];
+	int e = errno;
+
+	if (fd >= 0)
+		close(fd);
+	if (tmpname(tmp, name) == 0)
+		(void)unlinkat(dirfd, tmp, 0);
+	errno = e;
+}
+
+int
+ds_dir_commit(int dirfd, const char *name, int fd)
+{
+	char tmp[NAME_MAX + 1];
+
+	if (tmpname(tmp, name) == -1 || fsync(fd) == -1)
 		goto fail;
 	if (close(fd) == -1) {
 		fd = -1;
@@ -212,12 +295,22 @@ ds_dir_replace(int dirfd, const char *name, const void *p, size_t len)
 		goto fail;
 	return fsync(dirfd);
 fail:
-	e = errno;
-	if (fd >= 0)
-		close(fd);
-	(void)unlinkat(dirfd, tmp, 0);
-	errno = e;
+	ds_dir_abort(dirfd, name, fd);
 	return -1;
+}
+
+int
+ds_dir_replace(int dirfd, const char *name, const void *p, size_t len)
+{
+	int fd;
+
+	if ((fd = ds_dir_begin(dirfd, name)) == -1)
+		return -1;
+	if (ds_write_all(fd, p, len) == -1) {
+		ds_dir_abort(dirfd, name, fd);
+		return -1;
+	}
+	return ds_dir_commit(dirfd, name, fd);
 }
 
 long
@@ -250,4 +343,39 @@ ds_dir_read(int dirfd, const char *name, char *p, size_t cap)
 	close(fd);
 	p[n] = '\0';
 	return (long)n;
+}
+
+const char *
+ds_dir_strerror(int e)
+{
+	if (e == ELOOP)
+		return "a symbolic link (not followed)";
+	if (e == EINVAL)
+		return "not a regular file";
+	return strerror(e);
+}
+
+static mode_t caller_mask;
+static int masked;
+
+mode_t
+ds_dir_umask(void)
+{
+	if (!masked) {
+		caller_mask = umask(077);
+		masked = 1;
+	}
+	return caller_mask;
+}
+
+mode_t
+ds_dir_umask_caller(void)
+{
+	mode_t m;
+
+	if (masked)
+		return caller_mask;
+	m = umask(077);
+	(void)umask(m);
+	return m;
 }

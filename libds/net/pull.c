@@ -469,6 +469,26 @@ srv_read_cb(struct ev_loop *loop, ev_io *w, int revents)
 	}
 }
 
+/*
+ * Clear the way for binding the ipc:// socket path: a socket file is
+ * removed (stale, or a zombie's: it loses its listener, DESIGN 8);
+ * anything else -- a file, a symbolic link, a directory -- is left alone
+ * and refused (EEXIST).  lstat and unlink never follow a link.
+ */
+static int
+ipc_clear(const char *path)
+{
+	struct stat st;
+
+	if (lstat(path, &st) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EEXIST;
+		return -1;
+	}
+	return unlink(path) == -1 && errno != ENOENT ? -1 : 0;
+}
+
 struct ds_pull_srv *
 ds_pull_srv_open(struct ev_loop *loop, const char *addr,
     const struct ds_pull_srv_ops *ops, void *arg)
@@ -496,8 +516,7 @@ ds_pull_srv_open(struct ev_loop *loop, const char *addr,
 		goto fail;
 	if (set_common(s->sock) == -1)
 		goto fail;
-	if ((path = ipc_path(addr)) != NULL && unlink(path) == -1 &&
-	    errno != ENOENT)
+	if ((path = ipc_path(addr)) != NULL && ipc_clear(path) == -1)
 		goto fail;
 	if (nn_bind(s->sock, addr) < 0)
 		goto fail;

@@ -11,7 +11,8 @@
  * outstanding, and gets its reply (or a timeout) through a callback in the
  * owner's libev loop.  Addresses are nanomsg URLs (ipc:// or tcp://); for
  * ipc:// the server unlinks a stale socket file before binding (a stopped
- * zombie may still hold it open: it loses its listener, see DESIGN 8).
+ * zombie may still hold it open: it loses its listener, see DESIGN 8), and
+ * never anything else at that path.
  * NN_RCVMAXSIZE is set explicitly on every socket to DS_PULL_MSGMAX, and
  * the sending side refuses a message larger than that (EMSGSIZE) instead of
  * letting nanomsg drop the connection silently.
@@ -82,7 +83,11 @@ struct ds_pull_srv_ops {
 	double	(*wait_of)(void *arg, struct ds_pull_req *);
 };
 
-/* Bind addr and start watching it in loop.  NULL with errno on failure. */
+/*
+ * Bind addr and start watching it in loop.  NULL with errno on failure:
+ * EEXIST when an ipc:// path exists and is not a socket (a file, a
+ * symbolic link, a directory: left alone).
+ */
 struct ds_pull_srv *ds_pull_srv_open(struct ev_loop *, const char *addr,
 	    const struct ds_pull_srv_ops *, void *arg);
 /*

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/dir.h"
 #include "core/exit.h"
 #include "core/frame.h"
 #include "core/msg.h"
@@ -52,6 +53,7 @@ ds_node_main(struct ds_node *n, enum ds_node_kind kind, struct ds_common *co,
 	};
 
 	ds_progname = names[kind];
+	(void)ds_dir_umask();	/* sockets and files: ours alone */
 	co->usage = usage;
 	ds_node_init(n, kind);
 }
@@ -656,7 +658,10 @@ listen_out(struct ds_node *n, uint64_t first)
 		    c->part[i].n) == -1)
 			ds_node_nomem();	/* the ids were checked */
 	if ((n->srv = ds_pull_srv_open(n->loop, c->listen, &srv_ops,
-	    n)) == NULL)
+	    n)) == NULL && errno == EEXIST)
+		ds_die(DS_EX_IOERR, "unable to listen at %s: not a socket: "
+		    "left alone", c->listen);
+	if (n->srv == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to listen at %s: %s",
 		    c->listen, ds_pull_strerror(errno));
 }

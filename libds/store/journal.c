@@ -4,7 +4,10 @@
  * from the checkpoint's segment on, in order; a record is applied to memory
  * only after it was checked whole; state.tch changes only inside a
  * transaction and every value in it carries its CRC-32C, checked on read.
- * With tcstore.c (ds-sink --tc) the only includer of Tokyo Cabinet.
+ * With tcstore.c (ds-sink --tc) and tcfile.c the only includer of Tokyo
+ * Cabinet.  The directory must be private (core/dir.h) and every file in
+ * it is opened through it without following a link: a link (or anything
+ * but a regular file) where a segment or state.tch should be is refused.
  * Never prints, never exits.
  */
 #include <sys/stat.h>
@@ -26,9 +29,11 @@
 #include <tchdb.h>
 
 #include "core/crc32c.h"
+#include "core/dir.h"
 #include "core/exit.h"
 #include "core/frame.h"
 #include "store/journal.h"
+#include "store/tcfile.h"
 #include "core/msg.h"
 #include "core/rec.h"
 #include "core/state.h"
@@ -654,10 +659,11 @@ seg_create(struct ds_journal *j, uint64_t seq)
 	ds_journal_seghdr_pack(h, seq, (uint64_t)ts.tv_sec * 1000000000u +
 	    (uint64_t)ts.tv_nsec);
 	snprintf(name, sizeof(name), SEGNAME, (unsigned long long)seq);
-	if ((fd = openat(j->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC |
-	    O_APPEND | O_CLOEXEC, 0644)) == -1)
-		return fail(j, DS_JOURNAL_EX_CANTCREAT, "unable to create "
-		    "%s/%s: %s", j->dir, name, strerror(errno));
+	if ((fd = ds_dir_openat(j->dirfd, name, O_WRONLY | O_CREAT | O_TRUNC |
+	    O_APPEND)) == -1)
+		return fail(j, errno == ELOOP || errno == EINVAL ? DS_EX_IOERR :
+		    DS_JOURNAL_EX_CANTCREAT, "unable to create %s/%s: %s",
+		    j->dir, name, ds_dir_strerror(errno));
 	if (write(fd, h, sizeof(h)) != (ssize_t)sizeof(h) ||
 	    fdatasync(fd) == -1 || fsync(j->dirfd) == -1) {
 		if (errno == 0)
@@ -772,7 +778,7 @@ read_file(int dirfd, const char *name, struct ds_buf *b)
 	int fd;
 
 	ds_buf_reset(b);
-	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) == -1)
+	if ((fd = ds_dir_openat(dirfd, name, O_RDONLY)) == -1)
 		return -1;
 	if (fstat(fd, &st) == -1 || ds_buf_grow(b, (size_t)st.st_size + 1)
 	    == -1)
@@ -812,7 +818,7 @@ seg_replay(struct ds_journal *j, uint64_t seq, int last,
 	if (read_file(j->dirfd, name, &b) == -1) {
 		ds_buf_free(&b);
 		return fail(j, DS_EX_IOERR, "unable to read %s/%s: %s",
-		    j->dir, name, strerror(errno));
+		    j->dir, name, ds_dir_strerror(errno));
 	}
 	if (last && b.len < DS_JOURNAL_SEGHDR) {
 		/* Died while creating it: nothing was ever acknowledged. */
@@ -849,14 +855,14 @@ seg_replay(struct ds_journal *j, uint64_t seq, int last,
 		    "at the end of a closed segment", j->dir, name, good);
 	}
 	fd = -1;
-	if ((fd = openat(j->dirfd, name, O_WRONLY | O_APPEND | O_CLOEXEC))
-	    == -1 || (rc == 1 && (ftruncate(fd, (off_t)good) == -1 ||
+	if ((fd = ds_dir_openat(j->dirfd, name, O_WRONLY | O_APPEND)) == -1 ||
+	    (rc == 1 && (ftruncate(fd, (off_t)good) == -1 ||
 	    fdatasync(fd) == -1))) {
 		ds_buf_free(&b);
 		if (fd != -1)
 			close(fd);
 		return fail(j, DS_EX_IOERR, "unable to open %s/%s: %s",
-		    j->dir, name, strerror(errno));
+		    j->dir, name, ds_dir_strerror(errno));
 	}
 	if (rc == 1) {
 		snprintf(msg, sizeof(msg), "%s/%s: torn tail cut at offset "
@@ -877,19 +883,33 @@ seg_replay(struct ds_journal *j, uint64_t seq, int last,
 	return 0;
 }
 
+/* state.tch, never through a link (store/tcfile.h). */
 static int
 tc_open(struct ds_journal *j)
 {
 	char path[4096];
-	int ec;
+	struct stat st;
+	int ec, wal;
 
 	snprintf(path, sizeof(path), "%s/state.tch", j->dir);
+	if (ds_tcfile_check(j->dirfd, "state.tch", 0600, &st, &wal) == -1)
+		return fail(j, errno == ELOOP || errno == EINVAL ?
+		    DS_EX_IOERR : DS_JOURNAL_EX_CANTCREAT, "unable to open "
+		    "%s%s: %s", path, wal ? ".wal" : "",
+		    ds_dir_strerror(errno));
 	if ((j->db = tchdbnew()) == NULL)
 		return fail(j, DS_EX_OSERR, "out of memory");
 	(void)tchdbtune(j->db, 1 << 17, -1, -1, HDBTLARGE);
 	if (tchdbopen(j->db, path, HDBOWRITER | HDBOCREAT | HDBOLCKNB |
-	    HDBOTSYNC))
-		return 0;
+	    HDBOTSYNC)) {
+		if (ds_tcfile_same(j->db, j->dirfd, "state.tch", &st) == 0)
+			return 0;
+		(void)tchdbclose(j->db);
+		tchdbdel(j->db);
+		j->db = NULL;
+		return fail(j, DS_EX_IOERR, "unable to open %s: %s", path,
+		    ds_dir_strerror(ELOOP));
+	}
 	ec = tchdbecode(j->db);
 	tchdbdel(j->db);
 	j->db = NULL;
@@ -913,10 +933,9 @@ ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
 {
 	struct ds_journal *j;
 	struct ds_buf v = DS_BUF_INIT;
-	struct stat st;
 	uint64_t ck = 1, *segs = NULL;
 	unsigned char k = 'D', kc = 'C';
-	char name[64];
+	char name[64], derr[512];
 	size_t n = 0, i;
 	int rc;
 
@@ -933,14 +952,9 @@ ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
 	j->io_sync = fdatasync;
 	ds_state_init(&j->ov);
 	ds_state_init(&j->ck_ov);
-	if (stat(dir, &st) == -1 || !S_ISDIR(st.st_mode)) {
-		fail(j, DS_EX_NOINPUT, "unable to open directory %s: %s", dir,
-		    errno ? strerror(errno) : "not a directory");
-		goto fail;
-	}
-	if ((j->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
-		fail(j, DS_EX_NOINPUT, "unable to open directory %s: %s", dir,
-		    strerror(errno));
+	if ((j->dirfd = ds_dir_open_msg(dir, 0, derr, sizeof(derr))) == -1) {
+		fail(j, errno == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR,
+		    "unable to open directory %s: %s", dir, derr);
 		goto fail;
 	}
 	if (tc_open(j) == -1)
@@ -1165,7 +1179,7 @@ shrink(struct ds_journal *j, const char *name)
 	off_t size;
 	int fd;
 
-	if ((fd = openat(j->dirfd, name, O_WRONLY | O_CLOEXEC)) == -1)
+	if ((fd = ds_dir_openat(j->dirfd, name, O_WRONLY)) == -1)
 		return;
 	if (fstat(fd, &st) == 0)
 		for (size = st.st_size; size > SHRINK_STEP; ) {

@@ -82,10 +82,12 @@ int	ds_journal_scan(const unsigned char *p, size_t len,
 	    const char **why);
 
 /*
- * Open dir (which must exist) and recover.  On failure NULL and *code
- * (DS_EX_NOINPUT dir missing, DS_EX_UNAVAILABLE state.tch locked by
- * another process, DS_EX_DATAERR corruption, DS_JOURNAL_EX_CANTCREAT,
- * DS_EX_IOERR) with the message in err.  A torn tail cut at open is
+ * Open dir (which must exist and be private: core/dir.h) and recover.  On
+ * failure NULL and *code (DS_EX_NOINPUT dir missing, DS_EX_UNAVAILABLE
+ * state.tch locked by another process, DS_EX_DATAERR corruption,
+ * DS_JOURNAL_EX_CANTCREAT, DS_EX_IOERR: also a directory that is not
+ * private, or a symbolic link or non-file where a segment or state.tch
+ * should be) with the message in err.  A torn tail cut at open is
  * reported through warn (may be NULL) and counted.
  */
 struct ds_journal *ds_journal_open(const char *dir, int *code, char *err,

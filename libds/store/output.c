@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/dir.h"
 #include "core/exit.h"
 #include "core/io.h"
 #include "store/output.h"
@@ -37,6 +38,7 @@ static int
 failsys(struct ds_output *o, const char *what)
 {
 	return fail(o, DS_EX_IOERR, "unable to %s %s: %s", what, o->name,
+	    errno == ELOOP ? "a symbolic link (not followed)" :
 	    strerror(errno));
 }
 
@@ -49,15 +51,32 @@ ds_output_init(struct ds_output *o, const char *format, const char **why)
 	return ds_linefmt_compile(&o->fmt, format, why);
 }
 
+/*
+ * The file is the user's, wherever they put it, but never reached through
+ * a symbolic link (O_NOFOLLOW: ELOOP).  A new one is 0666 less the
+ * caller's umask: ours is 077 (core/dir.h).
+ */
 int
 ds_output_file(struct ds_output *o, const char *path, int append)
 {
+	int flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC |
+	    (append ? O_APPEND : O_TRUNC);
 	struct stat st;
 
 	o->name = path;
-	if ((o->fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC |
-	    (append ? O_APPEND : O_TRUNC), 0666)) == -1)
-		return failsys(o, "open");
+	for (;;) {
+		if ((o->fd = open(path, flags | O_CREAT | O_EXCL, 0666)) != -1) {
+			if (fchmod(o->fd, 0666 & ~ds_dir_umask_caller()) == -1)
+				return failsys(o, "chmod");
+			break;
+		}
+		if (errno != EEXIST)
+			return failsys(o, "open");
+		if ((o->fd = open(path, flags)) != -1)
+			break;
+		if (errno != ENOENT)
+			return failsys(o, "open");
+	}
 	if (fstat(o->fd, &st) == -1)
 		return failsys(o, "stat");
 	o->size = (uint64_t)st.st_size;

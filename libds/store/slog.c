@@ -3,8 +3,11 @@
  * the whole file, checks every frame and record body before applying
  * anything, picks the mark, replays the DELTAs before it and cuts the
  * rest off.  A bad frame is a torn tail only when no good frame follows
- * it anywhere; otherwise the file is corrupt and nothing is cut.  Nothing
- * here prints, exits or fsyncs.
+ * it anywhere; otherwise the file is corrupt and nothing is cut.  The
+ * log's directory must be private and the log is reached through it
+ * without following a link (core/dir.h).  Nothing here prints or exits;
+ * only compaction fsyncs (its snapshot before the rename and the
+ * directory after: a rename of an unwritten file could lose the log).
  */
 #include <sys/stat.h>
 
@@ -16,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/dir.h"
 #include "core/exit.h"
 #include "core/frame.h"
 #include "core/rec.h"
@@ -373,6 +377,44 @@ mark_at(struct ds_mark *m, const unsigned char *p)
 	return ds_rec_get(&f, &r, m, &why);
 }
 
+/*
+ * Split s->path (a copy of path) into its directory, opened into
+ * s->dirfd after checking it is private, and s->name, the log's name in
+ * it.
+ */
+static int
+open_dir(struct ds_slog *s, const char *path, int *code)
+{
+	char *sl = strrchr(s->path, '/'), err[512];
+	const char *dir = ".";
+	int e = 0;
+
+	s->name = s->path;
+	if (sl != NULL) {
+		*sl = '\0';
+		dir = sl == s->path ? "/" : s->path;
+		s->name = sl + 1;
+	}
+	if ((s->dirfd = ds_dir_open_msg(dir, 0, err, sizeof(err))) == -1) {
+		e = errno;
+		seterr(s, "%s: unable to use %s: %s", path, dir, err);
+		*code = e == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR;
+	}
+	if (sl != NULL)
+		*sl = '/';
+	if (s->dirfd == -1) {
+		errno = e;
+		return -1;
+	}
+	if (*s->name == '\0') {
+		seterr(s, "%s: not a file name", s->path);
+		*code = DS_EX_IOERR;
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
 int
 ds_slog_open(struct ds_slog *s, const char *path, int which,
     int (*on_delta)(void *arg, const void *key, size_t keylen,
@@ -387,7 +429,7 @@ ds_slog_open(struct ds_slog *s, const char *path, int which,
 	memset(s, 0, sizeof(*s));
 	memset(m, 0, sizeof(*m));
 	memset(&sc, 0, sizeof(sc));
-	s->fd = -1;
+	s->fd = s->dirfd = -1;
 	if ((s->path = strdup(path)) == NULL) {
 		seterr(s, "%s: %s", path, strerror(errno));
 		*code = DS_EX_OSERR;
@@ -399,11 +441,12 @@ ds_slog_open(struct ds_slog *s, const char *path, int which,
 		*code = DS_EX_SOFTWARE;
 		goto fail;
 	}
-	s->fd = open(path, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (open_dir(s, path, code) == -1)
+		goto fail;
+	s->fd = ds_dir_openat(s->dirfd, s->name, O_RDWR | O_CREAT | O_APPEND);
 	if (s->fd == -1) {
-		seterr(s, "%s: open: %s", path, strerror(errno));
-		*code = errno == ENOENT || errno == EACCES ? DS_EX_NOINPUT :
-		    DS_EX_IOERR;
+		seterr(s, "%s: open: %s", path, ds_dir_strerror(errno));
+		*code = DS_EX_IOERR;
 		goto fail;
 	}
 	if (slurp(s->fd, &file) == -1) {
@@ -449,11 +492,7 @@ fail:
 	free(sc.marks);
 	free(sc.acks);
 	ds_mark_free(m);
-	if (s->fd != -1)
-		close(s->fd);
-	s->fd = -1;
-	free(s->path);
-	s->path = NULL;
+	ds_slog_close(s);
 	s->torn = 0;
 	return -1;
 }
@@ -534,12 +573,12 @@ ds_slog_compact(struct ds_slog *s, struct ds_mark *m,
     int (*next)(void *arg, const void **key, size_t *keylen,
     const void **val, size_t *vallen), void *arg)
 {
-	struct ds_buf b = DS_BUF_INIT, tmp = DS_BUF_INIT;
+	struct ds_buf b = DS_BUF_INIT;
 	struct ds_mark w = *m;
 	const void *key, *val;
 	size_t keylen, vallen;
 	uint64_t total = 0;
-	int fd = -1, made = 0, nfd, rc, saved;
+	int fd = -1, nfd, rc, saved;
 
 	if (ds_slog_flush(s) == -1)
 		return -1;
@@ -550,14 +589,8 @@ ds_slog_compact(struct ds_slog *s, struct ds_mark *m,
 	}
 	if (w.mark == 0)
 		w.mark = s->mark + 1;
-	if (ds_buf_addstr(&tmp, s->path) == -1 ||
-	    ds_buf_add(&tmp, ".tmp", 5) == -1)
+	if ((fd = ds_dir_begin(s->dirfd, s->name)) == -1)
 		goto fail;
-	fd = open((char *)tmp.p, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600);
-	if (fd == -1)
-		goto fail;
-	made = 1;
 	while ((rc = next(arg, &key, &keylen, &val, &vallen)) == 1) {
 		if (ds_rec_put_delta(&b, key, keylen, val, vallen) == -1 ||
 		    drain_at(fd, &b, COMPACT_CHUNK, &total) == -1)
@@ -570,20 +603,16 @@ ds_slog_compact(struct ds_slog *s, struct ds_mark *m,
 	if (ds_rec_put_mark(&b, &w) == -1 || ds_rec_put_acked(&b, w.mark) == -1 ||
 	    drain_at(fd, &b, 0, &total) == -1)
 		goto fail;
-	if (close(fd) == -1) {
-		fd = -1;
-		goto fail;
-	}
+	rc = ds_dir_commit(s->dirfd, s->name, fd);
 	fd = -1;
-	if (rename((char *)tmp.p, s->path) == -1)
+	if (rc == -1)
 		goto fail;
 	/* The old fd now names an unlinked file; reopen the new one. */
-	nfd = open(s->path, O_RDWR | O_APPEND | O_CLOEXEC);
+	nfd = ds_dir_openat(s->dirfd, s->name, O_RDWR | O_APPEND);
 	if (nfd == -1) {
 		seterr(s, "%s: reopen after compaction: %s", s->path,
-		    strerror(errno));
+		    ds_dir_strerror(errno));
 		ds_buf_free(&b);
-		ds_buf_free(&tmp);
 		return -1;
 	}
 	close(s->fd);
@@ -593,17 +622,13 @@ ds_slog_compact(struct ds_slog *s, struct ds_mark *m,
 	if (w.mark > s->mark)
 		s->mark = w.mark;
 	ds_buf_free(&b);
-	ds_buf_free(&tmp);
 	return 0;
 fail:
 	saved = errno;
-	seterr(s, "%s: compact: %s", s->path, strerror(errno));
+	seterr(s, "%s: compact: %s", s->path, ds_dir_strerror(errno));
 	if (fd != -1)
-		close(fd);
-	if (made)
-		unlink((char *)tmp.p);
+		ds_dir_abort(s->dirfd, s->name, fd);
 	ds_buf_free(&b);
-	ds_buf_free(&tmp);
 	errno = saved;
 	return -1;
 }
@@ -613,8 +638,10 @@ ds_slog_close(struct ds_slog *s)
 {
 	if (s->fd != -1)
 		close(s->fd);
-	s->fd = -1;
+	if (s->dirfd != -1)
+		close(s->dirfd);
+	s->fd = s->dirfd = -1;
 	free(s->path);
-	s->path = NULL;
+	s->path = s->name = NULL;
 	ds_buf_free(&s->pend);
 }

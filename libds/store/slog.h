@@ -13,8 +13,14 @@
  * it.  A torn tail (a partial or bad frame at the end) is cut with a
  * warning; a bad frame followed by good ones is corruption: exit 65 and
  * name the offset.  Compaction rewrites the file as the recovered-style
- * snapshot of a mark (every live key, the MARK, ACKED) into FILE.tmp and
- * renames it over FILE.
+ * snapshot of a mark (every live key, the MARK, ACKED) into FILE.tmp
+ * (created O_EXCL, fsync'ed) and renames it over FILE (the directory
+ * fsync'ed).
+ *
+ * The directory of FILE must exist and be private (core/dir.h: ours, no
+ * group or other write, not a link, nor a parent anyone else controls);
+ * FILE and FILE.tmp are opened through it, never through a symbolic link:
+ * a link at FILE is refused (74), a stale FILE.tmp (a link too) removed.
  */
 #ifndef DS_SLOG_H
 #define DS_SLOG_H
@@ -30,11 +36,13 @@
 
 struct ds_slog {
 	int		 fd;
+	int		 dirfd;		/* the log's directory */
 	char		*path;
+	char		*name;		/* in path: the log's name in dirfd */
 	uint64_t	 size;		/* bytes in the file */
 	uint64_t	 mark;		/* last mark number written */
 	struct ds_buf	 pend;		/* records not yet written */
-	char		 err[256];
+	char		 err[512];
 	int		 torn;		/* open cut a torn tail; err says so */
 };
 
@@ -43,7 +51,8 @@ struct ds_slog {
  * to the chosen mark, in order (val NULL when deleted), then *m is that
  * mark (m->mark 0 and no deltas applied if there is none).  Later DELTAs
  * and MARKs are cut off the file.  0, or -1 with err set and a DS_EX_*
- * code returned through *code (65 corrupt, 74 I/O).
+ * code returned through *code (65 corrupt, 66 no such directory, 74 I/O,
+ * a directory that is not private, or a link or non-file at path).
  *
  * m->pos is allocated: the caller frees it with ds_mark_free.  When a
  * torn tail was cut, open still returns 0 but sets torn and leaves the

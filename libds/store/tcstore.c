@@ -5,23 +5,29 @@
  * back at the next open); nothing is written while the file system has
  * less than DS_TCSTORE_MINFREE free; the memory map never reaches past
  * the bucket array, so a full disk is an error, not SIGBUS.  After a
- * failure the store refuses everything but close.  Never prints, never
- * exits.
+ * failure the store refuses everything but close.  The database (and
+ * its .wal) is never opened through a symbolic link (store/tcfile.h).
+ * Never prints, never exits.
  */
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <tcutil.h>
 #include <tchdb.h>
 
+#include "core/dir.h"
 #include "core/exit.h"
+#include "store/tcfile.h"
 #include "store/tcstore.h"
 
 #define BNUM	262139		/* buckets: 2 MiB of 64-bit offsets */
@@ -105,11 +111,45 @@ dir_of(const char *path)
 	return d;
 }
 
+static const char *
+base_of(const char *path)
+{
+	const char *sl = strrchr(path, '/');
+
+	return sl == NULL ? path : sl + 1;
+}
+
+/*
+ * The user's directory is not checked (it is theirs), but the database
+ * is never opened through a link (store/tcfile.h); a new one is created
+ * 0644 less the caller's umask, as Tokyo Cabinet would.  *dirfd is the
+ * directory's, for ds_tcfile_same.
+ */
+static int
+check(struct ds_tcstore *s, int *dirfd, struct stat *st)
+{
+	int wal;
+
+	if ((*dirfd = open(s->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1)
+		return fail(s, DS_EX_IOERR, "unable to open %s: %s", s->path,
+		    strerror(errno));
+	if (ds_tcfile_check(*dirfd, base_of(s->path), 0644 &
+	    ~ds_dir_umask_caller(), st, &wal) == -1) {
+		fail(s, DS_EX_IOERR, "unable to open %s%s: %s", s->path,
+		    wal ? ".wal" : "", ds_dir_strerror(errno));
+		close(*dirfd);
+		return -1;
+	}
+	return 0;
+}
+
 struct ds_tcstore *
 ds_tcstore_open(const char *path, int *code, char *err, size_t errlen)
 {
 	struct ds_tcstore *s;
-	int ec, eno;
+	struct stat st;
+	int ec, eno, dirfd;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL ||
 	    (s->path = strdup(path)) == NULL ||
@@ -118,7 +158,7 @@ ds_tcstore_open(const char *path, int *code, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	if (room(s) == -1)
+	if (room(s) == -1 || check(s, &dirfd, &st) == -1)
 		goto fail;
 	s->db = tchdbnew();
 	/* Only the bucket array is mapped: records use pwrite(2). */
@@ -127,9 +167,17 @@ ds_tcstore_open(const char *path, int *code, char *err, size_t errlen)
 	errno = 0;
 	if (tchdbopen(s->db, path, HDBOWRITER | HDBOCREAT | HDBOLCKNB)) {
 		s->open = 1;
+		if (ds_tcfile_same(s->db, dirfd, base_of(path), &st) == -1) {
+			fail(s, DS_EX_IOERR, "unable to open %s: %s", path,
+			    ds_dir_strerror(errno));
+			close(dirfd);
+			goto fail;
+		}
+		close(dirfd);
 		return s;
 	}
 	eno = errno;
+	close(dirfd);
 	ec = tchdbecode(s->db);
 	if (ec == TCELOCK)
 		fail(s, DS_EX_UNAVAILABLE, "unable to open %s: another process "

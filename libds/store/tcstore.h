@@ -16,8 +16,13 @@
  * no checksums: the values must be re-derivable (they are: a rerun puts
  * them again).
  *
- * The only file besides journal.c that includes Tokyo Cabinet.  Never
- * prints, never exits: failures are -1 with a message in ds_tcstore_err
+ * PATH is the user's: its directory is not checked, but PATH and
+ * PATH.wal are refused (74) when they are symbolic links, and a new PATH
+ * is created 0644 less the caller's umask (core/dir.h), never through a
+ * link (store/tcfile.h).
+ *
+ * With journal.c and tcfile.c the only files that include Tokyo Cabinet.
+ * Never prints, never exits: failures are -1 with a message in ds_tcstore_err
  * and a DS_EX_* code in ds_tcstore_code; after a failure only
  * ds_tcstore_close may be called.
  */

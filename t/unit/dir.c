@@ -4,7 +4,9 @@
  * or world writable, or not a directory is refused with a reason; a
  * shared parent needs the sticky bit; files are never opened through a
  * link or as anything but a regular file; a replace leaves no temporary
- * file and does not write through a planted one.
+ * file and does not write through a planted one; the message of a failed
+ * check names the directory at fault; ds_dir_umask makes what the
+ * process creates private and remembers the caller's umask.
  */
 #define _DEFAULT_SOURCE	/* S_ISVTX, mkdtemp */
 #include <sys/stat.h>
@@ -92,6 +94,37 @@ dirs(void)
 }
 
 static void
+messages(void)
+{
+	char err[600], want[600];
+	int fd;
+
+	mkdir(at("pp"), 0700);
+	chmod(at("pp"), 0777);
+	ok(ds_dir_open_msg(at("pp/sub"), 1, err, sizeof(err)) == -1 &&
+	    errno == EPERM, "a shared parent is refused");
+	snprintf(want, sizeof(want), "%s: writable by group or others",
+	    at("pp"));
+	ok(strcmp(err, want) == 0, "the message names the parent: %s", err);
+	ok(ds_dir_open_msg(at("pp"), 1, err, sizeof(err)) == -1 &&
+	    strcmp(err, "writable by group or others") == 0,
+	    "the directory itself: only the reason: %s", err);
+	ok(ds_dir_open_msg(at("pp/"), 1, err, sizeof(err)) == -1 &&
+	    strcmp(err, "writable by group or others") == 0,
+	    "a trailing slash too: %s", err);
+	ok(ds_dir_open_msg(at("nothere"), 0, err, sizeof(err)) == -1 &&
+	    errno == ENOENT && strcmp(err, "open: No such file or directory")
+	    == 0, "a failed call: its name and the system's text: %s", err);
+	close(open(at("plain"), O_CREAT | O_WRONLY, 0600));
+	ok(ds_dir_open_msg(at("plain/sub"), 1, err, sizeof(err)) == -1 &&
+	    strstr(err, "plain: not a directory") != NULL,
+	    "a file as a parent: %s", err);
+	fd = ds_dir_open_msg(at("m/n"), 1, err, sizeof(err));
+	ok(fd >= 0, "success: the fd");
+	close(fd);
+}
+
+static void
 files(void)
 {
 	const char *why;
@@ -129,7 +162,61 @@ files(void)
 	    "read does not follow a link");
 	ok(ds_dir_read(d, "nothing", buf, sizeof(buf)) == -1 &&
 	    errno == ENOENT, "read of a missing file: ENOENT");
+	ok(strcmp(ds_dir_strerror(ELOOP), "a symbolic link (not followed)")
+	    == 0 && strcmp(ds_dir_strerror(EINVAL), "not a regular file") ==
+	    0, "ds_dir_strerror names a link and a non-file");
 	close(d);
+}
+
+static void
+steps(void)
+{
+	const char *why;
+	char buf[64];
+	struct stat st;
+	int d, fd;
+
+	d = ds_dir_open(at("s"), 1, &why);
+	symlink(at("victim"), at("s/log.tmp"));
+	fd = ds_dir_begin(d, "log");
+	ok(fd >= 0, "begin removes a planted temporary link");
+	ok(fd >= 0 && write(fd, "abc", 3) == 3 &&
+	    ds_dir_commit(d, "log", fd) == 0, "commit");
+	ok(stat(at("victim"), &st) == 0 && st.st_size == 0,
+	    "nothing went through the link");
+	ok(ds_dir_read(d, "log", buf, sizeof(buf)) == 3 &&
+	    strcmp(buf, "abc") == 0 && access(at("s/log.tmp"), F_OK) == -1,
+	    "the file replaced, no temporary left");
+	fd = ds_dir_begin(d, "log");
+	ok(fd >= 0 && ds_dir_begin(d, "log") >= 0,
+	    "begin again removes a stale temporary file");
+	ds_dir_abort(d, "log", fd);
+	ok(access(at("s/log.tmp"), F_OK) == -1 &&
+	    ds_dir_read(d, "log", buf, sizeof(buf)) == 3,
+	    "abort removes the temporary file and keeps the old one");
+	symlink(at("victim"), at("s/ln"));
+	ok(ds_dir_replace(d, "ln", "x", 1) == 0 &&
+	    lstat(at("s/ln"), &st) == 0 && S_ISREG(st.st_mode) &&
+	    stat(at("victim"), &st) == 0 && st.st_size == 0,
+	    "replace replaces a link at the name, never writes through it");
+	close(d);
+}
+
+static void
+masks(void)
+{
+	struct stat st;
+	int fd;
+
+	ok(ds_dir_umask_caller() == 022, "the caller's umask before");
+	ok(ds_dir_umask() == 022, "ds_dir_umask returns the caller's");
+	fd = open(at("masked"), O_CREAT | O_WRONLY, 0666);
+	ok(fd >= 0 && fstat(fd, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "a file created after it is private");
+	close(fd);
+	ok(ds_dir_umask() == 022 && ds_dir_umask_caller() == 022,
+	    "the caller's is remembered");
+	umask(022);
 }
 
 int
@@ -144,7 +231,10 @@ main(void)
 		return 99;
 	memcpy(top, real, strlen(real) + 1);
 	dirs();
+	messages();
 	files();
+	steps();
+	masks();
 	if (fork() == 0) {
 		execlp("rm", "rm", "-rf", top, (char *)NULL);
 		_exit(127);

@@ -731,6 +731,80 @@ test_msg(void)
 	ds_buf_free(&b);
 }
 
+/* Content of path, or "" (static). */
+static const char *
+slurp(const char *path)
+{
+	static char b[64];
+	ssize_t n;
+	int fd;
+
+	b[0] = '\0';
+	if ((fd = open(path, O_RDONLY)) == -1)
+		return b;
+	n = read(fd, b, sizeof(b) - 1);
+	b[n > 0 ? n : 0] = '\0';
+	close(fd);
+	return b;
+}
+
+/*
+ * No file is opened through a planted link (the open is refused with 74
+ * and the file pointed to is untouched); a directory others may write is
+ * refused; what the journal creates is 0600.
+ */
+static void
+test_links(void)
+{
+	static const char *names[] = { "state.tch", "state.tch.wal",
+	    "journal.00000001" };
+	struct ds_journal *j;
+	char victim[200], p[300];
+	struct stat st;
+	size_t i;
+	int code, fd;
+
+	snprintf(victim, sizeof(victim), "%s.victim", dir);
+	fd = open(victim, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ok(fd >= 0 && write(fd, "precious", 8) == 8, "links: a victim file");
+	close(fd);
+	rmall();
+	j = jopen(&code);
+	ok(j != NULL, "links: a new journal");
+	ds_journal_close(j);
+	snprintf(p, sizeof(p), "%s/state.tch", dir);
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "links: state.tch is created 0600");
+	snprintf(p, sizeof(p), "%s/journal.00000001", dir);
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0600,
+	    "links: a segment is created 0600");
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		rmall();
+		if (i == 2)
+			ds_journal_close(jopen(&code));
+		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);
+		unlink(p);
+		ok(symlink(victim, p) == 0, "links: %s planted", names[i]);
+		j = jopen(&code);
+		ok(j == NULL && code == DS_EX_IOERR &&
+		    strstr(errbuf, "symbolic link") != NULL &&
+		    strcmp(slurp(victim), "precious") == 0 &&
+		    stat(victim, &st) == 0 && st.st_size == 8,
+		    "links: %s refused, nothing written through it: %s",
+		    names[i], errbuf);
+		ds_journal_close(j);
+	}
+	rmall();
+	chmod(dir, 0777);
+	j = jopen(&code);
+	ok(j == NULL && code == DS_EX_IOERR &&
+	    strstr(errbuf, "writable by group or others") != NULL,
+	    "links: a directory others may write is refused: %s", errbuf);
+	ds_journal_close(j);
+	chmod(dir, 0700);
+	unlink(victim);
+}
+
 int
 main(void)
 {
@@ -745,6 +819,7 @@ main(void)
 	test_semantics();
 	test_acked_tail();
 	test_ioerr();
+	test_links();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	(void)system(cmd);
 	return done();

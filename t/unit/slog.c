@@ -893,6 +893,58 @@ large(void)
 	map_free(&st);
 }
 
+/*
+ * Nothing is written through a planted link: the log itself is refused
+ * (74), a stale .tmp is removed by compaction; a directory others may
+ * write is refused (74) and named.
+ */
+static void
+links(void)
+{
+	struct ds_slog s;
+	struct ds_mark m, cm;
+	struct map st = { 0 };
+	struct iter it = { 0 };
+	struct stat sb;
+	char p[512], victim[512], tmp[520], sub[512];
+	int code = 0;
+
+	snprintf(p, sizeof(p), "%s", path_of("ln.slog"));
+	snprintf(victim, sizeof(victim), "%s", path_of("victim"));
+	spit(victim, "precious\n", 9);
+	symlink(victim, p);
+	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == -1 &&
+	    code == DS_EX_IOERR && strstr(s.err, "symbolic link") != NULL &&
+	    fsize(victim) == 9, "links: a link as the log is refused (%s)",
+	    s.err);
+	ds_slog_close(&s);
+	unlink(p);
+	snprintf(tmp, sizeof(tmp), "%s.tmp", p);
+	symlink(victim, tmp);
+	ok(reopen(p, DS_SLOG_LAST, &st, &s, &m, &code) == 0, "links: open");
+	put(&s, "k", "v");
+	mark(&s, 1, 1);
+	memset(&cm, 0, sizeof(cm));
+	it.m = &st;
+	ok(ds_slog_compact(&s, &cm, next_kv, &it) == 0 && fsize(victim) == 9 &&
+	    lstat(tmp, &sb) == -1 && lstat(p, &sb) == 0 && S_ISREG(sb.st_mode),
+	    "links: compaction removes a planted .tmp link, writes nothing "
+	    "through it");
+	ds_mark_free(&m);
+	ds_slog_close(&s);
+
+	mkdir(path_of("shared"), 0700);
+	chmod(path_of("shared"), 0777);
+	snprintf(sub, sizeof(sub), "%s", path_of("shared/x.slog"));
+	ok(reopen(sub, DS_SLOG_LAST, &st, &s, &m, &code) == -1 &&
+	    code == DS_EX_IOERR &&
+	    strstr(s.err, "writable by group or others") != NULL &&
+	    fsize(sub) == -1,
+	    "links: a directory others may write is refused (%s)", s.err);
+	ds_slog_close(&s);
+	map_free(&st);
+}
+
 int
 main(void)
 {
@@ -911,6 +963,7 @@ main(void)
 	torn();
 	corrupt();
 	compact();
+	links();
 	large();
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
 	if (system(cmd) != 0)
