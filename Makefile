@@ -17,7 +17,7 @@ WERROR  ?= -Werror
 WARN     = -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes -Wshadow \
 	   -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 $(WERROR)
 # Evaluated when a recipe runs, i.e. after deps-check installed them.
-PKGS     = nanomsg tokyocabinet popt libxxhash inih libsodium
+PKGS     = nanomsg tokyocabinet popt libxxhash inih libsodium libcrypto
 DEPCF    = $(shell pkg-config --cflags $(PKGS) 2>/dev/null | sed 's/-I/-isystem /g')
 DEPLIBS  = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 ifneq ($(SANITIZER),)

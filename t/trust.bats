@@ -260,10 +260,16 @@ EOF
 
 # --- the user's own output files --------------------------------------
 
-@test "trust: ds-sink --file and --tc are never opened through a symbolic link (74)" {
+@test "trust: ds-sink --file and --tc never reach a file through a symbolic link (74); /dev/stdout works" {
 	ln -s "$T/victim" out
 	run -74 --separate-stderr ds-sink --file out < "$T_DATA/one.frames"
 	[ "$stderr" = "ds-sink: fatal: unable to open out: a symbolic link (not followed)" ]
+	# A link to a device or fifo is not a file to clobber: followed.
+	run -0 --separate-stderr ds-sink --file /dev/stdout < "$T_DATA/one.frames"
+	[ "$output" = $'k1\thello' ]
+	ln -s /dev/null null
+	run -0 ds-sink --file null < "$T_DATA/one.frames"
+	[ -L null ]
 	ln -s "$T/victim" db.tch
 	run -74 --separate-stderr ds-sink --tc db.tch < "$T_DATA/one.frames"
 	[ "$stderr" = "ds-sink: fatal: unable to open db.tch: a symbolic link (not followed)" ]

@@ -52,9 +52,33 @@ ds_output_init(struct ds_output *o, const char *format, const char **why)
 }
 
 /*
- * The file is the user's, wherever they put it, but never reached through
- * a symbolic link (O_NOFOLLOW: ELOOP).  A new one is 0666 less the
- * caller's umask: ours is 077 (core/dir.h).
+ * A link at path (ELOOP) may still name a device, a fifo or a socket
+ * (/dev/stdout, /dev/null), which no write can clobber: open those
+ * through it, without O_CREAT or O_TRUNC; a link to a file stays ELOOP.
+ */
+static int
+open_special(const char *path)
+{
+	struct stat st;
+	int fd;
+
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC | O_NONBLOCK)) == -1)
+		return -1;
+	if (fstat(fd, &st) == -1 || S_ISREG(st.st_mode) ||
+	    S_ISDIR(st.st_mode) || fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) &
+	    ~O_NONBLOCK) == -1) {
+		close(fd);
+		errno = ELOOP;
+		return -1;
+	}
+	return fd;
+}
+
+/*
+ * The file is the user's, wherever they put it, but a regular file is
+ * never reached through a symbolic link (O_NOFOLLOW: ELOOP); a link to a
+ * device, fifo or socket is followed (open_special).  A new one is 0666
+ * less the caller's umask: ours is 077 (core/dir.h).
  */
 int
 ds_output_file(struct ds_output *o, const char *path, int append)
@@ -70,9 +94,13 @@ ds_output_file(struct ds_output *o, const char *path, int append)
 				return failsys(o, "chmod");
 			break;
 		}
+		if (errno == ELOOP && (o->fd = open_special(path)) != -1)
+			break;
 		if (errno != EEXIST)
 			return failsys(o, "open");
 		if ((o->fd = open(path, flags)) != -1)
+			break;
+		if (errno == ELOOP && (o->fd = open_special(path)) != -1)
 			break;
 		if (errno != ENOENT)
 			return failsys(o, "open");

@@ -6,6 +6,8 @@
  */
 #include <string.h>
 
+#include <sodium.h>
+
 #include "core/mac.h"
 #include "tap.h"
 
@@ -66,6 +68,17 @@ main(void)
 	ds_mac_end(&r, m3 + 15);
 	ok(ds_mac_check(&b, DS_MAC_REP, m3, 15 + DS_MAC_LEN) == 0,
 	    "pieces sign as their concatenation");
+	/* The documented construction, computed with libsodium alone. */
+	{
+		unsigned char otk[32], t[16];
+
+		n = sign(&a, DS_MAC_REP, m1, "a REPLY and its bundles");
+		crypto_stream_xchacha20(otk, 32, m1 + n - DS_MAC_LEN, k1);
+		crypto_onetimeauth(t, m1, n - DS_MAC_LEN, otk);
+		ok(m1[n - DS_MAC_LEN] == 'R' && memcmp(t, m1 + n - DS_MAC_TAG,
+		    16) == 0, "the tag is Poly1305 under the XChaCha20 "
+		    "one-time key of the nonce (ds-wire(5))");
+	}
 	n = sign(&a, DS_MAC_REQ, m1, "");
 	ok(n == DS_MAC_LEN && ds_mac_check(&b, DS_MAC_REQ, m1, n) == 0,
 	    "an empty message signs");
