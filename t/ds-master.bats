@@ -599,7 +599,7 @@ pid_of() {
 	[[ ${lines[1]} =~ ^journal\ pid=[1-9][0-9]*\ epoch=1\ state=(starting|running)\ restarts=0\  ]]
 	[[ ${lines[2]} == "src.0 pid="* ]]
 	pid=$(pid_of journal)
-	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-journal --dir $S/journal --listen ipc://$R/journal --id $((2 << 40)) --epoch 1 --master ipc://$R/master --keepalive 60000 --lock-wait 120 " ]
+	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-journal --dir $S/journal --listen ipc://$R/journal --id $((2 << 40)) --epoch 1 --master ipc://$R/master --keepalive 60000 --lock-wait 120 --writers 65536,65537,131072,196608 " ]
 	[ "$(grep -m 1 ' started pid=' "$T/m.log")" = "ds-master: info: journal started pid=$pid epoch=1" ]
 	[ -d "$S/journal" ]
 	grep -qx 'journal 1' "$S/epochs"
@@ -637,6 +637,9 @@ EOF
 	[[ $(argv_of src.0) == *" --once least --state $S --listen "* ]]
 	[[ $(argv_of src.0) != *"--journal"* ]]
 	[[ $(argv_of out.0) == *" --once least --state $S --journal ipc://$R/journal --pull exactly:65536@ipc://$R/src.0" ]]
+	# The journal serves those writers only.
+	pid=$(pid_of journal)
+	[[ $(tr '\0' ' ' < /proc/$pid/cmdline) == *" --writers 131072 " ]]
 }
 
 @test "ds-master: the journal is restarted with the next epoch; its SIGKILL deaths do not stop the job" {

@@ -234,12 +234,21 @@ render_router(struct inst *in, const char *router)
 /*
  * The ds-journal of the job.  Its lock wait covers a predecessor that
  * lives on until its lease runs out (up to a keepalive; twice for slack).
+ * It serves only the writers of the plan (--writers): the instances that
+ * get --journal.
  */
 static void
 render_journal(struct inst *in, const char *journal)
 {
 	const struct ds_topo *t = &M.topo;
+	struct ds_plan_ids w = { NULL, 0 };
+	size_t k;
 
+	if ((w.v = calloc(M.plan.nproc, sizeof(*w.v))) == NULL)
+		nomem();
+	for (k = 0; k < M.plan.nproc; k++)
+		if (M.plan.proc[k].journal)
+			w.v[w.n++] = M.plan.proc[k].id;
 	in->path = xstrdup(journal);
 	sv_add(&in->argv, "ds-journal");
 	sv_add(&in->argv, "--dir");
@@ -250,6 +259,9 @@ render_journal(struct inst *in, const char *journal)
 	sv_add(&in->argv, "--lock-wait");
 	sv_take(&in->argv, xprintf("%llu",
 	    (unsigned long long)(2 * t->keepalive_ms + 999) / 1000));
+	sv_add(&in->argv, "--writers");
+	sv_take(&in->argv, argv_ids(&w));
+	free(w.v);
 	M.jn = in;
 }
 
