@@ -321,7 +321,39 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	grep -q '^ds-master: warning: stopped by ds-master stop; run again to resume$' "$T/m.log"
 	run ! pgrep -f "$T/fake/ds-"
 	[ ! -e "$T/run/master" ]
+	[ -z "$(ls -A "$T/run")" ]
 	[ ! -e "$T/state/done" ]
+}
+
+@test "ds-master: SIGHUP stops the job as stop does (75, children gone, run directory empty); run again resumes" {
+	fake_chain "" ""
+	start_master "$T/f.topo"
+	wait_up src.0 src.1 op.0 out.0
+	kill -HUP "$MASTER"
+	expect_exit 75
+	grep -q '^ds-master: warning: stopped by SIGHUP; run again to resume$' "$T/m.log"
+	run ! pgrep -f "$T/fake/ds-"
+	[ -z "$(ls -A "$T/run")" ]
+	[ ! -e "$T/state/done" ]
+	rm -f "$FAKE_OUT"/*.argv
+	start_master "$T/f.topo"
+	wait_up src.0 src.1 op.0 out.0
+	[[ $(argv_of op.0) == *" --epoch 2 "* ]]
+}
+
+@test "ds-master: started with SIGHUP ignored (nohup), it keeps ignoring it" {
+	fake_chain "" ""
+	(trap '' HUP; exec ds-master run "$T/f.topo") 2> "$T/m.log" 3>&- &
+	MASTER=$!
+	PIDS+=("$MASTER")
+	wait_up src.0 src.1 op.0 out.0
+	# A SIGHUP it handled would be handled no later than the SIGTERM
+	# after it, and the first reason to stop wins.
+	kill -HUP "$MASTER"
+	kill -TERM "$MASTER"
+	expect_exit 75
+	grep -q 'stopped by signal 15; run again to resume' "$T/m.log"
+	run ! grep -q SIGHUP "$T/m.log"
 }
 
 @test "ds-master: SIGTERM and SIGINT end the job with 75" {
@@ -865,6 +897,42 @@ EOF
 		got=$(awk -F '\t' -v k=$k '$1 == k { print $2 }' "$T/counts.txt" | sort -n | uniq)
 		[ -n "$got" ]
 		[ "$got" = "$(seq 1 "$(echo "$got" | tail -1)")" ]
+	done
+}
+
+@test "ds-master: end to end: SIGHUP stops the job like stop: no socket or lock left, the next run resumes" {
+	need_topology_mode
+	awk 'BEGIN { for (i = 0; i < 20000; i++) print "w" (i % 7) }' > "$T/words.txt"
+	topo wc.topo "keepalive = 2s
+once = exactly" <<EOF
+[node words]
+run = ds-source --file $T/words.txt --key-field 1 --rate 4000
+[node count]
+run = ds-op --builtin count
+input = words:hash
+parallel = 2
+[node out]
+run = ds-sink --file $T/counts.txt
+input = count
+EOF
+	start_master "$T/wc.topo"
+	wait_for "[ \$(grep -c . '$T/counts.txt' 2>/dev/null || echo 0) -ge 100 ]" 20
+	[ -S "$T/run/master" ] && [ -S "$T/run/journal" ] && [ -S "$T/run/count.0" ]
+	kill -HUP "$MASTER"
+	expect_exit 75 20
+	grep -q 'stopped by SIGHUP; run again to resume' "$T/m.log"
+	[ -z "$(ls -A "$T/run")" ]
+	[ ! -e "$T/state/done" ]
+	[ "$(wc -l < "$T/counts.txt")" -lt 20000 ]
+	run -0 timeout 60 ds-master run "$T/wc.topo"
+	grep -qx 'words.0 2' "$T/state/epochs"
+	[ -e "$T/state/done" ]
+	[ -z "$(ls -A "$T/run")" ]
+	# Exactly once across the stop: every key's counts 1..n, once each.
+	for k in 0 1 2 3 4 5 6; do
+		n=$(grep -cx "w$k" "$T/words.txt")
+		got=$(awk -F '\t' -v k="w$k" '$1 == k { print $2 }' "$T/counts.txt" | sort -n)
+		[ "$got" = "$(seq 1 "$n")" ]
 	done
 }
 

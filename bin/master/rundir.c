@@ -165,27 +165,63 @@ state_prepare(void)
 	free(done);
 }
 
-/* One ds-master per run directory: a lock held until we exit. */
+/*
+ * One ds-master per run directory: a lock held until we exit.  The lock
+ * file is removed by the master that holds it, just before it exits
+ * (rundir_close): one that locked a file already removed tries again.
+ */
 static void
 lock_run(void)
 {
+	struct stat fst, pst;
 	struct flock fl;
 	char *file;
 	int fd;
 
 	file = xprintf("%s/lock", M.topo.run);
-	if ((fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to open %s", file);
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
-		if (errno == EACCES || errno == EAGAIN)
-			ds_die(DS_EX_UNAVAILABLE, "%s: another ds-master runs "
-			    "job %s (%s is locked)", M.topo.file, M.topo.name,
-			    file);
-		ds_diesys(DS_EX_IOERR, "unable to lock %s", file);
+	for (;;) {
+		if ((fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to open %s", file);
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == -1) {
+			if (errno == EACCES || errno == EAGAIN)
+				ds_die(DS_EX_UNAVAILABLE, "%s: another "
+				    "ds-master runs job %s (%s is locked)",
+				    M.topo.file, M.topo.name, file);
+			ds_diesys(DS_EX_IOERR, "unable to lock %s", file);
+		}
+		if (fstat(fd, &fst) == 0 && stat(file, &pst) == 0 &&
+		    fst.st_dev == pst.st_dev && fst.st_ino == pst.st_ino)
+			break;
+		close(fd);
 	}
+	free(file);
+}
+
+/* ipc://PATH's path, or NULL. */
+static const char *
+ipc_path(const char *addr)
+{
+	return addr != NULL && strncmp(addr, "ipc://", 6) == 0 ? addr + 6 :
+	    NULL;
+}
+
+void
+rundir_close(void)
+{
+	const char *path;
+	char *file;
+	size_t k;
+
+	for (k = 0; k < M.plan.nproc; k++)
+		if ((path = ipc_path(M.plan.proc[k].listen)) != NULL)
+			(void)unlink(path);
+	if ((path = ipc_path(M.addr)) != NULL)
+		(void)unlink(path);
+	file = xprintf("%s/lock", M.topo.run);
+	(void)unlink(file);
 	free(file);
 }
 
