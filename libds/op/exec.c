@@ -271,6 +271,7 @@ answer(struct ds_exec *x, const char *p, size_t len)
 		x->head = (x->head + 1) % DS_EXEC_WINDOW;
 		x->nreq--;
 		x->partial = 0;
+		r->emitted = 0;		/* the next request's output */
 		return 0;
 	}
 esc:
@@ -628,6 +629,7 @@ ds_exec_end(struct ds_exec *x)
 	if (r->code != 0)
 		return -1;
 	r->time = r->maxtime;
+	r->emitted = 0;		/* what it writes after the end */
 	x->ended = 1;
 	close_fd(&x->wfd);
 	while (x->rfd >= 0)
