@@ -94,7 +94,7 @@ teardown() {
 		wait "$bg" 2>/dev/null || true
 	fi
 	# Operator programs a failed test may have left behind.
-	for f in "$T/fpid"; do
+	for f in "$T/cpid" "$T/gpid" "$T/fpid"; do
 		[ ! -s "$f" ] || kill -KILL "$(cat "$f")" 2>/dev/null || true
 	done
 }
@@ -261,6 +261,28 @@ plugin() {
 	[[ $stderr == "ds-op: fatal: operator program "*": the state would hold 3 keys, over --max-keys 2" ]]
 	run -64 ds-op --max-keys 0 --builtin count
 	run -64 ds-op --max-keys x --builtin count
+}
+
+@test "ds-op: the program runs in a process group of its own, killed whole when ds-op stops it" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -76 --separate-stderr ds-op --exec 'read l; echo $$ > "'"$T"'/cpid"; sleep 1000 & echo $! > "'"$T"'/gpid"; echo "X	y"; wait' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: unknown line type 'X'" ]
+	wait_for "! kill -0 $(cat "$T/gpid") 2>/dev/null"
+}
+
+@test "ds-op: SIGKILLed, its operator program dies with it" {
+	mkfifo "$T/fifo"
+	ds-op --exec 'echo $$ > "'"$T"'/cpid"; exec sleep 1000' \
+	    < "$T/fifo" > /dev/null 2> "$T/err" 3>&- &
+	bg=$!
+	exec 7> "$T/fifo"
+	wait_for "[ -s '$T/cpid' ]"
+	cpid=$(cat "$T/cpid")
+	kill -0 "$cpid"
+	[ "$(ps -o pgid= -p "$cpid" | tr -d ' ')" = "$cpid" ]
+	kill -KILL "$bg"
+	wait_for "! kill -0 $cpid 2>/dev/null" 10
+	exec 7>&-
 }
 
 @test "ds-op: --notify-fd writes a newline once ready, before any input" {
