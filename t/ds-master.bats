@@ -396,12 +396,14 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 @test "ds-master: the run line gets defaults first and topology options last" {
 	fake_chain "bundle = 7
 linger = 3ms
-once = most" "--bundle 9"
+max-emit = 2M
+max-keys = 500
+once = most" "--bundle 9 --max-keys 600"
 	start_master "$T/f.topo"
 	wait_up src.0 src.1 op.0 out.0
 	R="$T/run" S="$T/state"
 	[ "$(argv_of src.1)" = "$T/fake/ds-source --bundle 7 --linger 3 --file x --id 65537 --name src.1 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --listen ipc://$R/src.1 --consumers 131072" ]
-	[[ $(argv_of op.0) == *"/fake/ds-op --bundle 7 --bundle 9 --id 131072 --name op.0 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --listen ipc://$R/op.0 --consumers 196608 --pull most:65536@ipc://$R/src.0 --pull most:65537@ipc://$R/src.1" ]]
+	[[ $(argv_of op.0) == *"/fake/ds-op --bundle 7 --max-emit 2097152 --max-keys 500 --bundle 9 --max-keys 600 --id 131072 --name op.0 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --listen ipc://$R/op.0 --consumers 196608 --pull most:65536@ipc://$R/src.0 --pull most:65537@ipc://$R/src.1" ]]
 	[[ $(argv_of out.0) == *"/fake/ds-sink --id 196608 --name out.0 --epoch 1 --master ipc://$R/master --keepalive 60000 --once most --state $S --pull most:131072@ipc://$R/op.0" ]]
 }
 

@@ -193,6 +193,16 @@ render_instance(struct inst *in, const char *path)
 		sv_take(&in->argv, xprintf("%llu",
 		    (unsigned long long)t->linger_ms));
 	}
+	if (nd->kind == DS_KIND_OP && t->max_emit > 0) {
+		sv_add(&in->argv, "--max-emit");
+		sv_take(&in->argv, xprintf("%llu",
+		    (unsigned long long)t->max_emit));
+	}
+	if (nd->kind == DS_KIND_OP && t->max_keys > 0) {
+		sv_add(&in->argv, "--max-keys");
+		sv_take(&in->argv, xprintf("%llu",
+		    (unsigned long long)t->max_keys));
+	}
 	for (a = 1; a < nd->argc; a++)
 		sv_add(&in->argv, nd->argv[a]);
 	common_opts(in, 1);
