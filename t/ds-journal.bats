@@ -572,3 +572,14 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	grep -q 'accepting writes again' j.log
 	run ! grep -q 'fatal' j.log src.err op.err sink.err
 }
+
+@test "ds-journal: an exactly-once instance whose id is not in --writers cannot recover (69)" {
+	start_journal --writers 5
+	seq 1 10 > in
+	run -69 --separate-stderr ds-source --file in --id 1 \
+	    --listen "ipc://$PWD/src" --consumers 2 --once exactly --journal "$J"
+	[[ $stderr == *"unable to recover from the journal at $J: refused, or a malformed answer (is this id one of its writers?)"* ]]
+	run -0 jctl stat "$J"
+	grep -qx 'unknown 1' <<< "$output"
+	grep -qx 'writers 0' <<< "$output"
+}
