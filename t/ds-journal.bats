@@ -6,7 +6,8 @@
 # stopped journal holding its lock, checkpoints, group commit under 8
 # writers, writer ids refused, and a full disk on a small tmpfs (root
 # only): FULL for units and for a group commit bigger than the room left,
-# and an exactly-once chain held back until room is made.  Journals are
+# and an exactly-once chain held back until room is made; and a write
+# that fails with ENOSPC anyway (an LD_PRELOAD shim).  Journals are
 # started with --notify-fd on a fifo, recorded in PIDS and killed in
 # teardown (which then unmounts the test's tmpfs, if any); every wait has
 # a deadline.
@@ -582,4 +583,68 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	run -0 jctl stat "$J"
 	grep -qx 'unknown 1' <<< "$output"
 	grep -qx 'writers 0' <<< "$output"
+}
+
+@test "ds-journal: a group commit whose write fails with ENOSPC anyway is answered FULL, undone whole, and the journal goes on" {
+	# An LD_PRELOAD shim: while the file $ENOSPC_FLAG exists, a write
+	# to a segment writes half, then fails with ENOSPC.
+	cc -std=c11 -Wall -Werror -fPIC -shared -o enospc.so -x c - -ldl <<-'C'
+	#define _GNU_SOURCE
+	#include <dlfcn.h>
+	#include <errno.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	#include <unistd.h>
+	ssize_t
+	write(int fd, const void *p, size_t n)
+	{
+		static ssize_t (*real)(int, const void *, size_t);
+		static int half;
+		const char *flag = getenv("ENOSPC_FLAG");
+		char link[64], path[4096];
+		ssize_t k;
+
+		if (real == NULL)
+			real = (ssize_t (*)(int, const void *, size_t))
+			    dlsym(RTLD_NEXT, "write");
+		if (flag == NULL || access(flag, F_OK) != 0)
+			return real(fd, p, n);
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if ((k = readlink(link, path, sizeof(path) - 1)) <= 0)
+			return real(fd, p, n);
+		path[k] = '\0';
+		if (strstr(path, "/journal.") == NULL)
+			return real(fd, p, n);
+		if (!half && n > 1) {
+			half = 1;
+			return real(fd, p, n / 2);
+		}
+		errno = ENOSPC;
+		return -1;
+	}
+	C
+	ENOSPC_FLAG="$PWD/flag" LD_PRELOAD="$PWD/enospc.so" start_journal
+	run -0 jctl write "$J" 1 1 set:a=1 mark:1
+	size=$(stat -c %s "$D/journal.00000001")
+	touch flag
+	run -1 jctl group "$J" 1 1 3 1000
+	[ "$output" = "$(printf 'FULL\nFULL\nFULL')" ]
+	kill -0 "$JP"
+	[ "$(stat -c %s "$D/journal.00000001")" -eq "$size" ]
+	run -0 jctl stat "$J"
+	grep -qx 'writes 1' <<< "$output"
+	grep -qx 'full 3' <<< "$output"
+	rm flag
+	run -0 jctl read "$J" 1 1
+	[ "$output" = "$(printf 'set a 1\nmark 1 outseq=0 aux=0')" ]
+	run -0 jctl group "$J" 1 1 3 1000
+	run -0 jctl read "$J" 1 1
+	[ "$(grep -c '^set k' <<< "$output")" -eq 3 ]
+	stop_journal
+	grep -q 'No space left on device: .* queued bytes refused, none applied: answering them FULL' j.log
+	start_journal
+	run -0 jctl read "$J" 1 2
+	[ "$(grep -c '^set k' <<< "$output")" -eq 3 ]
+	run ! grep -q 'torn' j.log
 }
