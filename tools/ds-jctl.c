@@ -13,9 +13,9 @@
  * ("OK epoch=E", "FENCED epoch=E", "FULL", "BAD") and exits 0 for OK, 1
  * otherwise; group sends N units in one message (unit i: set:kI=VAL
  * with BYTES bytes of VAL, mark:I) and prints each JACK the same way,
- * exiting 0 if every one is OK; read prints one line per record ("set KEY VAL", "timer KEY
- * WHEN", "mark N outseq=O aux=A", "acked N", "out TEXT") and exits 1 if
- * fenced.  No answer: exit 69.  Bad usage: 64.
+ * exiting 0 if every one is OK; read prints one line per record ("set
+ * KEY VAL", "timer KEY WHEN", "mark N outseq=O aux=A", "acked N", "out
+ * TEXT") and exits 1 if fenced.  No answer: exit 69.  Bad usage: 64.
  */
 #include <errno.h>
 #include <inttypes.h>

@@ -1,10 +1,11 @@
 /*
  * stop.c: stopping the job, for any reason (every process finished, a
- * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork).  Children learn
- * it from STOP in their BEATACK and from SIGTERM; those still running
- * KILL_AFTER_S later get SIGKILL.  The ds-journal goes last, once every
- * writer has made its last units durable or is gone.  ds-master exits
- * only once every child is reaped, with the first reason's status.
+ * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork).
+ * Children learn it from STOP in their BEATACK and from SIGTERM; those
+ * still running KILL_AFTER_S later get SIGKILL.  The ds-journal goes
+ * last, once every writer has made its last units durable or is gone.
+ * ds-master exits only once every child is reaped, with the first
+ * reason's status, leaving RUN empty.
  */
 #include <sys/types.h>
 
