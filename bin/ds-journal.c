@@ -6,8 +6,12 @@
  * (or every --sync-every ms) one write(2) and one fdatasync(2) cover
  * every queued JWRITE of every writer, and only then are their JACKs
  * sent.  Before each request and each checkpoint free space is checked
- * against --min-free: below it, JWRITEs get FULL (never applied), so the
- * disk never fills under Tokyo Cabinet (which dies with SIGBUS).
+ * against --min-free, counting what is already queued: below it, JWRITEs
+ * get FULL (never applied), so the disk never fills under Tokyo Cabinet
+ * (which dies with SIGBUS); a write that runs out of space anyway undoes
+ * its whole group commit, which gets FULL too.  Only the writer ids of
+ * --writers (ds-master gives the topology's), or else up to --max-writers
+ * of them, are served: a request of any other gets BAD.
  * --lock-wait: a journal restarted while its predecessor still holds
  * state.tch's lock (it lives on for up to a keepalive after losing its
  * lease) retries the lock, beating to the master meanwhile.
@@ -28,105 +32,23 @@
 #include "core/dir.h"
 #include "core/msg.h"
 #include "journal/journald.h"
+#include "node/nodeopt.h"
 
 #define USAGE \
 	"ds-journal [-qv] [--checkpoint SIZE] [--epoch N] [--id N]\n" \
 	"          [--keepalive MS] [--key FILE] [--lock-wait SECONDS]\n" \
-	"          [--master ADDR] [--min-free SIZE] [--network NET]\n" \
-	"          [--notify-fd FD] [--sync-every MS] --dir DIR --listen ADDR"
+	"          [--master ADDR] [--max-writers N] [--min-free SIZE]\n" \
+	"          [--network NET] [--notify-fd FD] [--sync-every MS]\n" \
+	"          [--writers IDS] --dir DIR --listen ADDR"
 
 #define LOCK_RETRY_S	0.1		/* --lock-wait: retry this often */
+#define MAX_WRITERS	65536		/* --max-writers default */
 
 enum {
 	OPT_CHECKPOINT = 1, OPT_DIR, OPT_EPOCH, OPT_ID, OPT_KEEPALIVE,
-	OPT_KEY, OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MINFREE,
-	OPT_NETWORK, OPT_SYNCEVERY
+	OPT_KEY, OPT_LISTEN, OPT_LOCKWAIT, OPT_MASTER, OPT_MAXWRITERS,
+	OPT_MINFREE, OPT_NETWORK, OPT_SYNCEVERY, OPT_WRITERS
 };
-
-/* From the checkpoint's thread: wake the loop. */
-static void
-ckpt_notify(void *arg)
-{
-	(void)arg;
-	ev_async_send(g.loop, &g.ckpt_w);
-}
-
-static void
-ckpt_cb(struct ev_loop *loop, ev_async *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-	if (ds_journal_ckpt_finish(g.j) == -1)
-		journald_die();
-	ds_debug("checkpoint done");
-	ds_pull_srv_wake(g.srv);	/* deferred JREADs */
-}
-
-static void
-maybe_checkpoint(void)
-{
-	struct ds_journal_stats st;
-
-	ds_journal_stats(g.j, &st);
-	if (st.since_ckpt < g.ckpt || ds_journal_ckpt_busy(g.j) ||
-	    ds_journal_queued(g.j) > 0)
-		return;
-	/* The checkpoint writes at most what the journal holds, twice. */
-	if (!journald_room(2 * st.since_ckpt)) {
-		if (!g.ckpt_warned)
-			ds_warn("checkpoint postponed: not enough free space");
-		g.ckpt_warned = 1;
-		return;
-	}
-	g.ckpt_warned = 0;
-	if (ds_journal_ckpt_start(g.j, ckpt_notify, NULL) == -1)
-		journald_die();
-	ds_debug("checkpoint started, segment %" PRIu64, st.segment + 1);
-}
-
-/* Group commit: one write + fdatasync for everything queued. */
-static void
-commit(void)
-{
-	if (ds_journal_queued(g.j) == 0)
-		return;
-	if (g.lease != NULL && !ds_lease_valid(g.lease))
-		return;		/* on_lost will exit */
-	if (ds_journal_sync(g.j) == -1)
-		journald_die();
-	g.synced = g.gen++;
-	ds_pull_srv_wake(g.srv);
-	maybe_checkpoint();
-}
-
-static void
-prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
-{
-	(void)w;
-	(void)revents;
-	if (g.lease != NULL)
-		ds_lease_count(g.lease, DS_CNT_REFUSED, ds_pull_refused());
-	if (ds_journal_queued(g.j) == 0)
-		return;
-	if (g.sync_every <= 0) {
-		commit();
-		return;
-	}
-	if (!ev_is_active(&g.sync_w)) {
-		ev_timer_set(&g.sync_w, g.sync_every, 0);
-		ev_timer_start(loop, &g.sync_w);
-	}
-}
-
-static void
-sync_cb(struct ev_loop *loop, ev_timer *w, int revents)
-{
-	(void)loop;
-	(void)w;
-	(void)revents;
-	commit();
-}
 
 /* At a clean stop, under -v: what the group commits cost. */
 static void
@@ -148,6 +70,7 @@ term_cb(struct ev_loop *loop, ev_signal *w, int revents)
 {
 	(void)loop;
 	(void)revents;
+	/* Refused for want of space (1): the writers recover them. */
 	if (g.j != NULL && ds_journal_queued(g.j) > 0 &&
 	    ds_journal_sync(g.j) == -1)
 		journald_die();
@@ -223,8 +146,10 @@ main(int argc, char *argv[])
 {
 	struct ds_common co = DS_COMMON_INIT;
 	char *listen = NULL, *dir = NULL, *master = NULL, *key = NULL, *arg;
-	uint64_t id = 0, keepalive = 10000, lock_wait = 0;
+	uint64_t id = 0, keepalive = 10000, lock_wait = 0, *wl = NULL;
 	uint32_t epoch = 1;
+	const char *why;
+	size_t nwl = 0;
 	int rc, have_id = 0, tcp = 0;
 	poptContext pc;
 	struct poptOption opts[] = {
@@ -248,6 +173,8 @@ main(int argc, char *argv[])
 		    "SECONDS" },
 		{ "master", 0, POPT_ARG_STRING, NULL, OPT_MASTER,
 		    "ds-master's control socket", "ADDR" },
+		{ "max-writers", 0, POPT_ARG_STRING, NULL, OPT_MAXWRITERS,
+		    "serve at most N writer ids (default 65536)", "N" },
 		{ "min-free", 0, POPT_ARG_STRING, NULL, OPT_MINFREE,
 		    "refuse writes (FULL) below this much free space, K/M/G "
 		    "(default 64M)", "SIZE" },
@@ -256,6 +183,8 @@ main(int argc, char *argv[])
 		{ "sync-every", 0, POPT_ARG_STRING, NULL, OPT_SYNCEVERY,
 		    "wait up to MS to gather a group commit (default 0)",
 		    "MS" },
+		{ "writers", 0, POPT_ARG_STRING, NULL, OPT_WRITERS,
+		    "serve only these writer ids, comma-separated", "IDS" },
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
@@ -315,6 +244,10 @@ main(int argc, char *argv[])
 			master = arg;
 			arg = NULL;
 			break;
+		case OPT_MAXWRITERS:
+			g.max_writers = ds_opt_u64(&co, "--max-writers", arg,
+			    1, UINT32_MAX);
+			break;
 		case OPT_MINFREE:
 			g.min_free = ds_opt_size(&co, "--min-free", arg, 0,
 			    UINT64_MAX >> 2);
@@ -322,6 +255,13 @@ main(int argc, char *argv[])
 		case OPT_SYNCEVERY:
 			g.sync_every = (double)ds_opt_u64(&co, "--sync-every",
 			    arg, 0, 10000) / 1000.0;
+			break;
+		case OPT_WRITERS:
+			free(wl);
+			if (ds_node_parse_ids(arg, strlen(arg), &wl, &nwl,
+			    &why) == -1)
+				ds_dieusage(&co, "--writers: bad ids '%s': %s",
+				    arg, why);
 			break;
 		}
 		free(arg);
@@ -337,6 +277,13 @@ main(int argc, char *argv[])
 		ds_dieusage(&co, "--master needs --id");
 	ds_node_addr_ok(&co, tcp, "--listen", listen);
 	ds_node_addr_ok(&co, tcp, "--master", master);
+	if (wl != NULL && g.max_writers != 0)
+		ds_dieusage(&co, "--max-writers is for a journal without "
+		    "--writers");
+	if (g.max_writers == 0)
+		g.max_writers = MAX_WRITERS;
+	if (wl != NULL)
+		journald_writers(wl, nwl);
 	ds_node_setkey(key);
 	free(key);
 	g.dir = dir;
@@ -356,11 +303,11 @@ main(int argc, char *argv[])
 		ds_die(DS_EX_UNAVAILABLE, "unable to reach master %s: %s",
 		    master, ds_pull_strerror(errno));
 	g.j = open_journal(dir, lock_wait);
-	ev_async_init(&g.ckpt_w, ckpt_cb);
+	ev_async_init(&g.ckpt_w, journald_ckpt_cb);
 	ev_async_start(g.loop, &g.ckpt_w);
-	ev_prepare_init(&g.prep_w, prep_cb);
+	ev_prepare_init(&g.prep_w, journald_prep_cb);
 	ev_prepare_start(g.loop, &g.prep_w);
-	ev_timer_init(&g.sync_w, sync_cb, 0, 0);
+	ev_timer_init(&g.sync_w, journald_sync_cb, 0, 0);
 	if ((g.srv = ds_pull_srv_open(g.loop, listen, &journald_ops, NULL)) ==
 	    NULL && errno == EEXIST)
 		ds_die(DS_EX_IOERR, "unable to listen on %s: not a socket: "

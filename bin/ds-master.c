@@ -71,6 +71,7 @@ make_key(void)
 static int
 cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 {
+	struct sigaction sa;
 	size_t i;
 
 	load(co, file);
@@ -97,6 +98,11 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	ev_signal_start(EV_DEFAULT, &M.sigterm);
 	ev_signal_init(&M.sigint, stop_sig_cb, SIGINT);
 	ev_signal_start(EV_DEFAULT, &M.sigint);
+	/* Under nohup(1) SIGHUP stays ignored. */
+	if (sigaction(SIGHUP, NULL, &sa) == 0 && sa.sa_handler != SIG_IGN) {
+		ev_signal_init(&M.sighup, stop_hup_cb, SIGHUP);
+		ev_signal_start(EV_DEFAULT, &M.sighup);
+	}
 	ev_timer_init(&M.tick, sup_tick_cb, 0,
 	    M.topo.keepalive_ms >= 40 ? M.topo.keepalive_ms / 4000.0 : 0.01);
 	ev_timer_start(EV_DEFAULT, &M.tick);

@@ -4,9 +4,13 @@
 # test's directory driven by tools/ds-jctl: units written and read back,
 # restarts, epochs fenced across restarts, torn tails, corruption, a
 # stopped journal holding its lock, checkpoints, group commit under 8
-# writers, and a full disk on a small tmpfs (root only).  Journals are
+# writers, writer ids refused, and a full disk on a small tmpfs (root
+# only): FULL for units and for a group commit bigger than the room left,
+# and an exactly-once chain held back until room is made; and a write
+# that fails with ENOSPC anyway (an LD_PRELOAD shim).  Journals are
 # started with --notify-fd on a fifo, recorded in PIDS and killed in
-# teardown; every wait has a deadline.
+# teardown (which then unmounts the test's tmpfs, if any); every wait has
+# a deadline.
 
 load helper
 
@@ -15,12 +19,38 @@ setup() {
 	D="$PWD/d"
 	J="ipc://$PWD/j.sock"
 	mkdir -p "$D"
+	MNT=
 }
 teardown() {
+	local p
 	pids_teardown
 	chattr -i "$D" 2>/dev/null || true
+	[ -n "$MNT" ] || return 0
+	for p in "${PIDS[@]}"; do
+		wait_for "! kill -0 $p 2>/dev/null" 10 ||
+		    kill -KILL "$p" 2>/dev/null || true
+	done
+	umount "$MNT" 2>/dev/null || umount -l "$MNT"
 }
 
+# Mount a tmpfs of $1 on $PWD/m as the journal directory D (root only).
+mount_tmpfs() {
+	[ "$(id -u)" -eq 0 ] || skip "needs root to mount a tmpfs"
+	mkdir -p m
+	mount -t tmpfs -o "size=$1,mode=0700" tmpfs "$PWD/m" 2>/dev/null ||
+	    skip "mount -t tmpfs is not permitted here"
+	MNT="$PWD/m"
+	D="$MNT"
+}
+
+# Fill D with a file that leaves $1 bytes free.
+fill_to() {
+	local free
+	free=$(df -B1 --output=avail "$D" | tail -1)
+	[ "$free" -gt "$1" ]
+	dd if=/dev/zero of="$D/fill" bs=4096 \
+	    count=$(( (free - $1) / 4096 )) 2>/dev/null
+}
 # Start a journal on $D at $J with extra options; wait for readiness.
 start_journal() {
 	rm -f ready
@@ -438,4 +468,185 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	[ "${lines[8]}" = "full 2" ]
 	[ "$(grep -c 'refusing writes' j.log)" -eq 1 ]
 	grep -q 'accepting writes again' j.log
+}
+
+@test "ds-journal: one group commit bigger than the room left gets FULL for what does not fit; no ENOSPC death (tmpfs)" {
+	mount_tmpfs 4m
+	start_journal --min-free 64K
+	run -0 jctl write "$J" 1 1 set:a=1 mark:1
+	# 64K over --min-free and 300K free in all: 8 units of 64K in one
+	# request, each alone fits, together they do not.
+	fill_to $((64 * 1024 + 300 * 1024))
+	run -1 jctl group "$J" 2 1 8 65536
+	echo "$output"
+	[ "${#lines[@]}" -eq 8 ]
+	nok=$(grep -c '^OK' <<< "$output")
+	[ "$nok" -ge 1 ] && [ "$nok" -lt 8 ]
+	# In order: the OKs, then only FULLs.
+	[ "$(printf 'OK epoch=1\n%.0s' $(seq "$nok"); printf 'FULL\n%.0s' $(seq $((8 - nok))))" = "$output" ]
+	kill -0 "$JP"
+	run -0 jctl stat "$J"
+	grep -qx "full $((8 - nok))" <<< "$output"
+	run -0 jctl read "$J" 2 1
+	[ "$(grep -c '^set k' <<< "$output")" -eq "$nok" ]
+	[[ ${lines[-1]} == "mark $nok outseq=0 aux=0" ]]
+	# Room made: the same request goes through whole.
+	rm "$D/fill"
+	run -0 jctl group "$J" 2 1 8 65536
+	[ "$(grep -c '^OK' <<< "$output")" -eq 8 ]
+	stop_journal
+	grep -q 'refusing writes' j.log
+	run ! grep -q 'fatal' j.log
+}
+
+@test "ds-journal: with --writers only those writers are served; others get BAD, are counted and add no writer" {
+	start_journal --writers 7,5
+	run -0 jctl write "$J" 7 1 set:a=1 mark:1
+	run -0 jctl write "$J" 5 1 set:b=1 mark:1
+	run -1 jctl write "$J" 9 1 set:c=1 mark:1
+	[ "$output" = "BAD" ]
+	for w in $(seq 100 150); do
+		run -1 jctl write "$J" "$w" 1 set:c=1 mark:1
+	done
+	run -69 jctl read "$J" 9 1
+	run -0 jctl stat "$J"
+	grep -qx 'writers 2' <<< "$output"
+	grep -qx 'unknown 53' <<< "$output"
+	grep -qx 'bad 0' <<< "$output"
+	grep -qx 'writes 2' <<< "$output"
+	run -0 jctl read "$J" 7 1
+	[ "$output" = "$(printf 'set a 1\nmark 1 outseq=0 aux=0')" ]
+	# Logged at the 1st, 2nd, 4th ... 32nd refusal only.
+	[ "$(grep -c 'refused a request of writer' j.log)" -eq 6 ]
+	grep -q 'refused a request of writer 9: not one of --writers (1 refused so far)' j.log
+}
+
+@test "ds-journal: without --writers at most --max-writers writers; bad --writers and --max-writers with --writers are usage errors (64)" {
+	start_journal --max-writers 2
+	run -0 jctl write "$J" 1 1 set:a=1 mark:1
+	run -0 jctl write "$J" 2 1 set:a=1 mark:1
+	run -1 jctl write "$J" 3 1 set:a=1 mark:1
+	[ "$output" = "BAD" ]
+	run -0 jctl write "$J" 1 1 set:a=2 mark:2
+	run -0 jctl stat "$J"
+	grep -qx 'writers 2' <<< "$output"
+	grep -qx 'unknown 1' <<< "$output"
+	grep -q 'writer 3: --max-writers reached' j.log
+	run -64 --separate-stderr ds-journal --dir "$D" --listen "$J" \
+	    --writers 1 --max-writers 3
+	[[ $stderr == *"--max-writers is for a journal without --writers"* ]]
+	run -64 --separate-stderr ds-journal --dir "$D" --listen "$J" \
+	    --writers 1,0
+	[[ $stderr == *"--writers: bad ids '1,0'"* ]]
+	run -64 ds-journal --dir "$D" --listen "$J" --writers 1,1
+	run -64 ds-journal --dir "$D" --listen "$J" --max-writers 0
+}
+
+@test "ds-journal: an exactly-once chain on a full journal gets FULL, holds its input, and completes once room is made (tmpfs)" {
+	mount_tmpfs 4m
+	awk 'BEGIN { for (i = 1; i <= 4000; i++)
+	    printf "user-%03d %d\n", i % 97, i }' > in
+	ds-source --file in --key-field 1 | ds-op --builtin count |
+	    ds-sink > want
+	start_journal --min-free 64K
+	fill_to $((64 * 1024 + 32 * 1024))
+	local x=(--once exactly --journal "$J" --epoch 1) p n
+	ds-source --file in --key-field 1 --id 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 "${x[@]}" 2> src.err 3>&- &
+	p[1]=$!
+	ds-op --builtin count --id 2 --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "exactly:1@ipc://$PWD/src" "${x[@]}" 2> op.err 3>&- &
+	p[2]=$!
+	ds-sink --id 3 --pull "exactly:2@ipc://$PWD/op" --file got "${x[@]}" \
+	    2> sink.err 3>&- &
+	p[3]=$!
+	PIDS+=("${p[@]}")
+	wait_for "jctl stat '$J' | grep -qx 'refusing 1'" 30
+	wait_for "grep -q 'short of disk space' src.err op.err sink.err" 10
+	run -0 jctl stat "$J"
+	[ "$(awk '$1 == "full" { print $2 }' <<< "$output")" -gt 0 ]
+	kill -0 "$JP" "${p[@]}"
+	rm "$D/fill"
+	for n in 1 2 3; do
+		wait_for "! kill -0 ${p[$n]} 2>/dev/null" 60
+		wait "${p[$n]}"
+	done
+	cmp got want
+	grep -q 'accepting writes again' j.log
+	run ! grep -q 'fatal' j.log src.err op.err sink.err
+}
+
+@test "ds-journal: an exactly-once instance whose id is not in --writers cannot recover (69)" {
+	start_journal --writers 5
+	seq 1 10 > in
+	run -69 --separate-stderr ds-source --file in --id 1 \
+	    --listen "ipc://$PWD/src" --consumers 2 --once exactly --journal "$J"
+	[[ $stderr == *"unable to recover from the journal at $J: refused, or a malformed answer (is this id one of its writers?)"* ]]
+	run -0 jctl stat "$J"
+	grep -qx 'unknown 1' <<< "$output"
+	grep -qx 'writers 0' <<< "$output"
+}
+
+@test "ds-journal: a group commit whose write fails with ENOSPC anyway is answered FULL, undone whole, and the journal goes on" {
+	# An LD_PRELOAD shim: while the file $ENOSPC_FLAG exists, a write
+	# to a segment writes half, then fails with ENOSPC.
+	cc -std=c11 -Wall -Werror -fPIC -shared -o enospc.so -x c - -ldl <<-'C'
+	#define _GNU_SOURCE
+	#include <dlfcn.h>
+	#include <errno.h>
+	#include <stdio.h>
+	#include <stdlib.h>
+	#include <string.h>
+	#include <unistd.h>
+	ssize_t
+	write(int fd, const void *p, size_t n)
+	{
+		static ssize_t (*real)(int, const void *, size_t);
+		static int half;
+		const char *flag = getenv("ENOSPC_FLAG");
+		char link[64], path[4096];
+		ssize_t k;
+
+		if (real == NULL)
+			real = (ssize_t (*)(int, const void *, size_t))
+			    dlsym(RTLD_NEXT, "write");
+		if (flag == NULL || access(flag, F_OK) != 0)
+			return real(fd, p, n);
+		snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+		if ((k = readlink(link, path, sizeof(path) - 1)) <= 0)
+			return real(fd, p, n);
+		path[k] = '\0';
+		if (strstr(path, "/journal.") == NULL)
+			return real(fd, p, n);
+		if (!half && n > 1) {
+			half = 1;
+			return real(fd, p, n / 2);
+		}
+		errno = ENOSPC;
+		return -1;
+	}
+	C
+	ENOSPC_FLAG="$PWD/flag" LD_PRELOAD="$PWD/enospc.so" start_journal
+	run -0 jctl write "$J" 1 1 set:a=1 mark:1
+	size=$(stat -c %s "$D/journal.00000001")
+	touch flag
+	run -1 jctl group "$J" 1 1 3 1000
+	[ "$output" = "$(printf 'FULL\nFULL\nFULL')" ]
+	kill -0 "$JP"
+	[ "$(stat -c %s "$D/journal.00000001")" -eq "$size" ]
+	run -0 jctl stat "$J"
+	grep -qx 'writes 1' <<< "$output"
+	grep -qx 'full 3' <<< "$output"
+	rm flag
+	run -0 jctl read "$J" 1 1
+	[ "$output" = "$(printf 'set a 1\nmark 1 outseq=0 aux=0')" ]
+	run -0 jctl group "$J" 1 1 3 1000
+	run -0 jctl read "$J" 1 1
+	[ "$(grep -c '^set k' <<< "$output")" -eq 3 ]
+	stop_journal
+	grep -q 'No space left on device: .* queued bytes refused, none applied: answering them FULL' j.log
+	start_journal
+	run -0 jctl read "$J" 1 2
+	[ "$(grep -c '^set k' <<< "$output")" -eq 3 ]
+	run ! grep -q 'torn' j.log
 }

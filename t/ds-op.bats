@@ -113,10 +113,16 @@ setup() {
 }
 
 teardown() {
+	local f
+	exec 7>&- 2>/dev/null || true
 	if [ -n "$bg" ]; then
 		kill "$bg" 2>/dev/null || true
 		wait "$bg" 2>/dev/null || true
 	fi
+	# Operator programs a failed test may have left behind.
+	for f in "$T/cpid" "$T/gpid" "$T/fpid"; do
+		[ ! -s "$f" ] || kill -KILL "$(cat "$f")" 2>/dev/null || true
+	done
 }
 
 # Build a plugin from C source on stdin into $T/$1.so.
@@ -230,6 +236,82 @@ plugin() {
 	run -65 --separate-stderr ds-op --max-tuple 10 \
 	    --exec 'awk '\''NF { print "E\tkey\t0123456789"; print "D"; fflush() }'\''' < "$T/in"
 	[[ $stderr == *"emitted a tuple of 13 bytes, over --max-tuple 10"* ]]
+}
+
+@test "ds-op: --max-emit stops a program flooding one request (70), killed, with memory bounded" {
+	printf 'a\t1\nb\t2\n' | gen > "$T/in"
+	# The peak RSS of ds-op (KiB) and its exit status, after it ended.
+	cat > "$T/peak.py" <<-'EOF'
+	import resource, subprocess, sys
+	r = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL)
+	print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)
+	EOF
+	flood='read l; echo $$ > "'"$T"'/fpid"; exec yes "E	k	flood"'
+	# (ASan's shadow memory and quarantine would count too.)
+	asan=0
+	grep -q __asan_init "$TOP/bin/ds-op" && asan=1
+	run -0 --separate-stderr python3 "$T/peak.py" ds-op --max-emit 1M --exec "$flood" < "$T/in"
+	[ "${output%% *}" = 70 ]
+	[ $asan = 1 ] || [ "${output#* }" -lt 32768 ]
+	[[ $stderr == "ds-op: fatal: operator program "*" emitted more than --max-emit 1048576 bytes for one tuple, timer or end of input" ]]
+	[ "$(grep -c . <<< "$stderr")" -eq 1 ]
+	run ! kill -0 "$(cat "$T/fpid")"
+	# The default is 64M: the flood stops there too, in bounded memory.
+	run -0 --separate-stderr python3 "$T/peak.py" ds-op --exec "$flood" < "$T/in"
+	[ "${output%% *}" = 70 ]
+	[ $asan = 1 ] || [ "${output#* }" -lt 262144 ]
+	[[ $stderr == *" emitted more than --max-emit 67108864 bytes for one tuple, timer or end of input" ]]
+}
+
+@test "ds-op: --max-emit counts each request on its own, and binds built-ins and plugins too" {
+	# 1000 tuples of ~30 bytes each, 100 times: 3 KB per request.
+	printf 'a\t1\nb\t2\nc\t3\n' | gen > "$T/in"
+	run -0 opkp --max-emit 4K --exec 'awk '\''NF { for (i = 0; i < 100; i++) print "E\tkey\t0123456789"; print "D"; fflush() }'\''' < "$T/in"
+	[ "${#lines[@]}" -eq 300 ]
+	run -70 --separate-stderr ds-op --max-emit 2K --exec 'awk '\''NF { for (i = 0; i < 100; i++) print "E\tkey\t0123456789"; print "D"; fflush() }'\''' < "$T/in"
+	[[ $stderr == *"emitted more than --max-emit 2048 bytes for one tuple, timer or end of input" ]]
+	# identity emits one tuple of 25 + 2 bytes per input tuple.
+	run -0 opkp --max-emit 27 --builtin identity < "$T/in"
+	[ "${#lines[@]}" -eq 3 ]
+	run -70 --separate-stderr ds-op --max-emit 26 --builtin identity < "$T/in"
+	[ "$stderr" = "ds-op: fatal: built-in identity emitted more than --max-emit 26 bytes for one tuple, timer or end of input" ]
+	run -64 ds-op --max-emit 0 --builtin identity
+	run -64 ds-op --max-emit 1X --builtin identity
+}
+
+@test "ds-op: --max-keys stops an operator whose state would hold more keys (70), naming the count" {
+	printf 'a\t1\nb\t1\na\t1\nc\t1\n' | gen > "$T/in"
+	run -0 opkp --max-keys 3 --builtin count < "$T/in"
+	[ "$output" = "$(printf 'a\t1\nb\t1\na\t2\nc\t1')" ]
+	printf 'a\t1\nb\t1\na\t1\nc\t1\nd\t1\n' | gen > "$T/in"
+	run -70 --separate-stderr ds-op --max-keys 3 --builtin count < "$T/in"
+	[ "$stderr" = "ds-op: fatal: built-in count: the state would hold 4 keys, over --max-keys 3" ]
+	run -70 --separate-stderr ds-op --max-keys 2 --exec "awk -f '$TOP/examples/exec/count.awk'" < "$T/in"
+	[[ $stderr == "ds-op: fatal: operator program "*": the state would hold 3 keys, over --max-keys 2" ]]
+	run -64 ds-op --max-keys 0 --builtin count
+	run -64 ds-op --max-keys x --builtin count
+}
+
+@test "ds-op: the program runs in a process group of its own, killed whole when ds-op stops it" {
+	printf 'a\t1\n' | gen > "$T/in"
+	run -76 --separate-stderr ds-op --exec 'read l; echo $$ > "'"$T"'/cpid"; sleep 1000 & echo $! > "'"$T"'/gpid"; echo "X	y"; wait' < "$T/in"
+	[ "$stderr" = "ds-op: fatal: operator program: line 1: unknown line type 'X'" ]
+	wait_for "! kill -0 $(cat "$T/gpid") 2>/dev/null"
+}
+
+@test "ds-op: SIGKILLed, its operator program dies with it" {
+	mkfifo "$T/fifo"
+	ds-op --exec 'echo $$ > "'"$T"'/cpid"; exec sleep 1000' \
+	    < "$T/fifo" > /dev/null 2> "$T/err" 3>&- &
+	bg=$!
+	exec 7> "$T/fifo"
+	wait_for "[ -s '$T/cpid' ]"
+	cpid=$(cat "$T/cpid")
+	kill -0 "$cpid"
+	[ "$(ps -o pgid= -p "$cpid" | tr -d ' ')" = "$cpid" ]
+	kill -KILL "$bg"
+	wait_for "! kill -0 $cpid 2>/dev/null" 10
+	exec 7>&-
 }
 
 @test "ds-op: --notify-fd writes a newline once ready, before any input" {

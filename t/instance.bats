@@ -349,6 +349,26 @@ start_blocked_chain() {
 	run -0 ds-verify -m least in got
 }
 
+@test "instance: ds-op restarted with --max-keys below its recovered keys stops (70) naming the count" {
+	count_input 2000 in
+	mkdir st
+	bg src ds-source --file in --key-field 1 --listen "ipc://$PWD/src" \
+	    --consumers 2 --id 1 --state st --name src 2> src.err
+	bg op ds-op --builtin count --id 2 --listen "ipc://$PWD/op" \
+	    --consumers 3 --pull "least:1@ipc://$PWD/src" --state st \
+	    --name op 2> op.err
+	bg sink ds-sink --id 3 --pull "least:2@ipc://$PWD/op" --state st \
+	    --name sink --file got 2> sink.err
+	exited src 0
+	exited op 0
+	exited sink 0
+	bg op2 ds-op --builtin count --id 2 --epoch 2 --max-keys 10 \
+	    --listen "ipc://$PWD/op" --consumers 3 \
+	    --pull "least:1@ipc://$PWD/src" --state st --name op 2> op2.err
+	exited op2 70
+	grep -q '^ds-op: fatal: the recovered state holds 97 keys, over --max-keys 10' op2.err
+}
+
 @test "instance: SIGKILL of an at-most-once ds-op: no count twice after the restart" {
 	SRCMODE=most OPX="--once most" start_blocked_chain 300000
 	kill -KILL "$OP"

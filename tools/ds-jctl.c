@@ -2,6 +2,7 @@
  * ds-jctl: a test and debugging client of ds-journal (never installed).
  *
  *	ds-jctl write ADDR WRITER EPOCH RECORD...	one atomic JWRITE
+ *	ds-jctl group ADDR WRITER EPOCH N BYTES		N JWRITEs, one message
  *	ds-jctl read ADDR WRITER EPOCH [MAXBYTES]	print the recovery
  *	ds-jctl stat ADDR				print JSTAT counters
  *	ds-jctl raw ADDR				send stdin as the message
@@ -10,11 +11,14 @@
  * timer:KEY=WHEN cancel:KEY out:TEXT (a BUNDLE frame whose payload is
  * TEXT; ds-journal does not look inside bundles).  write prints the JACK
  * ("OK epoch=E", "FENCED epoch=E", "FULL", "BAD") and exits 0 for OK, 1
- * otherwise; read prints one line per record ("set KEY VAL", "timer KEY
- * WHEN", "mark N outseq=O aux=A", "acked N", "out TEXT") and exits 1 if
- * fenced.  No answer: exit 69.  Bad usage: 64.  The job key is the file
- * $DS_KEY_FILE (a job's RUN/key), else the per-user key; the wait for
- * an answer $DS_CALL_TIMEOUT seconds (default 10).
+ * otherwise; group sends N units in one message (unit i: set:kI=VAL
+ * with BYTES bytes of VAL, mark:I) and prints each JACK the same way,
+ * exiting 0 if every one is OK; read prints one line per record ("set
+ * KEY VAL", "timer KEY WHEN", "mark N outseq=O aux=A", "acked N", "out
+ * TEXT") and exits 1 if fenced.  No answer: exit 69.  Bad usage: 64.
+ * The job key is the file $DS_KEY_FILE (a job's RUN/key), else the
+ * per-user key; the wait for an answer $DS_CALL_TIMEOUT seconds
+ * (default 10).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,6 +49,7 @@ static void
 usage(void)
 {
 	fprintf(stderr, "usage: ds-jctl write ADDR WRITER EPOCH RECORD...\n"
+	    "       ds-jctl group ADDR WRITER EPOCH N BYTES\n"
 	    "       ds-jctl read ADDR WRITER EPOCH [MAXBYTES]\n"
 	    "       ds-jctl stat ADDR\n       ds-jctl raw ADDR\n");
 	exit(DS_EX_USAGE);
@@ -126,15 +131,37 @@ call(const char *addr, struct ds_buf *req, struct ds_buf *rep)
 		    ds_pull_strerror(errno));
 }
 
+/* Print each JACK of reply; 0 if every one is OK, else 1. */
+static int
+print_jacks(const struct ds_buf *rep)
+{
+	struct ds_jack_msg a;
+	struct ds_frame f;
+	const char *why;
+	size_t off = 0;
+	int rc = 0;
+
+	while (ds_msg_next(rep->p, rep->len, &off, &f, &why) == 1) {
+		if (f.type != DS_FRAME_JACK || ds_msg_jack_get(&a, f.payload,
+		    f.len, &why) == -1 || a.status > 3)
+			ds_die(DS_EX_PROTOCOL, "bad reply");
+		if (a.status == DS_J_FULL || a.status == DS_J_BAD)
+			printf("%s\n", names[a.status]);
+		else
+			printf("%s epoch=%" PRIu32 "\n", names[a.status],
+			    a.epoch);
+		rc |= a.status != DS_J_OK;
+	}
+	if (off == 0)
+		ds_die(DS_EX_PROTOCOL, "bad reply");
+	return rc;
+}
+
 static int
 do_write(const char *addr, uint64_t w, uint32_t e, int n, char **recs)
 {
 	struct ds_buf b = DS_BUF_INIT, req = DS_BUF_INIT, rep = DS_BUF_INIT;
 	struct ds_jwrite_msg m;
-	struct ds_jack_msg a;
-	struct ds_frame f;
-	const char *why;
-	size_t off = 0;
 	int i;
 
 	for (i = 0; i < n; i++)
@@ -147,15 +174,38 @@ do_write(const char *addr, uint64_t w, uint32_t e, int n, char **recs)
 	if (ds_msg_jwrite_put(&req, &m) == -1)
 		ds_diesys(DS_EX_OSERR, "unable to encode");
 	call(addr, &req, &rep);
-	if (ds_msg_next(rep.p, rep.len, &off, &f, &why) != 1 ||
-	    f.type != DS_FRAME_JACK ||
-	    ds_msg_jack_get(&a, f.payload, f.len, &why) == -1 || a.status > 3)
-		ds_die(DS_EX_PROTOCOL, "bad reply");
-	if (a.status == DS_J_FULL || a.status == DS_J_BAD)
-		printf("%s\n", names[a.status]);
-	else
-		printf("%s epoch=%" PRIu32 "\n", names[a.status], a.epoch);
-	return a.status == DS_J_OK ? 0 : 1;
+	return print_jacks(&rep);
+}
+
+static int
+do_group(const char *addr, uint64_t w, uint32_t e, uint64_t n, size_t bytes)
+{
+	struct ds_buf b = DS_BUF_INIT, req = DS_BUF_INIT, rep = DS_BUF_INIT;
+	struct ds_jwrite_msg m;
+	char *val, rec[64];
+	uint64_t i;
+
+	if ((val = malloc(bytes + 1)) == NULL)
+		ds_die(DS_EX_OSERR, "out of memory");
+	memset(val, 'x', bytes);
+	val[bytes] = '\0';
+	for (i = 1; i <= n; i++) {
+		ds_buf_reset(&b);
+		snprintf(rec, sizeof(rec), "k%" PRIu64, i);
+		add_delta(&b, rec, strlen(rec), val);
+		snprintf(rec, sizeof(rec), "mark:%" PRIu64, i);
+		add_record(&b, rec);
+		m.writer = w;
+		m.epoch = e;
+		m.n = 2;
+		m.recs = b.p;
+		m.len = b.len;
+		if (ds_msg_jwrite_put(&req, &m) == -1)
+			ds_diesys(DS_EX_OSERR, "unable to encode");
+	}
+	call(addr, &req, &rep);
+	free(val);
+	return print_jacks(&rep);
 }
 
 static void
@@ -233,6 +283,9 @@ main(int argc, char *argv[])
 	if (strcmp(argv[1], "write") == 0 && argc >= 5)
 		return do_write(argv[2], num(argv[3]), (uint32_t)num(argv[4]),
 		    argc - 5, argv + 5);
+	if (strcmp(argv[1], "group") == 0 && argc == 7)
+		return do_group(argv[2], num(argv[3]), (uint32_t)num(argv[4]),
+		    num(argv[5]), (size_t)num(argv[6]));
 	if (strcmp(argv[1], "read") == 0 && (argc == 5 || argc == 6))
 		return do_read(argv[2], num(argv[3]), (uint32_t)num(argv[4]),
 		    argc == 6 ? (uint32_t)num(argv[5]) : 0);

@@ -1,7 +1,7 @@
 /*
- * journald.h: ds-journal's parts: bin/ds-journal.c runs the daemon (options,
- * the lock, group commits, checkpoints, the lease); serve.c answers the
- * requests of the writers.
+ * journald.h: ds-journal's parts: bin/ds-journal.c runs the daemon
+ * (options, the lock, the lease); commit.c makes group commits and
+ * checkpoints; serve.c answers the requests of the writers.
  */
 #ifndef DS_JOURNALD_H
 #define DS_JOURNALD_H
@@ -47,9 +47,14 @@ struct journald {
 	double			 sync_every;
 	uint64_t		 gen;		/* queue generation being filled */
 	uint64_t		 synced;	/* last generation made durable */
+	uint64_t		 refused;	/* last one undone: no space */
 	int			 full;		/* in a low-space episode */
 	int			 ckpt_warned;
 	uint64_t		 nfull;		/* JWRITEs refused FULL */
+	uint64_t		*wl;		/* --writers, sorted; or NULL */
+	size_t			 nwl;
+	uint64_t		 max_writers;	/* without --writers */
+	uint64_t		 nunknown;	/* requests of other writers */
 	struct snap		*snaps;
 	size_t			 nsnaps;
 	ev_prepare		 prep_w;
@@ -63,6 +68,8 @@ extern struct journald g;
 
 /* The request server's callbacks (serve.c). */
 extern const struct ds_pull_srv_ops journald_ops;
+/* --writers: serve only these (taken over; sorted here). */
+void	journald_writers(uint64_t *ids, size_t n);
 /* Exit with the journal's own code and message. */
 void	journald_die(void) __attribute__((noreturn));
 void	journald_nomem(void) __attribute__((noreturn));
@@ -71,5 +78,11 @@ void	journald_nomem(void) __attribute__((noreturn));
  * says so once when that changes.
  */
 int	journald_room(uint64_t need);
+
+/* commit.c: the loop's callbacks, and a group commit now. */
+void	journald_commit(void);
+void	journald_prep_cb(struct ev_loop *, ev_prepare *, int);
+void	journald_sync_cb(struct ev_loop *, ev_timer *, int);
+void	journald_ckpt_cb(struct ev_loop *, ev_async *, int);
 
 #endif

@@ -3,13 +3,19 @@
  * applied to memory at once and answered after the sync that makes it
  * durable; a JREAD raises the writer's epoch and is answered from a
  * snapshot of its recovery stream, one piece per request; JSTAT answers
- * counters.  Before a JWRITE, free space is checked against --min-free:
- * below it the writer gets FULL and nothing is applied.
+ * counters.  Only the writers of --writers (else up to --max-writers of
+ * them) are served: the others get BAD and are counted, and never reach
+ * the store.  Before a JWRITE, free space is checked against --min-free
+ * for everything queued and this unit: below it the writer gets FULL and
+ * nothing is applied, and so do the later units of its message (a
+ * writer's units are made durable in order).  A generation whose sync
+ * ran out of space anyway was undone: its OKs become FULL.
  */
 #include <sys/statvfs.h>
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -119,6 +125,85 @@ jack(struct ds_buf *b, uint32_t status, uint64_t writer, uint32_t epoch)
 		journald_nomem();
 }
 
+static int
+cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * Whether writer may be served: one of --writers when given, else one in
+ * the table or one more while it has room (--max-writers).  Refusals are
+ * counted, and logged at the 1st, 2nd, 4th, 8th...: a flood of them
+ * cannot flood the log.
+ */
+static int
+writer_ok(uint64_t writer)
+{
+	struct ds_journal_stats st;
+
+	if (g.wl != NULL) {
+		if (bsearch(&writer, g.wl, g.nwl, sizeof(*g.wl), cmp_u64) !=
+		    NULL)
+			return 1;
+	} else {
+		ds_journal_stats(g.j, &st);
+		if (ds_journal_known(g.j, writer) || st.writers < g.max_writers)
+			return 1;
+	}
+	g.nunknown++;
+	if ((g.nunknown & (g.nunknown - 1)) == 0)
+		ds_warn("refused a request of writer %" PRIu64 ": %s (%" PRIu64
+		    " refused so far)", writer, g.wl != NULL ?
+		    "not one of --writers" : "--max-writers reached",
+		    g.nunknown);
+	return 0;
+}
+
+/* Sort --writers for writer_ok. */
+void
+journald_writers(uint64_t *ids, size_t n)
+{
+	qsort(ids, n, sizeof(*ids), cmp_u64);
+	g.wl = ids;
+	g.nwl = n;
+}
+
+/*
+ * The sync of r's generation ran out of space and was undone: its OKs
+ * are FULLs now.  -1 for a JREAD, whose epoch raise was undone too: it
+ * gets no answer, and its reader asks again.
+ */
+static int
+refuse(struct rq *r)
+{
+	struct ds_buf b = DS_BUF_INIT;
+	struct ds_jack_msg a;
+	struct ds_frame f;
+	const char *why;
+	size_t off = 0;
+
+	while (ds_msg_next_checked(r->reply.p, r->reply.len, &off, &f, &why)
+	    == 1) {
+		if (f.type != DS_FRAME_JACK ||
+		    ds_msg_jack_get(&a, f.payload, f.len, &why) == -1) {
+			ds_buf_free(&b);
+			return -1;
+		}
+		if (a.status == DS_J_OK) {
+			a.status = DS_J_FULL;
+			g.nfull++;
+		}
+		if (ds_msg_jack_put(&b, &a) == -1)
+			journald_nomem();
+	}
+	ds_buf_free(&r->reply);
+	r->reply = b;
+	return 0;
+}
+
 void
 journald_die(void)
 {
@@ -140,7 +225,7 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 	const char *why;
 	size_t off = 0;
 	uint32_t ep;
-	int rc, queued = 0;
+	int rc, queued = 0, full = 0;
 	char txt[1024];
 
 	while ((rc = ds_msg_next(msg, len, &off, &f, &why)) == 1) {
@@ -155,7 +240,12 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 			if (ds_msg_jwrite_get(&w, f.payload, f.len, &why)
 			    == -1)
 				memset(&w, 0, sizeof(w));	/* apply: BAD */
-			else if (!journald_room(f.len)) {
+			else if (!writer_ok(w.writer)) {
+				jack(&r->reply, DS_J_BAD, w.writer, 0);
+				continue;
+			} else if (full || !journald_room(ds_journal_queued(g.j)
+			    + DS_FRAME_HDR + f.len)) {
+				full = 1;
 				g.nfull++;
 				jack(&r->reply, DS_J_FULL, w.writer, w.epoch);
 				continue;
@@ -172,6 +262,10 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 			if (ds_msg_jread_get(&rd, f.payload, f.len, &why)
 			    == -1 || rd.epoch == 0) {
 				jack(&r->reply, DS_J_BAD, 0, 0);
+				return 1;
+			}
+			if (!writer_ok(rd.writer)) {
+				jdata(&r->reply, NULL, &rd, DS_J_BAD);
 				return 1;
 			}
 			if (rd.cursor > 0) {
@@ -221,14 +315,14 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 			    "writers %" PRIu64 "\nsegment %" PRIu64 "\n"
 			    "since_checkpoint %" PRIu64 "\ntorn %" PRIu64 "\n"
 			    "free %" PRIu64 "\nrefusing %d\n"
-			    "refused %" PRIu64 "\n",
+			    "refused %" PRIu64 "\nunknown %" PRIu64 "\n",
 			    st.writes, st.records, st.bytes, st.syncs,
 			    st.sync_ns / 1000,
 			    st.syncs ? st.sync_ns / st.syncs / 1000 : 0,
 			    st.sync_max_ns / 1000, st.fenced, g.nfull, st.bad,
 			    st.checkpoints, st.writers, st.segment,
 			    st.since_ckpt, st.torn, free_bytes(), g.full,
-			    ds_pull_refused());
+			    ds_pull_refused(), g.nunknown);
 			if (ds_msg_text_put(&r->reply, DS_FRAME_JSTATR, txt,
 			    strlen(txt)) == -1)
 				journald_nomem();
@@ -268,6 +362,8 @@ serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 			return req->final ? -1 : 0;
 	} else if (r->gen > g.synced)
 		return req->final ? -1 : 0;
+	else if (r->gen == g.refused && refuse(r) == -1)
+		return -1;
 	if (ds_buf_add(reply, r->reply.p, r->reply.len) == -1)
 		journald_nomem();
 	return 1;

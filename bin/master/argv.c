@@ -195,6 +195,16 @@ render_instance(struct inst *in, const char *path)
 		sv_take(&in->argv, xprintf("%llu",
 		    (unsigned long long)t->linger_ms));
 	}
+	if (nd->kind == DS_KIND_OP && t->max_emit > 0) {
+		sv_add(&in->argv, "--max-emit");
+		sv_take(&in->argv, xprintf("%llu",
+		    (unsigned long long)t->max_emit));
+	}
+	if (nd->kind == DS_KIND_OP && t->max_keys > 0) {
+		sv_add(&in->argv, "--max-keys");
+		sv_take(&in->argv, xprintf("%llu",
+		    (unsigned long long)t->max_keys));
+	}
 	for (a = 1; a < nd->argc; a++)
 		sv_add(&in->argv, nd->argv[a]);
 	common_opts(in, 1);
@@ -236,12 +246,21 @@ render_router(struct inst *in, const char *router)
 /*
  * The ds-journal of the job.  Its lock wait covers a predecessor that
  * lives on until its lease runs out (up to a keepalive; twice for slack).
+ * It serves only the writers of the plan (--writers): the instances that
+ * get --journal.
  */
 static void
 render_journal(struct inst *in, const char *journal)
 {
 	const struct ds_topo *t = &M.topo;
+	struct ds_plan_ids w = { NULL, 0 };
+	size_t k;
 
+	if ((w.v = calloc(M.plan.nproc, sizeof(*w.v))) == NULL)
+		nomem();
+	for (k = 0; k < M.plan.nproc; k++)
+		if (M.plan.proc[k].journal)
+			w.v[w.n++] = M.plan.proc[k].id;
 	in->path = xstrdup(journal);
 	sv_add(&in->argv, "ds-journal");
 	sv_add(&in->argv, "--dir");
@@ -252,6 +271,9 @@ render_journal(struct inst *in, const char *journal)
 	sv_add(&in->argv, "--lock-wait");
 	sv_take(&in->argv, xprintf("%llu",
 	    (unsigned long long)(2 * t->keepalive_ms + 999) / 1000));
+	sv_add(&in->argv, "--writers");
+	sv_take(&in->argv, argv_ids(&w));
+	free(w.v);
 	M.jn = in;
 }
 

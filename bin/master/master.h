@@ -94,7 +94,7 @@ struct master {
 	ev_tstamp		 stop_at;
 	ev_timer		 tick;		/* keepalive, stop progress */
 	ev_timer		 killer;	/* SIGKILL the last ones */
-	ev_signal		 sigterm, sigint;
+	ev_signal		 sigterm, sigint, sighup;
 };
 
 /* The one ds-master of this process (ds-master.c). */
@@ -127,6 +127,11 @@ void	 rundir_open(void);
 int	 rundir_epochs_save(void);
 /* Write STATE/done (the job finished; the next run starts over); dies 74. */
 void	 rundir_done(void);
+/*
+ * Every child is gone: remove the sockets of the plan's processes and
+ * ours from RUN, then the lock (last: call it just before exiting).
+ */
+void	 rundir_close(void);
 
 /*
  * supervise.c: start every process (the journal first), then signal
@@ -152,6 +157,8 @@ void	 job_stop(int code, const char *fmt, ...)
 void	 stop_progress(ev_tstamp now);
 /* SIGTERM/SIGINT: stop the job (75); a second one SIGKILLs every child. */
 void	 stop_sig_cb(EV_P_ ev_signal *, int);
+/* SIGHUP: what `ds-master stop` does. */
+void	 stop_hup_cb(EV_P_ ev_signal *, int);
 
 /* control.c: the server side of RUN/master (BEAT and CTL frames). */
 extern const struct ds_pull_srv_ops ctl_ops;

@@ -185,25 +185,67 @@ state_prepare(void)
 	ds_info("previous run finished: starting over");
 }
 
-/* One ds-master per run directory: a lock held until we exit. */
+/*
+ * One ds-master per run directory: a lock held until we exit.  The lock
+ * file is removed by the master that holds it, just before it exits
+ * (rundir_close): one that locked a file already removed tries again.
+ */
 static void
 lock_run(void)
 {
+	struct stat fst, pst;
 	struct flock fl;
 	int fd;
 
-	if ((fd = ds_dir_openat(M.runfd, "lock", O_RDWR | O_CREAT)) == -1)
-		die_file(M.topo.run, "lock", "open");
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	if (fcntl(fd, F_SETLK, &fl) == -1) {
-		if (errno == EACCES || errno == EAGAIN)
-			ds_die(DS_EX_UNAVAILABLE, "%s: another ds-master runs "
-			    "job %s (%s/lock is locked)", M.topo.file,
-			    M.topo.name, M.topo.run);
-		ds_diesys(DS_EX_IOERR, "unable to lock %s/lock", M.topo.run);
+	for (;;) {
+		if ((fd = ds_dir_openat(M.runfd, "lock", O_RDWR | O_CREAT)) ==
+		    -1)
+			die_file(M.topo.run, "lock", "open");
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		if (fcntl(fd, F_SETLK, &fl) == -1) {
+			if (errno == EACCES || errno == EAGAIN)
+				ds_die(DS_EX_UNAVAILABLE, "%s: another "
+				    "ds-master runs job %s (%s/lock is "
+				    "locked)", M.topo.file, M.topo.name,
+				    M.topo.run);
+			ds_diesys(DS_EX_IOERR, "unable to lock %s/lock",
+			    M.topo.run);
+		}
+		if (fstat(fd, &fst) == 0 && fstatat(M.runfd, "lock", &pst,
+		    AT_SYMLINK_NOFOLLOW) == 0 && fst.st_dev == pst.st_dev &&
+		    fst.st_ino == pst.st_ino)
+			break;
+		close(fd);
 	}
+}
+
+/* ipc://PATH's path, or NULL. */
+static const char *
+ipc_path(const char *addr)
+{
+	return addr != NULL && strncmp(addr, "ipc://", 6) == 0 ? addr + 6 :
+	    NULL;
+}
+
+void
+rundir_close(void)
+{
+	const char *path, *base;
+	size_t k, n = strlen(M.topo.run);
+
+	/* Our sockets are RUN/NAME: removed through RUN, never a link. */
+	for (k = 0; k <= M.plan.nproc; k++) {
+		path = ipc_path(k < M.plan.nproc ? M.plan.proc[k].listen :
+		    M.addr);
+		if (path == NULL || strncmp(path, M.topo.run, n) != 0 ||
+		    path[n] != '/' || strchr(base = path + n + 1, '/') != NULL)
+			continue;
+		(void)unlinkat(M.runfd, base, 0);
+	}
+	(void)unlinkat(M.runfd, "key", 0);
+	(void)unlinkat(M.runfd, "lock", 0);
 }
 
 void

@@ -1,10 +1,11 @@
 /*
  * stop.c: stopping the job, for any reason (every process finished, a
- * signal, `ds-master stop`, a crash loop, a failed fork).  Children learn
- * it from STOP in their BEATACK and from SIGTERM; those still running
- * KILL_AFTER_S later get SIGKILL.  The ds-journal goes last, once every
- * writer has made its last units durable or is gone.  ds-master exits
- * only once every child is reaped, with the first reason's status.
+ * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork).
+ * Children learn it from STOP in their BEATACK and from SIGTERM; those
+ * still running KILL_AFTER_S later get SIGKILL.  The ds-journal goes
+ * last, once every writer has made its last units durable or is gone.
+ * ds-master exits only once every child is reaped, with the first
+ * reason's status, leaving RUN empty.
  */
 #include <sys/types.h>
 
@@ -12,7 +13,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 #include "master.h"
 
@@ -93,6 +93,7 @@ journal_last(void)
 	ev_timer_start(EV_DEFAULT, &M.killer);
 }
 
+/* Every child is gone: leave RUN empty, and exit. */
 static void
 finish(void)
 {
@@ -100,7 +101,7 @@ finish(void)
 		rundir_done();
 	ds_pull_srv_close(M.srv);
 	M.srv = NULL;
-	(void)unlinkat(M.runfd, "master", 0);
+	rundir_close();
 	(void)ds_notify_send("STOPPING=1");
 	switch (M.code) {
 	case DS_EX_OK:
@@ -122,6 +123,19 @@ stop_progress(ev_tstamp now)
 	/* Leave a stop command's answer time to go out. */
 	if (M.procs == NULL && (M.code == DS_EX_OK || now - M.stop_at >= 0.2))
 		finish();
+}
+
+/*
+ * SIGHUP: exactly `ds-master stop` (75, run again to resume); another
+ * one, like another stop, changes nothing.
+ */
+void
+stop_hup_cb(EV_P_ ev_signal *w, int revents)
+{
+	(void)EV_A;
+	(void)w;
+	(void)revents;
+	job_stop(DS_EX_TEMPFAIL, "stopped by SIGHUP");
 }
 
 void

@@ -146,7 +146,8 @@ rec_done(void *arg, uint32_t status, uint32_t epoch)
 	default:
 		ds_die(DS_EX_UNAVAILABLE, "unable to recover from the journal "
 		    "at %s: %s", n->cfg.journal, status == DS_J_BAD ?
-		    "a malformed answer" : "no answer");
+		    "refused, or a malformed answer (is this id one of "
+		    "its writers?)" : "no answer");
 	}
 	n->mark = st->maxmark;
 	n->res.durable = n->rec.outseq;
@@ -212,7 +213,8 @@ answer(struct ds_node *n, uint32_t status, uint32_t epoch)
 		    JTIMEOUT);
 	default:
 		ds_die(DS_EX_SOFTWARE, "journal: a unit was refused as "
-		    "malformed (status %u)", (unsigned)status);
+		    "malformed, or this id is not one of its writers (status "
+		    "%u)", (unsigned)status);
 	}
 }
 

@@ -120,12 +120,8 @@ ds_node_cfg_term(struct ds_node_cfg *c)
 	memset(c, 0, sizeof(*c));
 }
 
-/*
- * A comma-separated list of distinct ids, 1..2^64-1.  0, or -1 with why
- * set (*ids then freed).
- */
-static int
-parse_ids(const char *s, size_t n, uint64_t **ids, size_t *nids,
+int
+ds_node_parse_ids(const char *s, size_t n, uint64_t **ids, size_t *nids,
     const char **why)
 {
 	unsigned long long v;
@@ -187,8 +183,8 @@ parse_pull(struct ds_node_cfg *cf, const struct ds_common *co, const char *s)
 	if (ds_once_parse(s, (size_t)(colon - s), &pl.once) == -1)
 		ds_dieusage(co, "--pull: unknown mode '%.*s' (most, least, "
 		    "exactly): '%s'", (int)(colon - s), s, s);
-	if (parse_ids(colon + 1, (size_t)(at - colon - 1), &pl.prod, &pl.nprod,
-	    &why) == -1)
+	if (ds_node_parse_ids(colon + 1, (size_t)(at - colon - 1), &pl.prod,
+	    &pl.nprod, &why) == -1)
 		ds_dieusage(co, "--pull: bad producer ids '%.*s': %s",
 		    (int)(at - colon - 1), colon + 1, why);
 	if (at[1] == '\0')
@@ -225,7 +221,7 @@ parse_part(struct ds_node_cfg *cf, const struct ds_common *co, const char *s)
 	    pt.dist != DS_DIST_SHUFFLE))
 		ds_dieusage(co, "--part: unknown distribution '%.*s' (hash, "
 		    "range, shuffle): '%s'", (int)(colon - s), s, s);
-	if (parse_ids(colon + 1, strlen(colon + 1), &pt.ids, &pt.n,
+	if (ds_node_parse_ids(colon + 1, strlen(colon + 1), &pt.ids, &pt.n,
 	    &why) == -1)
 		ds_dieusage(co, "--part: bad consumer ids '%s': %s", colon + 1,
 		    why);
@@ -294,8 +290,8 @@ ds_node_opt(struct ds_node_cfg *cf, const struct ds_common *co,
 		return 1;
 	case DS_NODE_OPT_CONSUMERS:
 		free(cf->cons);
-		if (parse_ids(arg, strlen(arg), &cf->cons, &cf->ncons,
-		    &why) == -1)
+		if (ds_node_parse_ids(arg, strlen(arg), &cf->cons,
+		    &cf->ncons, &why) == -1)
 			ds_dieusage(co, "--consumers: bad ids '%s': %s", arg,
 			    why);
 		break;
@@ -307,8 +303,8 @@ ds_node_opt(struct ds_node_cfg *cf, const struct ds_common *co,
 		break;
 	case DS_NODE_OPT_ENDED:
 		free(cf->ended);
-		if (parse_ids(arg, strlen(arg), &cf->ended, &cf->nended,
-		    &why) == -1)
+		if (ds_node_parse_ids(arg, strlen(arg), &cf->ended,
+		    &cf->nended, &why) == -1)
 			ds_dieusage(co, "--ended: bad ids '%s': %s", arg, why);
 		break;
 	case DS_NODE_OPT_DIST:

@@ -103,6 +103,13 @@ struct ds_node_cfg {
 };
 
 void	ds_node_cfg_init(struct ds_node_cfg *, enum ds_node_kind);
+/*
+ * IDS: s[0..n), a comma-separated list of distinct ids, 1..2^64-1, into
+ * *ids (malloc'ed, in the order given) and *nids.  0, or -1 with *why
+ * (*ids then NULL).  Dies with 71 when out of memory.
+ */
+int	ds_node_parse_ids(const char *s, size_t n, uint64_t **ids,
+	    size_t *nids, const char **why);
 void	ds_node_cfg_term(struct ds_node_cfg *);
 /*
  * Take val from ds_opt_next if it is a topology option: 1, else 0 (the

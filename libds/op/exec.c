@@ -7,13 +7,15 @@
  * fault kills the program; an early exit is reported with its status.
  */
 #include <sys/ioctl.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 #include <sys/wait.h>
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -118,7 +120,8 @@ reap(struct ds_exec *x, int grace_ms)
 			break;
 		}
 		if (waited >= grace_ms) {
-			kill(x->pid, SIGKILL);
+			if (kill(-x->pid, SIGKILL) == -1)	/* its group */
+				kill(x->pid, SIGKILL);
 			grace_ms = -1;
 			continue;
 		}
@@ -271,6 +274,7 @@ answer(struct ds_exec *x, const char *p, size_t len)
 		x->head = (x->head + 1) % DS_EXEC_WINDOW;
 		x->nreq--;
 		x->partial = 0;
+		r->emitted = 0;		/* the next request's output */
 		return 0;
 	}
 esc:
@@ -443,22 +447,27 @@ polled:
 extern char	**environ;
 
 /*
- * Start "sh -c command" with in as its stdin and out as its stdout, the
- * default SIGPIPE and no blocked signal, DS_EXEC_PROTOCOL=1 set and
- * NOTIFY_SOCKET removed (the readiness is ours).  posix_spawn(3): no code
- * of ours runs in the child.  0, or -1 with errno.
+ * Start "sh -c command" with in as its stdin and out as its stdout,
+ * DS_EXEC_PROTOCOL=1 set and NOTIFY_SOCKET removed (the readiness is
+ * ours), the default SIGPIPE and no blocked signal, in a process group
+ * of its own (ours to kill whole: sh and what it started), and killed
+ * when we die: on Linux PR_SET_PDEATHSIG, which fires when the thread
+ * that forked exits (the loop's, the one that lives as long as ds-op),
+ * and which is lost if we died before it was set, so the child then
+ * checks that its parent is still us.  fork(2) and execve(2), with only
+ * async-signal-safe calls in between (nanomsg threads may be running).
+ * 0, or -1 with errno.
  */
 static int
 spawn(struct ds_exec *x, int in, int out, const char *command)
 {
 	static char sh[] = "sh", dash_c[] = "-c", proto[] =
 	    "DS_EXEC_PROTOCOL=1";
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t at;
-	sigset_t none, def;
 	char *argv[4], **envp;
+	sigset_t none;
+	pid_t parent = getpid(), pid;
 	size_t i, n = 0;
-	int rc, e;
+	int e;
 
 	for (i = 0; environ[i] != NULL; i++)
 		;
@@ -476,28 +485,30 @@ spawn(struct ds_exec *x, int in, int out, const char *command)
 	argv[1] = dash_c;
 	argv[3] = NULL;
 	sigemptyset(&none);
-	sigemptyset(&def);
-	sigaddset(&def, SIGPIPE);
-	posix_spawn_file_actions_init(&fa);
-	posix_spawnattr_init(&at);
-	/* dup2 of an fd onto itself clears its FD_CLOEXEC (POSIX). */
-	if ((rc = posix_spawn_file_actions_adddup2(&fa, in, 0)) == 0 &&
-	    (rc = posix_spawn_file_actions_adddup2(&fa, out, 1)) == 0 &&
-	    (rc = posix_spawnattr_setsigmask(&at, &none)) == 0 &&
-	    (rc = posix_spawnattr_setsigdefault(&at, &def)) == 0 &&
-	    (rc = posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSIGMASK |
-	    POSIX_SPAWN_SETSIGDEF)) == 0)
-		rc = posix_spawn(&x->pid, "/bin/sh", &fa, &at, argv, envp);
-	e = rc;
-	posix_spawn_file_actions_destroy(&fa);
-	posix_spawnattr_destroy(&at);
+	if ((pid = fork()) == 0) {
+		/* A descriptor already in place keeps only its FD_CLOEXEC. */
+		if (
+#ifdef __linux__
+		    prctl(PR_SET_PDEATHSIG, SIGKILL) == 0 &&
+#endif
+		    getppid() == parent && setpgid(0, 0) == 0 &&
+		    (in == 0 ? fcntl(0, F_SETFD, 0) : dup2(in, 0)) != -1 &&
+		    (out == 1 ? fcntl(1, F_SETFD, 0) : dup2(out, 1)) != -1 &&
+		    signal(SIGPIPE, SIG_DFL) != SIG_ERR &&
+		    sigprocmask(SIG_SETMASK, &none, NULL) == 0)
+			(void)execve("/bin/sh", argv, envp);
+		_exit(127);	/* forked child: never back in the caller */
+	}
+	e = errno;
 	free(argv[2]);
 	free(envp);
-	if (e != 0) {
+	if (pid == -1) {
 		x->pid = -1;
 		errno = e;
 		return -1;
 	}
+	(void)setpgid(pid, pid);	/* in place before we may kill it */
+	x->pid = pid;
 	return 0;
 }
 
@@ -628,6 +639,7 @@ ds_exec_end(struct ds_exec *x)
 	if (r->code != 0)
 		return -1;
 	r->time = r->maxtime;
+	r->emitted = 0;		/* what it writes after the end */
 	x->ended = 1;
 	close_fd(&x->wfd);
 	while (x->rfd >= 0)

@@ -62,7 +62,9 @@ struct ds_exec {
 
 /*
  * Start COMMAND with pipes on its stdin and stdout, DS_EXEC_PROTOCOL=1 and
- * no NOTIFY_SOCKET in its environment.  loop must be the default loop
+ * no NOTIFY_SOCKET in its environment, in a process group of its own,
+ * killed (SIGKILL) when this process dies (Linux; call it from the thread
+ * that lives as long as the process).  loop must be the default loop
  * (libev reaps children there).  0 or -1 (71).
  */
 int	ds_exec_start(struct ds_exec *, struct ds_oprun *, const char *command,
@@ -71,7 +73,10 @@ int	ds_exec_start(struct ds_exec *, struct ds_oprun *, const char *command,
 int	ds_exec_bundle(struct ds_exec *, const struct ds_bundle *);
 /* Close its stdin, take its last E lines, wait for it: status 0 or 70. */
 int	ds_exec_end(struct ds_exec *);
-/* Kill (SIGKILL) and reap a program still running; free everything. */
+/*
+ * Kill (SIGKILL: its process group) and reap a program still running;
+ * free everything.
+ */
 void	ds_exec_term(struct ds_exec *);
 
 /* The field escaping of the protocol: \\ \t \n \r.  0 or -1/ENOMEM. */

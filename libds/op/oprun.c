@@ -144,6 +144,7 @@ ds_oprun_start(struct ds_oprun *r, int argc, char *const argv[])
 	int rc = 0;
 
 	r->time = r->maxtime;
+	r->emitted = 0;
 	if (r->op->init != NULL && ((rc = r->op->init(&r->ctx, argc, argv)) != 0
 	    || r->code != 0))
 		return cbfail(r, "init", rc);
@@ -190,6 +191,12 @@ ds_oprun_emit(struct ds_oprun *r, const struct ds_tuple *t)
 		    r->kind, r->name, t->keylen + t->paylen, r->maxtuple);
 	o = *t;
 	o.seq = r->seq + 1;
+	r->emitted += ds_tuple_size(&o);
+	if (r->maxemit != 0 && r->emitted > r->maxemit)
+		return ds_oprun_fail(r, DS_EX_SOFTWARE,
+		    "%s %s emitted more than --max-emit %llu bytes for one "
+		    "tuple, timer or end of input", r->kind, r->name,
+		    (unsigned long long)r->maxemit);
 	if (r->w.open && ds_bundle_bytes(&r->w) + ds_tuple_size(&o) >
 	    DS_FRAME_MAX && ds_oprun_close(r) == -1)
 		return -1;
@@ -215,6 +222,11 @@ ds_oprun_setstate(struct ds_oprun *r, struct ds_state_rec *rec,
 		return ds_oprun_fail(r, DS_EX_DATAERR,
 		    "%s %s stored a state of %zu bytes, over --max-tuple %zu",
 		    r->kind, r->name, len, r->maxtuple);
+	if (!rec->hasval && r->maxkeys != 0 && r->st.nval >= r->maxkeys)
+		return ds_oprun_fail(r, DS_EX_SOFTWARE,
+		    "%s %s: the state would hold %zu keys, over --max-keys "
+		    "%llu", r->kind, r->name, r->st.nval + 1,
+		    (unsigned long long)r->maxkeys);
 	if (ds_state_set(&r->st, rec, val, len) == -1)
 		return nomem(r);
 	return 0;
@@ -225,6 +237,7 @@ static void
 key_begin(struct ds_oprun *r, const void *key, size_t len,
     struct ds_state_rec *rec, uint64_t time)
 {
+	r->emitted = 0;
 	r->haskey = 1;
 	r->key = key;
 	r->keylen = len;
@@ -435,6 +448,7 @@ ds_oprun_end(struct ds_oprun *r)
 	if (r->code != 0)
 		return -1;
 	r->time = r->maxtime;
+	r->emitted = 0;
 	if (r->op->on_end != NULL && ((rc = r->op->on_end(&r->ctx)) != 0 ||
 	    r->code != 0))
 		return cbfail(r, "on_end", rc);

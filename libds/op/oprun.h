@@ -38,6 +38,16 @@ struct ds_oprun {
 	struct ds_bundle_writer	 w;
 	uint32_t		 bundle;	/* most tuples per out bundle */
 	size_t			 maxtuple;	/* most key+payload bytes */
+	/*
+	 * Bounds set by the caller (0: none).  maxemit: most bytes of
+	 * output tuples (as encoded in a bundle) for one input: a tuple's
+	 * on_tuple or a program's answer to its request, a timer, init or
+	 * the end; emitted counts them.  maxkeys: most keys with a value.
+	 * Past either, the runtime fails with 70.
+	 */
+	uint64_t		 maxemit;
+	uint64_t		 emitted;
+	uint64_t		 maxkeys;
 	uint64_t		 seq;		/* seq of the last output tuple */
 	uint64_t		 producer;	/* of output bundles (0: a pipe) */
 	uint32_t		 epoch;		/* of output bundles */
@@ -117,12 +127,15 @@ int	ds_oprun_end(struct ds_oprun *);
 
 /*
  * Append a tuple to the output (its seq is assigned here, t->seq is
- * ignored).  Checks --max-tuple (65).  0 or -1.
+ * ignored).  Checks --max-tuple (65) and maxemit (70).  0 or -1.
  */
 int	ds_oprun_emit(struct ds_oprun *, const struct ds_tuple *);
 /* Close the open output bundle, if any.  0 or -1. */
 int	ds_oprun_close(struct ds_oprun *);
-/* Set rec's value, checking it against --max-tuple (65).  0 or -1. */
+/*
+ * Set rec's value, checking it against --max-tuple (65) and, for a key
+ * without a value, maxkeys (70).  0 or -1.
+ */
 int	ds_oprun_setstate(struct ds_oprun *, struct ds_state_rec *,
 	    const void *, size_t);
 /* Record the first failure; always returns -1. */

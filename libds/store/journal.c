@@ -257,7 +257,7 @@ ds_journal_scan(const unsigned char *p, size_t len,
  */
 
 static struct writer *
-writer_find(struct ds_journal *j, uint64_t id, size_t *at)
+writer_find(const struct ds_journal *j, uint64_t id, size_t *at)
 {
 	size_t lo = 0, hi = j->nw, mid;
 
@@ -707,6 +707,7 @@ seg_list(struct ds_journal *j, size_t *n)
 		    strerror(errno));
 		return NULL;
 	}
+	rewinddir(d);	/* the dup shares dirfd's offset: list it again */
 	while ((e = readdir(d)) != NULL) {
 		if (strncmp(e->d_name, "journal.", 8) != 0 ||
 		    strlen(e->d_name) != 16)
@@ -927,45 +928,28 @@ tc_open(struct ds_journal *j)
 	    tchdberrmsg(ec));
 }
 
-struct ds_journal *
-ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
-    void (*warn)(const char *))
+/*
+ * Memory from disk: the writers of the checkpoint in state.tch, then
+ * every segment from the checkpoint's on, replayed (older ones are
+ * removed); the last one, or a new one, is the live segment.
+ */
+static int
+load(struct ds_journal *j, void (*warn)(const char *))
 {
-	struct ds_journal *j;
 	struct ds_buf v = DS_BUF_INIT;
 	uint64_t ck = 1, *segs = NULL;
 	unsigned char k = 'D', kc = 'C';
-	char name[64], derr[512];
+	char name[64];
 	size_t n = 0, i;
 	int rc;
 
-	if ((j = calloc(1, sizeof(*j))) == NULL ||
-	    (j->dir = strdup(dir)) == NULL) {
-		free(j);
-		*code = DS_EX_OSERR;
-		snprintf(err, errlen, "out of memory");
-		return NULL;
-	}
-	j->segfd = -1;
-	j->dirfd = -1;
-	j->io_write = write;
-	j->io_sync = fdatasync;
-	ds_state_init(&j->ov);
-	ds_state_init(&j->ck_ov);
-	if ((j->dirfd = ds_dir_open_msg(dir, 0, derr, sizeof(derr))) == -1) {
-		fail(j, errno == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR,
-		    "unable to open directory %s: %s", dir, derr);
-		goto fail;
-	}
-	if (tc_open(j) == -1)
-		goto fail;
 	if ((rc = tc_get(j, &kc, 1, &v)) == -1)
 		goto fail;
 	if (rc == 1 && v.len == 8)
 		ck = ds_get_le64(v.p);
 	else if (rc == 1) {
 		fail(j, DS_EX_DATAERR, "%s/state.tch: bad checkpoint record",
-		    dir);
+		    j->dir);
 		goto fail;
 	}
 	if ((rc = tc_get(j, &k, 1, &v)) == -1)
@@ -985,7 +969,7 @@ ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
 		if (segs[i] != (i > 0 && segs[i - 1] >= ck ? segs[i - 1] + 1 :
 		    ck)) {
 			fail(j, DS_EX_DATAERR, "%s: segment %llu missing "
-			    "before " SEGNAME, dir, (unsigned long long)
+			    "before " SEGNAME, j->dir, (unsigned long long)
 			    (i > 0 && segs[i - 1] >= ck ? segs[i - 1] + 1 : ck),
 			    (unsigned long long)segs[i]);
 			goto fail;
@@ -997,12 +981,44 @@ ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
 		goto fail;
 	free(segs);
 	ds_buf_free(&v);
+	return 0;
+fail:
+	free(segs);
+	ds_buf_free(&v);
+	return -1;
+}
+
+struct ds_journal *
+ds_journal_open(const char *dir, int *code, char *err, size_t errlen,
+    void (*warn)(const char *))
+{
+	struct ds_journal *j;
+	char derr[512];
+
+	if ((j = calloc(1, sizeof(*j))) == NULL ||
+	    (j->dir = strdup(dir)) == NULL) {
+		free(j);
+		*code = DS_EX_OSERR;
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	j->segfd = -1;
+	j->dirfd = -1;
+	j->io_write = write;
+	j->io_sync = fdatasync;
+	ds_state_init(&j->ov);
+	ds_state_init(&j->ck_ov);
+	if ((j->dirfd = ds_dir_open_msg(dir, 0, derr, sizeof(derr))) == -1) {
+		fail(j, errno == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR,
+		    "unable to open directory %s: %s", dir, derr);
+		goto fail;
+	}
+	if (tc_open(j) == -1 || load(j, warn) == -1)
+		goto fail;
 	return j;
 fail:
 	*code = j->code;
 	snprintf(err, errlen, "%s", j->err);
-	free(segs);
-	ds_buf_free(&v);
 	ds_journal_close(j);
 	return NULL;
 }
@@ -1098,23 +1114,91 @@ ds_journal_raise(struct ds_journal *j, uint64_t writer, uint32_t epoch,
 	return DS_J_OK;
 }
 
+int
+ds_journal_known(const struct ds_journal *j, uint64_t writer)
+{
+	size_t at;
+
+	return writer_find(j, writer, &at) != NULL;
+}
+
 size_t
 ds_journal_queued(const struct ds_journal *j)
 {
 	return j->q.len;
 }
 
+/*
+ * The write of the queue ran out of space: cut the segment back to what
+ * was synced and rebuild memory from disk, which undoes every queued
+ * JWRITE and raise (a checkpoint under way is waited for first: it reads
+ * what the rebuild replaces).  0, or -1 (fatal) with code and err.
+ */
+static int
+undo(struct ds_journal *j)
+{
+	struct ds_journal_stats keep;
+	struct ds_jwrite_msg m;
+	struct ds_frame f;
+	const char *why;
+	uint64_t writes = 0, records = 0;
+	size_t off = 0, i;
+
+	if (ftruncate(j->segfd, (off_t)j->segsize) == -1 ||
+	    fdatasync(j->segfd) == -1)
+		return fail(j, DS_EX_IOERR, "unable to cut " SEGNAME " in %s "
+		    "back after a failed write: %s", (unsigned long long)j->seg,
+		    j->dir, strerror(errno));
+	while (ds_msg_next_checked(j->q.p, j->q.len, &off, &f, &why) == 1)
+		if (f.type == DS_FRAME_JWRITE &&
+		    ds_msg_jwrite_get(&m, f.payload, f.len, &why) == 0) {
+			writes++;
+			records += m.n;
+		}
+	ds_buf_reset(&j->q);
+	if (ds_journal_ckpt_finish(j) == -1)
+		return -1;
+	keep = j->st;
+	keep.writes -= writes;
+	keep.records -= records;
+	for (i = 0; i < j->nw; i++)
+		writer_free(j->w[i]);
+	j->nw = 0;
+	ds_state_term(&j->ov);
+	ds_state_init(&j->ov);
+	j->st.since_ckpt = 0;
+	if (load(j, NULL) == -1)
+		return -1;
+	keep.writers = j->nw;
+	keep.segment = j->seg;
+	keep.since_ckpt = j->st.since_ckpt;
+	j->st = keep;
+	return 0;
+}
+
 int
 ds_journal_sync(struct ds_journal *j)
 {
 	uint64_t t0 = now_ns(), dt;
-	size_t off = 0;
+	size_t off = 0, len = j->q.len;
 	ssize_t n;
+	int e;
 
 	while (off < j->q.len) {
 		n = j->io_write(j->segfd, j->q.p + off, j->q.len - off);
 		if (n == -1 && errno == EINTR)
 			continue;
+		if (n == -1 && (errno == ENOSPC || errno == EDQUOT)) {
+			e = errno;
+			if (undo(j) == -1)
+				return -1;
+			errno = e;
+			fail(j, DS_EX_TEMPFAIL, "unable to write " SEGNAME
+			    " in %s: %s: %zu queued bytes refused, none "
+			    "applied", (unsigned long long)j->seg, j->dir,
+			    strerror(e), len);
+			return 1;
+		}
 		if (n == -1)
 			goto fail;
 		off += (size_t)n;

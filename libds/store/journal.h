@@ -112,9 +112,18 @@ int	ds_journal_apply(struct ds_journal *, const unsigned char *frame,
  */
 int	ds_journal_raise(struct ds_journal *, uint64_t writer, uint32_t epoch,
 	    uint32_t *cur);
+/* Whether writer is in the writer table (it wrote or was raised). */
+int	ds_journal_known(const struct ds_journal *, uint64_t writer);
 /* Bytes queued and not yet synced. */
 size_t	ds_journal_queued(const struct ds_journal *);
-/* Write the queue and fdatasync.  0, or -1 with errno and err (fatal). */
+/*
+ * Write the queue and fdatasync.  0; or 1 when the write ran out of
+ * space (ENOSPC, EDQUOT): the segment was cut back to the last sync and
+ * memory rebuilt from disk, so nothing queued since then is applied, on
+ * disk or in memory (its writers must be told FULL), and the journal
+ * goes on (err says what was refused); or -1 with errno and err (fatal:
+ * a failed fdatasync, any other write error, or the rebuild failed).
+ */
 int	ds_journal_sync(struct ds_journal *);
 /*
  * Checkpoint (nothing may be queued): a new segment, then state.tch is

@@ -27,6 +27,7 @@
 #define PARALLEL_MAX	1024
 #define BUNDLE_MAX	65536
 #define LINGER_MAX	60000ull
+#define BOUND_MAX	(UINT64_MAX >> 2)	/* max-emit, max-keys */
 #define KEEPALIVE_MIN	400ull
 #define KEEPALIVE_MAX	86400000ull
 
@@ -50,7 +51,7 @@ struct override {
 
 static const char *const topokeys[] = {
 	"name", "once", "keepalive", "zombies", "state", "run", "bundle",
-	"linger", "routers"
+	"linger", "max-emit", "max-keys", "routers"
 };
 #define NTOPOKEYS	(sizeof(topokeys) / sizeof(topokeys[0]))
 
@@ -200,6 +201,42 @@ duration(struct parse *p, const char *key, const char *s, uint64_t min,
 bad:
 	return fail(p, p->line,
 	    "%s: not a duration (N, Nms, Ns or Nm): '%s'", key, s);
+}
+
+/* Bytes: N, or N followed by K, M or G (powers of 1024). */
+static int
+size(struct parse *p, const char *key, const char *s, uint64_t min,
+    uint64_t max, uint64_t *v)
+{
+	const char *end;
+	unsigned shift = 0;
+
+	if (digits(s, v, &end) == -1 || (*end != '\0' && end[1] != '\0'))
+		goto bad;
+	switch (*end) {
+	case '\0':
+		break;
+	case 'K': case 'k':
+		shift = 10;
+		break;
+	case 'M': case 'm':
+		shift = 20;
+		break;
+	case 'G': case 'g':
+		shift = 30;
+		break;
+	default:
+		goto bad;
+	}
+	if (*v > max >> shift || *v << shift < min)
+		return fail(p, p->line, "%s: must be %llu to %llu bytes, not "
+		    "%s", key, (unsigned long long)min,
+		    (unsigned long long)max, s);
+	*v <<= shift;
+	return 1;
+bad:
+	return fail(p, p->line, "%s: not a size (N, NK, NM or NG): '%s'",
+	    key, s);
 }
 
 static int
@@ -561,6 +598,10 @@ topo_key(struct parse *p, const char *key, const char *v)
 		return 1;
 	case 7:
 		return duration(p, key, v, 0, LINGER_MAX, &t->linger_ms);
+	case 8:
+		return size(p, key, v, 1, BOUND_MAX, &t->max_emit);
+	case 9:
+		return number(p, key, v, 1, BOUND_MAX, &t->max_keys);
 	default:
 		if (strcmp(v, "auto") == 0)
 			t->routers = DS_ROUTERS_AUTO;

@@ -11,6 +11,8 @@
  *	                          ;   else /tmp/dstream-UID/NAME
  *	bundle = 64               ; default tuples per bundle for every node
  *	linger = 5ms              ; default linger
+ *	max-emit = 16M            ; default --max-emit of every ds-op (unset)
+ *	max-keys = 1000000        ; default --max-keys of every ds-op (unset)
  *
  *	[node count]
  *	run = ds-op --builtin count
@@ -71,6 +73,8 @@ struct ds_topo {
 	char			*run;		/* absolute */
 	unsigned		 bundle;
 	uint64_t		 linger_ms;
+	uint64_t		 max_emit;	/* 0: unset */
+	uint64_t		 max_keys;	/* 0: unset */
 	struct ds_topo_node	*node;
 	size_t			 nnode;
 	struct ds_topo_edge	*edge;		/* in input = order per node */

@@ -611,14 +611,18 @@ test_acked_tail(void)
 	ds_buf_free(&out);
 }
 
-/* I/O shims: a write that stops after `budget` bytes, a failing sync. */
+/*
+ * I/O shims: a write that stops after `budget` bytes with short_errno,
+ * a failing sync.
+ */
 static long budget;
+static int short_errno;
 
 static ssize_t
 short_write(int fd, const void *p, size_t n)
 {
 	if (budget <= 0) {
-		errno = ENOSPC;
+		errno = short_errno;
 		return -1;
 	}
 	if ((long)n > budget)
@@ -635,17 +639,32 @@ eio_sync(int fd)
 	return -1;
 }
 
+/* The size of segment seq, or -1. */
+static long
+segsize(int seq)
+{
+	struct stat st;
+	char p[400];
+
+	segpath(p, sizeof(p), seq);
+	return stat(p, &st) == 0 ? (long)st.st_size : -1;
+}
+
 /*
  * A sync that fails is fatal (74) and answers nothing; what reached the
  * file is replayed or cut as a torn tail at the next open, never more.
+ * A write that runs out of space is not: the segment is cut back, the
+ * queued units are undone in memory too (1: the writers get FULL), and
+ * the journal goes on.
  */
 static void
 test_ioerr(void)
 {
 	struct ds_journal *j;
+	struct ds_journal_stats st;
 	struct ds_buf f = DS_BUF_INIT;
 	int code, wrong = 0;
-	long cut;
+	long cut, size;
 
 	rmall();
 	j = jopen(&code);
@@ -664,6 +683,7 @@ test_ioerr(void)
 	ds_journal_close(j);
 
 	unit(&f, 3, 1, 3);
+	short_errno = EIO;
 	for (cut = 0; cut < (long)f.len; cut += 5) {
 		j = jopen(&code);
 		if (j == NULL) {
@@ -673,7 +693,7 @@ test_ioerr(void)
 		budget = cut;
 		ds_journal_set_io(j, short_write, NULL);
 		apply_unit(j, 3, 1, 3);
-		if (ds_journal_sync(j) != -1 || errno != ENOSPC)
+		if (ds_journal_sync(j) != -1 || errno != EIO)
 			wrong++;
 		ds_journal_close(j);
 		nwarn = 0;
@@ -683,8 +703,70 @@ test_ioerr(void)
 			wrong++;
 		ds_journal_close(j);
 	}
-	ok(wrong == 0, "a write cut at every 5th byte by ENOSPC: the partial "
+	ok(wrong == 0, "a write cut at every 5th byte by EIO: the partial "
 	    "unit is cut at the next open, the rest kept (%d wrong)", wrong);
+
+	wrong = 0;
+	short_errno = ENOSPC;
+	for (cut = 0; cut < 2 * (long)f.len; cut += 7) {
+		j = jopen(&code);
+		if (j == NULL) {
+			wrong++;
+			continue;
+		}
+		size = segsize(1);
+		budget = cut;
+		ds_journal_set_io(j, short_write, NULL);
+		apply_unit(j, 3, 1, 3);
+		apply_unit(j, 4, 1, 3);
+		if (ds_journal_sync(j) != 1 || errno != ENOSPC ||
+		    ds_journal_queued(j) != 0 || segsize(1) != size ||
+		    strstr(ds_journal_error(j), "refused") == NULL)
+			wrong++;
+		/* Memory is as before the two units; writer 4 is gone. */
+		ds_journal_stats(j, &st);
+		if (has_delta(j, 3, "k3", "v3") != 0 ||
+		    has_delta(j, 3, "k2", "v2") != 1 ||
+		    ds_journal_known(j, 4) || st.writers != 1)
+			wrong++;
+		ds_journal_set_io(j, NULL, NULL);
+		if (apply_unit(j, 3, 1, 5) != DS_J_OK ||
+		    ds_journal_sync(j) != 0 || has_delta(j, 3, "k5", "v5") != 1)
+			wrong++;
+		ds_journal_close(j);
+		nwarn = 0;
+		j = jopen(&code);
+		if (j == NULL || has_delta(j, 3, "k3", "v3") != 0 ||
+		    has_delta(j, 3, "k5", "v5") != 1 || nwarn != 0)
+			wrong++;
+		ds_journal_close(j);
+	}
+	ok(wrong == 0, "a write cut at every 7th byte by ENOSPC: 1, the "
+	    "segment cut back, nothing applied, the journal goes on, no torn "
+	    "tail at the next open (%d wrong)", wrong);
+
+	/* Out of space while a checkpoint runs: it ends first. */
+	j = jopen(&code);
+	apply_unit(j, 3, 1, 6);
+	ds_journal_sync(j);
+	ok(ds_journal_ckpt_start(j, NULL, NULL) == 0, "checkpoint started");
+	apply_unit(j, 3, 1, 7);
+	budget = 0;
+	ds_journal_set_io(j, short_write, NULL);
+	ok(ds_journal_sync(j) == 1 && !ds_journal_ckpt_busy(j) &&
+	    has_delta(j, 3, "k6", "v6") == 1 &&
+	    has_delta(j, 3, "k7", "v7") == 0,
+	    "ENOSPC during a checkpoint: undone after it, from it");
+	ds_journal_set_io(j, NULL, NULL);
+	apply_unit(j, 3, 1, 8);
+	ok(ds_journal_sync(j) == 0 && ds_journal_ckpt_finish(j) == 0,
+	    "and the journal goes on");
+	ds_journal_close(j);
+	j = jopen(&code);
+	ok(j != NULL && has_delta(j, 3, "k6", "v6") == 1 &&
+	    has_delta(j, 3, "k7", "v7") == 0 &&
+	    has_delta(j, 3, "k8", "v8") == 1, "reopened: the same");
+	ds_journal_close(j);
 	ds_buf_free(&f);
 }
 

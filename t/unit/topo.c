@@ -93,6 +93,7 @@ good(void)
 	    "run defaults to $XDG_RUNTIME_DIR/dstream/NAME: %s", t.run);
 	ok(t.bundle == 64, "bundle defaults to 64");
 	ok(t.linger_ms == 5, "linger defaults to 5ms");
+	ok(t.max_emit == 0 && t.max_keys == 0, "max-emit, max-keys unset");
 	ok(t.nnode == 2 && t.nedge == 1, "two nodes, one edge");
 	ok(strcmp(t.node[0].name, "s") == 0 && t.node[0].line == 1 &&
 	    t.node[0].kind == DS_KIND_SOURCE && t.node[0].parallel == 1 &&
@@ -133,6 +134,8 @@ good(void)
 	    "run = /r/x\n"
 	    "bundle = 10\n"
 	    "linger = 1m\n"
+	    "max-emit = 16M\n"
+	    "max-keys = 1000\n"
 	    "\n"
 	    "[node src]\n"
 	    "run = /usr/bin/ds-source --file in.txt --key-field 1\n"
@@ -160,12 +163,14 @@ good(void)
 	ok(strcmp(t.run, "/r/x") == 0, "absolute run dir kept");
 	ok(t.bundle == 10, "bundle");
 	ok(t.linger_ms == 60000, "linger = 1m");
+	ok(t.max_emit == 16u << 20, "max-emit = 16M");
+	ok(t.max_keys == 1000, "max-keys");
 	ok(t.nnode == 3 && ds_topo_find(&t, "count") == 1 &&
 	    ds_topo_find(&t, "out") == 2 && ds_topo_find(&t, "nope") == -1,
 	    "nodes in file order; ds_topo_find");
 	ok(t.node[0].kind == DS_KIND_SOURCE && t.node[0].parallel == 2 &&
 	    t.node[0].argc == 5 && strcmp(t.node[0].argv[4], "1") == 0 &&
-	    t.node[0].line == 13, "/usr/bin/ds-source is a source");
+	    t.node[0].line == 15, "/usr/bin/ds-source is a source");
 	ok(t.node[1].kind == DS_KIND_OP && t.node[1].parallel == 4 &&
 	    t.node[1].argc == 4 && strcmp(t.node[1].argv[2], "awk -f x.awk")
 	    == 0 && strcmp(t.node[1].argv[3], "a b") == 0 &&
@@ -175,13 +180,13 @@ good(void)
 	ok(t.nedge == 3, "three edges");
 	ok(t.edge[0].from == 0 && t.edge[0].to == 1 && t.edge[0].dist ==
 	    DS_DIST_HASH && t.edge[0].once == DS_ONCE_LEAST &&
-	    t.edge[0].line == 18, "src:hash with once.src = least");
+	    t.edge[0].line == 20, "src:hash with once.src = least");
 	ok(t.edge[1].from == 1 && t.edge[1].to == 2 && t.edge[1].dist ==
 	    DS_DIST_BROADCAST && t.edge[1].once == DS_ONCE_EXACTLY,
 	    "count:broadcast with once.count = exactly");
 	ok(t.edge[2].from == 0 && t.edge[2].to == 2 && t.edge[2].dist ==
 	    DS_DIST_RANGE && t.edge[2].once == DS_ONCE_MOST &&
-	    t.edge[2].line == 24, "second input = line, topology's once");
+	    t.edge[2].line == 26, "second input = line, topology's once");
 	ok(t.routers == DS_ROUTERS_AUTO && !ds_topo_routed(&t, 0) &&
 	    !ds_topo_routed(&t, 1) && !ds_topo_routed(&t, 2),
 	    "routers defaults to auto: 2 x 4 instances, no router");
@@ -440,6 +445,17 @@ errors(void)
 	    "overflowing multiplication");
 	ok(bad("[topology]\nlinger = 61s\n" SRCSINK, 2,
 	    "linger: must be 0ms to 60000ms, not 61s"), "linger over 60s");
+	ok(bad("[topology]\nmax-emit = 0\n" SRCSINK, 2,
+	    "max-emit: must be 1 to 4611686018427387903 bytes, not 0"),
+	    "max-emit 0");
+	ok(bad("[topology]\nmax-emit = 4T\n" SRCSINK, 2,
+	    "max-emit: not a size (N, NK, NM or NG): '4T'"),
+	    "max-emit with an unknown suffix");
+	ok(bad("[topology]\nmax-emit = 9999999999999G\n" SRCSINK, 2,
+	    "max-emit: must be 1 to 4611686018427387903 bytes, not "
+	    "9999999999999G"), "max-emit overflowing");
+	ok(bad("[topology]\nmax-keys = 1k\n" SRCSINK, 2,
+	    "max-keys: not a number: '1k'"), "max-keys with a suffix");
 	ok(bad("[topology]\nbundle = 0\n" SRCSINK, 2,
 	    "bundle: must be 1 to 65536, not 0"), "bundle 0");
 	ok(bad("[topology]\nbundle = 65537\n" SRCSINK, 2,
