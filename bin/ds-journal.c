@@ -107,6 +107,8 @@ prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 	(void)revents;
 	if (g.lease != NULL)
 		ds_lease_count(g.lease, DS_CNT_REFUSED, ds_pull_refused());
+	if (g.lease != NULL)
+		ds_lease_count(g.lease, DS_CNT_FENCED, ds_epochq_refused(g.eq));
 	if (ds_journal_queued(g.j) == 0)
 		return;
 	if (g.sync_every <= 0) {
@@ -355,6 +357,9 @@ main(int argc, char *argv[])
 	    epoch, keepalive, on_lost, NULL)) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to reach master %s: %s",
 		    master, ds_pull_strerror(errno));
+	if (master != NULL && (g.eq = ds_epochq_open(g.loop, master,
+	    journald_wake, NULL)) == NULL)
+		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach master %s", master);
 	g.j = open_journal(dir, lock_wait);
 	ev_async_init(&g.ckpt_w, ckpt_cb);
 	ev_async_start(g.loop, &g.ckpt_w);

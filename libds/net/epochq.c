@@ -5,7 +5,7 @@
  * ticket is the gen whose answer decides a request: one whose question
  * left after the request came, so an answer made before a restart never
  * refuses the restarted peer.  One question is out at a time; ids take
- * turns.  An answer that does not come in ASK_S counts as an answer
+ * turns.  An answer that does not come in DS_EPOCHQ_WAIT counts as an answer
  * confirming nothing new.
  */
 #include <errno.h>
@@ -18,8 +18,6 @@
 #include "core/msg.h"
 #include "net/epochq.h"
 #include "net/pull.h"
-
-#define ASK_S		1.0	/* s an answer may take */
 
 struct ent {
 	uint64_t	 id;
@@ -57,9 +55,9 @@ kick(struct ds_epochq *q)
 			continue;
 		snprintf(cmd, sizeof(cmd), "epoch %" PRIu64, e->id);
 		ds_buf_reset(&q->b);
-		if (ds_msg_text_put(&q->b, DS_FRAME_CTL, cmd,
-		    strlen(cmd)) == -1 || ds_pull_cli_send(q->cli, q->b.p,
-		    q->b.len, ASK_S) == -1) {
+		if (ds_msg_text_put(&q->b, DS_FRAME_CTL, cmd, strlen(cmd))
+		    == -1 || ds_pull_cli_send(q->cli, q->b.p, q->b.len,
+		    DS_EPOCHQ_WAIT) == -1) {
 			e->gen = e->want;	/* refused: nothing to ask with */
 			continue;
 		}

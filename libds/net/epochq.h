@@ -16,6 +16,9 @@
 
 #include <ev.h>
 
+/* Seconds an answer may take: a request asking waits at least that. */
+#define DS_EPOCHQ_WAIT	1.0
+
 struct ds_epochq;
 
 /*

@@ -563,6 +563,7 @@ wait_of(void *arg, struct ds_pull_req *req)
 {
 	struct ds_node *n = arg;
 	struct ds_pull_msg *m;
+	struct ds_outq_cons *c;
 	double wait;
 	size_t i;
 	int ended = n->paused;
@@ -576,6 +577,10 @@ wait_of(void *arg, struct ds_pull_req *req)
 			ended = 1;
 	if (ended && wait > SHORT_WAIT && ds_outq_lagging(&n->oq, m))
 		wait = SHORT_WAIT;
+	if (n->eq != NULL && wait < DS_EPOCHQ_WAIT &&
+	    (c = ds_outq_consumer(&n->oq, m->consumer)) != NULL &&
+	    m->epoch > c->epoch)
+		wait = DS_EPOCHQ_WAIT;	/* room for the master's answer */
 	return wait;
 }
 

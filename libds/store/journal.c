@@ -1098,6 +1098,15 @@ ds_journal_raise(struct ds_journal *j, uint64_t writer, uint32_t epoch,
 	return DS_J_OK;
 }
 
+uint32_t
+ds_journal_epoch(struct ds_journal *j, uint64_t writer)
+{
+	struct writer *w;
+	size_t at;
+
+	return (w = writer_find(j, writer, &at)) != NULL ? w->epoch : 0;
+}
+
 size_t
 ds_journal_queued(const struct ds_journal *j)
 {

@@ -112,6 +112,8 @@ int	ds_journal_apply(struct ds_journal *, const unsigned char *frame,
  */
 int	ds_journal_raise(struct ds_journal *, uint64_t writer, uint32_t epoch,
 	    uint32_t *cur);
+/* writer's epoch now (the highest applied or raised), 0 if unknown. */
+uint32_t ds_journal_epoch(struct ds_journal *, uint64_t writer);
 /* Bytes queued and not yet synced. */
 size_t	ds_journal_queued(const struct ds_journal *);
 /* Write the queue and fdatasync.  0, or -1 with errno and err (fatal). */
