@@ -3,7 +3,8 @@
  * epoch, counters, DONE): a beat of the current epoch renews the lease,
  * any other is fenced, and while the job stops the answer says STOP.
  * `ds-master status` and `stop` send CTL text commands and get text
- * back; servers ask "epoch ID" before they believe a higher epoch.  A bad message is dropped with a warning; it never stops the job.
+ * back; servers ask "epoch ID" before they believe a higher epoch.  A
+ * bad message is dropped with a warning; it never stops the job.
  */
 #include <errno.h>
 #include <stdint.h>

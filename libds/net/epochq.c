@@ -5,8 +5,9 @@
  * ticket is the gen whose answer decides a request: one whose question
  * left after the request came, so an answer made before a restart never
  * refuses the restarted peer.  One question is out at a time; ids take
- * turns.  An answer that does not come in DS_EPOCHQ_WAIT counts as an answer
- * confirming nothing new.
+ * turns.  A question not answered in DS_EPOCHQ_ASK is forgotten: its
+ * requests are answered by no one and time out uncounted, and the next
+ * new request asks again.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -57,7 +58,7 @@ kick(struct ds_epochq *q)
 		ds_buf_reset(&q->b);
 		if (ds_msg_text_put(&q->b, DS_FRAME_CTL, cmd, strlen(cmd))
 		    == -1 || ds_pull_cli_send(q->cli, q->b.p, q->b.len,
-		    DS_EPOCHQ_WAIT) == -1) {
+		    DS_EPOCHQ_ASK) == -1) {
 			e->gen = e->want;	/* refused: nothing to ask with */
 			continue;
 		}
@@ -103,10 +104,13 @@ on_reply(void *arg, const unsigned char *msg, size_t len)
 		return;
 	e = &q->e[q->asking];
 	q->asking = q->n;
-	ep = msg != NULL ? parse(e, msg, len) : 0;
-	if (ep > e->confirmed)
-		e->confirmed = ep;
-	e->gen++;
+	if (msg == NULL)
+		e->want = e->gen;	/* timed out: ask again when asked */
+	else {
+		if ((ep = parse(e, msg, len)) > e->confirmed)
+			e->confirmed = ep;
+		e->gen++;
+	}
 	kick(q);
 	q->on_answer(q->arg);
 }

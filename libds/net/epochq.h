@@ -16,8 +16,12 @@
 
 #include <ev.h>
 
-/* Seconds an answer may take: a request asking waits at least that. */
-#define DS_EPOCHQ_WAIT	1.0
+/*
+ * Seconds a request that asks should be held at least (an answer may
+ * take up to DS_EPOCHQ_ASK; one that comes later still serves the retry).
+ */
+#define DS_EPOCHQ_WAIT	0.5
+#define DS_EPOCHQ_ASK	2.0
 
 struct ds_epochq;
 
