@@ -302,6 +302,9 @@ main(int argc, char *argv[])
 	    epoch, keepalive, on_lost, NULL)) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "unable to reach master %s: %s",
 		    master, ds_pull_strerror(errno));
+	if (master != NULL && (g.eq = ds_epochq_open(g.loop, master,
+	    journald_wake, NULL)) == NULL)
+		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach master %s", master);
 	g.j = open_journal(dir, lock_wait);
 	ev_async_init(&g.ckpt_w, journald_ckpt_cb);
 	ev_async_start(g.loop, &g.ckpt_w);

@@ -81,8 +81,11 @@ journald_prep_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 {
 	(void)w;
 	(void)revents;
-	if (g.lease != NULL)
+	if (g.lease != NULL) {
 		ds_lease_count(g.lease, DS_CNT_REFUSED, ds_pull_refused());
+		ds_lease_count(g.lease, DS_CNT_FENCED,
+		    ds_epochq_refused(g.eq));
+	}
 	if (ds_journal_queued(g.j) == 0)
 		return;
 	if (g.sync_every <= 0) {

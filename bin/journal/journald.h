@@ -12,6 +12,7 @@
 #include <ev.h>
 
 #include "core/buf.h"
+#include "net/epochq.h"
 #include "net/lease.h"
 #include "net/pull.h"
 #include "store/journal.h"
@@ -25,7 +26,9 @@
  */
 struct rq {
 	uint64_t	 gen;
+	int		 fresh;		/* not handled yet */
 	int		 deferred;
+	uint64_t	 ticket;	/* net/epochq.h */
 	struct ds_buf	 reply;
 };
 
@@ -41,6 +44,7 @@ struct journald {
 	struct ds_journal	*j;
 	struct ds_pull_srv	*srv;
 	struct ds_lease		*lease;
+	struct ds_epochq	*eq;		/* with --master */
 	const char		*dir;
 	uint64_t		 min_free;
 	uint64_t		 ckpt;
@@ -70,6 +74,8 @@ extern struct journald g;
 extern const struct ds_pull_srv_ops journald_ops;
 /* --writers: serve only these (taken over; sorted here). */
 void	journald_writers(uint64_t *ids, size_t n);
+/* The master answered about an epoch: offer parked requests again. */
+void	journald_wake(void *);
 /* Exit with the journal's own code and message. */
 void	journald_die(void) __attribute__((noreturn));
 void	journald_nomem(void) __attribute__((noreturn));

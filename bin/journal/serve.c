@@ -339,10 +339,55 @@ handle(struct rq *r, const unsigned char *msg, size_t len)
 	return !queued;
 }
 
+void
+journald_wake(void *arg)
+{
+	(void)arg;
+	if (g.srv != NULL)
+		ds_pull_srv_wake(g.srv);
+}
+
+/*
+ * A writer epoch above the journal's, in a JWRITE or JREAD, is believed
+ * once the master confirms it (ds-wire(5)): 1 handle, 0 park until it
+ * answers, -1 drop unanswered (not confirmed, counted; or no answer).
+ */
+static int
+believe(struct rq *r, const struct ds_pull_req *req)
+{
+	struct ds_frame f;
+	const char *why;
+	size_t off = 0;
+	uint64_t writer;
+	uint32_t epoch;
+	int rc;
+
+	while (ds_msg_next(req->msg, req->len, &off, &f, &why) == 1) {
+		if ((f.type != DS_FRAME_JWRITE && f.type != DS_FRAME_JREAD) ||
+		    f.len < 12)
+			continue;	/* handle answers BAD */
+		writer = ds_get_le64(f.payload);
+		epoch = ds_get_le32(f.payload + 8);
+		if (epoch <= ds_journal_epoch(g.j, writer))
+			continue;
+		rc = ds_epochq_check(g.eq, writer, epoch, &r->ticket);
+		if (rc == 0 && !req->final)
+			return 0;
+		if (rc == -1)
+			ds_warn("ignored a request of writer %" PRIu64 " epoch "
+			    "%" PRIu32 ": the master does not run that epoch",
+			    writer, epoch);
+		if (rc != 1)
+			return -1;
+	}
+	return 1;
+}
+
 static int
 serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 {
 	struct rq *r = req->user;
+	int rc;
 
 	(void)arg;
 	if (r == NULL) {
@@ -351,6 +396,12 @@ serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 		if ((r = calloc(1, sizeof(*r))) == NULL)
 			journald_nomem();
 		req->user = r;
+		r->fresh = 1;
+	}
+	if (r->fresh) {
+		if (g.eq != NULL && (rc = believe(r, req)) != 1)
+			return rc;
+		r->fresh = 0;
 		if (handle(r, req->msg, req->len) == 0)
 			return r->deferred && req->final ? -1 : 0;
 	} else if (r->deferred) {

@@ -3,10 +3,13 @@
  * epoch, counters, DONE): a beat of the current epoch renews the lease,
  * any other is fenced, and while the job stops the answer says STOP.
  * `ds-master status` and `stop` send CTL text commands and get text
- * back.  A bad message is dropped with a warning; it never stops the job.
+ * back; servers ask "epoch ID" before they believe a higher epoch.  A
+ * bad message is dropped with a warning; it never stops the job.
  */
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "master.h"
@@ -84,6 +87,39 @@ status_text(struct ds_buf *t)
 	}
 }
 
+/*
+ * "epoch ID": ID's current epoch, 0 for an id not in the topology.  The
+ * epoch is bumped (and saved) before a process is spawned, so its first
+ * request already finds it here (supervise.c).
+ */
+static void
+epoch_text(struct ds_buf *t, const char *arg, size_t n)
+{
+	const struct inst *in;
+	unsigned long long id;
+	char num[32], *end, line[64];
+
+	if (n == 0 || n >= sizeof(num) || arg[0] < '0' || arg[0] > '9') {
+		if (ds_buf_addstr(t, "error: epoch ID\n") == -1)
+			nomem();
+		return;
+	}
+	memcpy(num, arg, n);
+	num[n] = '\0';
+	errno = 0;
+	id = strtoull(num, &end, 10);
+	if (errno != 0 || *end != '\0') {
+		if (ds_buf_addstr(t, "error: epoch ID\n") == -1)
+			nomem();
+		return;
+	}
+	in = inst_by_id(id);
+	snprintf(line, sizeof(line), "%llu %lu\n", id,
+	    in != NULL ? (unsigned long)in->epoch : 0UL);
+	if (ds_buf_addstr(t, line) == -1)
+		nomem();
+}
+
 static void
 on_ctl(const struct ds_frame *f, struct ds_buf *reply)
 {
@@ -95,6 +131,8 @@ on_ctl(const struct ds_frame *f, struct ds_buf *reply)
 		n--;
 	if (n == 6 && memcmp(cmd, "status", 6) == 0)
 		status_text(&t);
+	else if (n > 6 && memcmp(cmd, "epoch ", 6) == 0)
+		epoch_text(&t, cmd + 6, n - 6);
 	else if (n == 4 && memcmp(cmd, "stop", 4) == 0) {
 		if (ds_buf_addstr(&t, M.stopping ? "already stopping\n" :
 		    "stopping\n") == -1)

@@ -134,6 +134,7 @@ ds_node_term(struct ds_node *n)
 		ds_outq_term(&n->oq);
 	if (n->dur != NULL)
 		n->dur->close(n);
+	ds_epochq_close(n->eq);
 	if (n->lease != NULL)
 		ds_lease_close(n->lease);
 	while ((u = n->head) != NULL) {
@@ -197,6 +198,8 @@ counters(struct ds_node *n)
 	uint64_t fenced = n->has_oq ? n->oq.fenced : 0, dup = 0;
 	size_t i;
 
+	if (n->eq != NULL)
+		fenced += ds_epochq_refused(n->eq);
 	for (i = 0; i < n->cfg.npull; i++) {
 		fenced += ds_inlet_fenced(n->in[i].inlet);
 		dup += ds_inlet_dups(n->in[i].inlet);
@@ -515,6 +518,12 @@ ds_node_end(struct ds_node *n)
 
 /* --- serving ---------------------------------------------------------- */
 
+/* A decoded PULL and its question to the master (net/epochq.h). */
+struct preq {
+	struct ds_pull_msg	 m;		/* first: freed as the whole */
+	uint64_t		 ticket;
+};
+
 static struct ds_pull_msg *
 decode_pull(const unsigned char *msg, size_t len)
 {
@@ -530,7 +539,7 @@ decode_pull(const unsigned char *msg, size_t len)
 			why = "not a PULL";
 		goto bad;
 	}
-	if ((m = calloc(1, sizeof(*m))) == NULL)
+	if ((m = calloc(1, sizeof(struct preq))) == NULL)
 		ds_node_nomem();
 	if (ds_msg_pull_get(m, f.flags, f.payload, f.len, &why) == 0)
 		return m;
@@ -554,6 +563,7 @@ wait_of(void *arg, struct ds_pull_req *req)
 {
 	struct ds_node *n = arg;
 	struct ds_pull_msg *m;
+	struct ds_outq_cons *c;
 	double wait;
 	size_t i;
 	int ended = n->paused;
@@ -567,6 +577,10 @@ wait_of(void *arg, struct ds_pull_req *req)
 			ended = 1;
 	if (ended && wait > SHORT_WAIT && ds_outq_lagging(&n->oq, m))
 		wait = SHORT_WAIT;
+	if (n->eq != NULL && wait < DS_EPOCHQ_WAIT &&
+	    (c = ds_outq_consumer(&n->oq, m->consumer)) != NULL &&
+	    m->epoch > c->epoch)
+		wait = DS_EPOCHQ_WAIT;	/* room for the master's answer */
 	return wait;
 }
 
@@ -577,6 +591,37 @@ ref_frame(void *arg, const void *p, size_t len)
 	struct ds_node *n = arg;
 
 	return ds_pull_srv_ref(n->srv, p, len);
+}
+
+/*
+ * A consumer epoch above the highest seen is believed once the master
+ * confirms it (ds-wire(5)): 1 serve, 0 park until it answers, -1 drop
+ * unanswered (not confirmed, counted; or no answer in time).
+ */
+static int
+believe(struct ds_node *n, struct ds_pull_req *req)
+{
+	struct ds_pull_msg *m = req->user;
+	int rc;
+
+	rc = ds_epochq_check(n->eq, m->consumer, m->epoch,
+	    &((struct preq *)m)->ticket);
+	if (rc == 1 || (rc == 0 && !req->final))
+		return rc;
+	if (rc == -1)
+		ds_warn("ignored a pull of consumer %llu epoch %u: "
+		    "the master does not run that epoch",
+		    (unsigned long long)m->consumer, (unsigned)m->epoch);
+	return -1;
+}
+
+static void
+on_answer(void *arg)
+{
+	struct ds_node *n = arg;
+
+	if (n->srv != NULL)
+		ds_pull_srv_wake(n->srv);
 }
 
 static int
@@ -595,8 +640,9 @@ serve(void *arg, struct ds_pull_req *req, struct ds_buf *reply)
 		ds_warn("refused a pull of unknown consumer %llu",
 		    (unsigned long long)m->consumer);
 		was = 0;
-	} else
-		was = c->epoch;
+	} else if ((was = c->epoch) < m->epoch && n->eq != NULL &&
+	    (rc = believe(n, req)) != 1)
+		return rc;
 	if ((rc = ds_outq_serve_ref(&n->oq, m, req->final, reply, ref_frame,
 	    n)) == -1)
 		ds_node_nomem();
@@ -1033,6 +1079,10 @@ ds_node_start(struct ds_node *n, struct ev_loop *loop, struct ds_common *co,
 	if (n->cfg.master != NULL && (n->lease = ds_lease_open(loop,
 	    n->cfg.master, n->cfg.id, n->cfg.epoch, n->cfg.keepalive_ms,
 	    on_lost, n)) == NULL)
+		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach the master at %s",
+		    n->cfg.master);
+	if (n->cfg.master != NULL && (n->eq = ds_epochq_open(loop,
+	    n->cfg.master, on_answer, n)) == NULL)
 		ds_diesys(DS_EX_UNAVAILABLE, "unable to reach the master at %s",
 		    n->cfg.master);
 	ev_prepare_init(&n->prep, prepare_cb);

@@ -41,6 +41,7 @@
 #include "core/rec.h"
 #include "core/tuple.h"
 #include "net/inlet.h"
+#include "net/epochq.h"
 #include "net/lease.h"
 #include "net/outq.h"
 #include "net/pull.h"
@@ -128,6 +129,7 @@ struct ds_node {
 						   not journaled */
 	/* Running. */
 	struct ds_lease		*lease;
+	struct ds_epochq	*eq;		/* with --master: net/epochq.h */
 	struct ds_pull_srv	*srv;
 	struct ds_outq		 oq;
 	struct ds_outq_stream	*own;		/* our stream (not a router) */

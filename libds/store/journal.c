@@ -1122,6 +1122,15 @@ ds_journal_known(const struct ds_journal *j, uint64_t writer)
 	return writer_find(j, writer, &at) != NULL;
 }
 
+uint32_t
+ds_journal_epoch(struct ds_journal *j, uint64_t writer)
+{
+	struct writer *w;
+	size_t at;
+
+	return (w = writer_find(j, writer, &at)) != NULL ? w->epoch : 0;
+}
+
 size_t
 ds_journal_queued(const struct ds_journal *j)
 {

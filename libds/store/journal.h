@@ -114,6 +114,8 @@ int	ds_journal_raise(struct ds_journal *, uint64_t writer, uint32_t epoch,
 	    uint32_t *cur);
 /* Whether writer is in the writer table (it wrote or was raised). */
 int	ds_journal_known(const struct ds_journal *, uint64_t writer);
+/* writer's epoch now (the highest applied or raised), 0 if unknown. */
+uint32_t ds_journal_epoch(struct ds_journal *, uint64_t writer);
 /* Bytes queued and not yet synced. */
 size_t	ds_journal_queued(const struct ds_journal *);
 /*
