@@ -171,3 +171,14 @@ stranger() {	# run a tool as a stranger: another key
 	exec 7>&-
 	expect_exit 0 60
 }
+
+@test "auth: a socket outside a private directory works, its replies covered whole" {
+	mkdir -m 1777 "$T/shared"
+	seq 5 > in
+	ds-source --id 1 --file in --listen "ipc://$T/shared/s" --consumers 2 &
+	PIDS+=($!)
+	wait_for "[ -S '$T/shared/s' ]" 10
+	run -69 stranger ds-poke pull "ipc://$T/shared/s" 2 1 1:0:0:0
+	run -0 ds-sink --id 2 --pull "least:1@ipc://$T/shared/s"
+	[ "$output" = "$(seq 5 | sed 's/^/\t/')" ]
+}

@@ -106,7 +106,8 @@ ds_mac_end(struct ds_mac_run *r, unsigned char out[DS_MAC_LEN])
 }
 
 int
-ds_mac_check(struct ds_mac *m, int dir, const unsigned char *msg, size_t len)
+ds_mac_check(struct ds_mac *m, int dir, const unsigned char *msg, size_t len,
+    size_t cover)
 {
 	static const unsigned char zero[DS_MAC_TAG];
 	struct ds_mac_run r;
@@ -118,8 +119,12 @@ ds_mac_check(struct ds_mac *m, int dir, const unsigned char *msg, size_t len)
 	tr = msg + len - DS_MAC_LEN;
 	if (tr[0] != (unsigned char)dir)
 		return -1;
+	if (cover == (size_t)-1)
+		cover = len - DS_MAC_LEN;
+	if (cover > len - DS_MAC_LEN)
+		return -1;
 	start(m, m->check, tr, &r);
-	ds_mac_add(&r, msg, len - DS_MAC_LEN);
+	ds_mac_add(&r, msg, cover);
 	finish(&r, t);
 	if (crypto_verify_16(t, zero) == 0)
 		return -1;		/* OpenSSL failed */

@@ -28,8 +28,10 @@
 #define DS_MAC_TAG	16
 #define DS_MAC_LEN	(DS_MAC_NONCE + DS_MAC_TAG)
 
-#define DS_MAC_REQ	'Q'
-#define DS_MAC_REP	'R'
+#define DS_MAC_REQ	'Q'	/* a request */
+#define DS_MAC_REQP	'q'	/* a request over a private channel */
+#define DS_MAC_REP	'R'	/* a reply, every byte covered */
+#define DS_MAC_REPH	'r'	/* a reply, its first frame covered */
 
 struct evp_mac_ctx_st;
 
@@ -64,9 +66,11 @@ void	ds_mac_end(struct ds_mac_run *, unsigned char out[DS_MAC_LEN]);
 /*
  * msg/len is a whole received message, trailer included: 0 if it is
  * authentic and goes direction dir, else -1 (too short, wrong direction,
- * wrong tag).
+ * wrong tag).  The tag covers the first cover bytes (at most len -
+ * DS_MAC_LEN; ds_mac_add had them); (size_t)-1: every byte before the
+ * trailer.
  */
 int	ds_mac_check(struct ds_mac *, int dir, const unsigned char *msg,
-	    size_t len);
+	    size_t len, size_t cover);
 
 #endif

@@ -28,7 +28,9 @@
 #include <nanomsg/nn.h>
 #include <nanomsg/reqrep.h>
 
+#include "core/dir.h"
 #include "core/mac.h"
+#include "core/wire.h"
 #include "net/pull.h"
 
 #define CTL_MAX		512	/* room for the backtrace of a long route */
@@ -42,6 +44,7 @@ struct parked {
 	void			*body;		/* nanomsg chunk */
 	unsigned char		*ctl;		/* copy of the SP_HDR cmsg */
 	size_t			 ctllen;
+	int			 priv;		/* asked over a private channel */
 	struct parked		*next;
 };
 
@@ -80,6 +83,7 @@ struct ds_pull_srv {
 struct ds_pull_cli {
 	struct ev_loop		*loop;
 	char			*addr;
+	int			 priv;		/* ipc:// in a private directory */
 	int			 sock;
 	ev_io			 rd;
 	ev_timer		 tm;
@@ -117,13 +121,48 @@ ds_pull_refused(void)
 	return refused;
 }
 
-/* 0 if msg/len (trailer included) is authentic and goes dir; else
- * counted. */
-static int
-authentic(int dir, const void *msg, size_t len)
+/*
+ * The bytes a DS_MAC_REPH trailer covers: the message's first frame,
+ * from its header's length field (covered itself, so a changed one fails
+ * the check).  0 if there is no whole first frame.
+ */
+static size_t
+first_frame(const unsigned char *msg, size_t len)
 {
-	if (ds_mac_check(&mac, dir, msg, len) == 0)
+	size_t n;
+
+	if (len < DS_FRAME_HDR)
 		return 0;
+	n = DS_FRAME_HDR + (size_t)ds_get_le32(msg + 8);
+	return n <= len ? n : 0;
+}
+
+/*
+ * 0 if msg/len (trailer included) is authentic and goes dir; else
+ * counted.  A request may be DS_MAC_REQ or DS_MAC_REQP (*priv says
+ * which); a reply DS_MAC_REP, or DS_MAC_REPH if priv (we asked over a
+ * private channel).
+ */
+static int
+authentic(int dir, const void *msg, size_t len, int *priv)
+{
+	const unsigned char *m = msg;
+	size_t cover = (size_t)-1;
+	int d = len >= DS_MAC_LEN ? m[len - DS_MAC_LEN] : 0;
+
+	if (dir == DS_MAC_REQ && d == DS_MAC_REQP) {
+		dir = DS_MAC_REQP;
+		*priv = 1;
+	} else if (dir == DS_MAC_REQ)
+		*priv = 0;
+	else if (dir == DS_MAC_REP && d == DS_MAC_REPH && *priv) {
+		dir = DS_MAC_REPH;
+		if ((cover = first_frame(m, len - DS_MAC_LEN)) == 0)
+			goto bad;
+	}
+	if (ds_mac_check(&mac, dir, m, len, cover) == 0)
+		return 0;
+bad:
 	refused++;
 	return -1;
 }
@@ -302,9 +341,15 @@ srv_send(struct ds_pull_srv *s, struct parked *p)
 		return;		/* the client times out; see pull.h */
 	s->iov[0].iov_base = s->reply.p;
 	s->iov[0].iov_len = s->reply.len;
-	ds_mac_begin(&mac, DS_MAC_REP, &r, s->trailer);
-	for (i = 0; i + 1 < s->niov; i++)
-		ds_mac_add(&r, s->iov[i].iov_base, s->iov[i].iov_len);
+	if (p->priv && (off = first_frame(s->reply.p, s->reply.len)) > 0) {
+		/* A private channel: the first frame proves the sender. */
+		ds_mac_begin(&mac, DS_MAC_REPH, &r, s->trailer);
+		ds_mac_add(&r, s->reply.p, off);
+	} else {
+		ds_mac_begin(&mac, DS_MAC_REP, &r, s->trailer);
+		for (i = 0; i + 1 < s->niov; i++)
+			ds_mac_add(&r, s->iov[i].iov_base, s->iov[i].iov_len);
+	}
 	ds_mac_end(&r, s->trailer);
 	if (srv_sendmsg(s, s->iov, s->niov, p->ctl, p->ctllen) == 0 ||
 	    errno != EAGAIN)
@@ -407,9 +452,10 @@ srv_recv_one(struct ds_pull_srv *s, void *body, size_t len,
 	const struct nn_cmsghdr *c;
 	struct parked *p;
 	double wait;
+	int priv;
 
 	c = (const struct nn_cmsghdr *)(const void *)ctl;
-	if (authentic(DS_MAC_REQ, body, len) == -1) {
+	if (authentic(DS_MAC_REQ, body, len, &priv) == -1) {
 		nn_freemsg(body);	/* never answered: see pull.h */
 		return;
 	}
@@ -427,6 +473,7 @@ srv_recv_one(struct ds_pull_srv *s, void *body, size_t len,
 	}
 	memcpy(p->ctl, ctl, c->cmsg_len);
 	p->ctllen = c->cmsg_len;
+	p->priv = priv;
 	p->body = body;
 	p->req.msg = body;
 	p->req.len = len;
@@ -677,7 +724,7 @@ cli_sendraw(struct ds_pull_cli *c, const void *msg, size_t len)
 	d[1] = (id >> 16) & 0xff;
 	d[2] = (id >> 8) & 0xff;
 	d[3] = id & 0xff;
-	ds_mac_begin(&mac, DS_MAC_REQ, &r, trailer);
+	ds_mac_begin(&mac, c->priv ? DS_MAC_REQP : DS_MAC_REQ, &r, trailer);
 	ds_mac_add(&r, msg, len);
 	ds_mac_end(&r, trailer);
 	iov[0].iov_base = (void *)(uintptr_t)msg;
@@ -741,7 +788,7 @@ cli_recvraw(struct ds_pull_cli *c, void **body, int flags)
 				    (uint32_t)d[2] << 8 | d[3];
 		}
 		if (c->busy && id == c->id &&
-		    authentic(DS_MAC_REP, msg, (size_t)n) == 0) {
+		    authentic(DS_MAC_REP, msg, (size_t)n, &c->priv) == 0) {
 			*body = msg;
 			return n - DS_MAC_LEN;
 		}
@@ -818,6 +865,32 @@ cli_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	c->fn(c->arg, NULL, 0);
 }
 
+/*
+ * Whether replies at addr can only come from a process of ours: an
+ * ipc:// socket in a private directory (core/dir.h), where no one else
+ * can bind, on a connection no one else can write into.  Such a client
+ * lets the server cover only a reply's first frame (DS_MAC_REPH): it
+ * proves the sender holds the job key, and the rest of the message comes
+ * from the same sender (ds-wire(5), Authentication).
+ */
+static int
+private_channel(const char *addr)
+{
+	const char *path = ipc_path(addr), *slash;
+	char dir[4096];
+	int fd;
+
+	if (path == NULL || (slash = strrchr(path, '/')) == NULL ||
+	    slash == path || (size_t)(slash - path) >= sizeof(dir))
+		return 0;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = '\0';
+	if ((fd = ds_dir_open(dir, 0, NULL)) == -1)
+		return 0;
+	close(fd);
+	return 1;
+}
+
 struct ds_pull_cli *
 ds_pull_cli_open(struct ev_loop *loop, const char *addr, ds_pull_reply_fn fn,
     void *arg)
@@ -835,6 +908,7 @@ ds_pull_cli_open(struct ev_loop *loop, const char *addr, ds_pull_reply_fn fn,
 	c->tm.data = c;
 	ev_timer_init(&c->sendtm, cli_sendtm_cb, 0, 0);
 	c->sendtm.data = c;
+	c->priv = private_channel(addr);
 	if ((c->addr = strdup(addr)) == NULL || cli_socket(c) == -1) {
 		e = errno;
 		free(c->addr);
@@ -1011,7 +1085,7 @@ ds_pull_call(const char *addr, const void *msg, size_t len,
 	const char *path;
 	unsigned char *req;
 	void *buf = NULL;
-	int s, ms, ivl = INT_MAX, n, e;
+	int s, ms, ivl = INT_MAX, n, e, full = 0;
 
 	if (need_key() == -1)
 		return -1;
@@ -1043,7 +1117,7 @@ ds_pull_call(const char *addr, const void *msg, size_t len,
 	    nn_send(s, req, len + DS_MAC_LEN, 0) < 0 ||
 	    (n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
 		goto fail;
-	if (authentic(DS_MAC_REP, buf, (size_t)n) == -1) {
+	if (authentic(DS_MAC_REP, buf, (size_t)n, &full) == -1) {
 		errno = EBADMSG;
 		goto fail;
 	}

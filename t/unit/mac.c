@@ -39,18 +39,18 @@ main(void)
 	ok(ds_mac_init(&a, k1) == 0 && ds_mac_init(&b, k1) == 0 &&
 	    ds_mac_init(&c, k2) == 0, "init");
 	n = sign(&a, DS_MAC_REQ, m1, "PULL 42 epoch 7");
-	ok(ds_mac_check(&b, DS_MAC_REQ, m1, n) == 0,
+	ok(ds_mac_check(&b, DS_MAC_REQ, m1, n, (size_t)-1) == 0,
 	    "a message signed with the key checks with it");
-	ok(ds_mac_check(&c, DS_MAC_REQ, m1, n) == -1,
+	ok(ds_mac_check(&c, DS_MAC_REQ, m1, n, (size_t)-1) == -1,
 	    "not with another key");
-	ok(ds_mac_check(&b, DS_MAC_REP, m1, n) == -1,
+	ok(ds_mac_check(&b, DS_MAC_REP, m1, n, (size_t)-1) == -1,
 	    "nor as the other direction");
-	ok(ds_mac_check(&b, DS_MAC_REQ, m1, DS_MAC_LEN - 1) == -1 &&
-	    ds_mac_check(&b, DS_MAC_REQ, m1, n - 1) == -1,
+	ok(ds_mac_check(&b, DS_MAC_REQ, m1, DS_MAC_LEN - 1, (size_t)-1) ==
+	    -1 && ds_mac_check(&b, DS_MAC_REQ, m1, n - 1, (size_t)-1) == -1,
 	    "nor short or cut");
 	for (all = 1, i = 0; i < n; i++) {
 		m1[i] ^= 0x01;
-		if (ds_mac_check(&b, DS_MAC_REQ, m1, n) == 0)
+		if (ds_mac_check(&b, DS_MAC_REQ, m1, n, (size_t)-1) == 0)
 			all = 0;
 		m1[i] ^= 0x01;
 	}
@@ -66,7 +66,7 @@ main(void)
 	ds_mac_add(&r, "", 0);
 	ds_mac_add(&r, "42 epoch 7", 10);
 	ds_mac_end(&r, m3 + 15);
-	ok(ds_mac_check(&b, DS_MAC_REP, m3, 15 + DS_MAC_LEN) == 0,
+	ok(ds_mac_check(&b, DS_MAC_REP, m3, 15 + DS_MAC_LEN, (size_t)-1) == 0,
 	    "pieces sign as their concatenation");
 	/* The documented construction, computed with libsodium alone. */
 	{
@@ -79,8 +79,26 @@ main(void)
 		    16) == 0, "the tag is Poly1305 under the XChaCha20 "
 		    "one-time key of the nonce (ds-wire(5))");
 	}
+	/* A first-frame reply: only the covered bytes count. */
+	{
+		struct ds_mac_run r2;
+
+		memcpy(m2, "HEADER+bulk", 11);
+		ds_mac_begin(&a, DS_MAC_REPH, &r2, m2 + 11);
+		ds_mac_add(&r2, m2, 6);
+		ds_mac_end(&r2, m2 + 11);
+		ok(ds_mac_check(&b, DS_MAC_REPH, m2, 11 + DS_MAC_LEN, 6) == 0,
+		    "a tag over the first 6 bytes checks with cover 6");
+		ok(ds_mac_check(&b, DS_MAC_REPH, m2, 11 + DS_MAC_LEN, 7) ==
+		    -1 && ds_mac_check(&b, DS_MAC_REPH, m2, 11 + DS_MAC_LEN,
+		    (size_t)-1) == -1 && ds_mac_check(&b, DS_MAC_REP, m2, 11 +
+		    DS_MAC_LEN, 6) == -1, "not with another cover or "
+		    "direction");
+		ok(ds_mac_check(&b, DS_MAC_REPH, m2, 11 + DS_MAC_LEN, 12) ==
+		    -1, "a cover past the message fails");
+	}
 	n = sign(&a, DS_MAC_REQ, m1, "");
-	ok(n == DS_MAC_LEN && ds_mac_check(&b, DS_MAC_REQ, m1, n) == 0,
+	ok(n == DS_MAC_LEN && ds_mac_check(&b, DS_MAC_REQ, m1, n, (size_t)-1) == 0,
 	    "an empty message signs");
 	ds_mac_wipe(&a);
 	return done();
