@@ -43,13 +43,18 @@ free_bytes(void)
 	return (uint64_t)sv.f_bavail * sv.f_frsize;
 }
 
-/* Whether need more bytes may be written; warns once per episode. */
+/*
+ * Whether need more bytes may be written; warns once per episode.  Once
+ * refusing, writes resume only with half of --min-free to spare besides
+ * need: without that slack, small units fit between refused big ones and
+ * the journal flaps between refusing and accepting (and logging both).
+ */
 int
 journald_room(uint64_t need)
 {
-	uint64_t fr = free_bytes();
+	uint64_t fr = free_bytes(), slack = g.full ? g.min_free / 2 : 0;
 
-	if (fr >= g.min_free && fr - g.min_free >= need) {
+	if (fr >= g.min_free && fr - g.min_free >= need + slack) {
 		if (g.full)
 			ds_warn("free space on %s is back above --min-free: "
 			    "accepting writes again", g.dir);
