@@ -34,7 +34,9 @@ struct ds_epochq *ds_epochq_open(struct ev_loop *, const char *master_addr,
 /*
  * May id's epoch be believed?  1: yes (at most what the master
  * confirmed); 0: not known yet, a question is out: park the request and
- * call again after on_answer; -1: no (an answer that came after the
+ * call again after on_answer (epoch 1, every process's first, is
+ * believed at once: it fences only an epoch 0 no process has); -1: no
+ * (an answer that came after the
  * request was parked did not confirm it; counted in refused).  *ticket
  * is the request's own, 0 at first, and 0 again after 1 or -1.  Never
  * fails: out of memory answers -1.

@@ -577,7 +577,7 @@ wait_of(void *arg, struct ds_pull_req *req)
 			ended = 1;
 	if (ended && wait > SHORT_WAIT && ds_outq_lagging(&n->oq, m))
 		wait = SHORT_WAIT;
-	if (n->eq != NULL && wait < DS_EPOCHQ_WAIT &&
+	if (n->eq != NULL && wait < DS_EPOCHQ_WAIT && m->epoch > 1 &&
 	    (c = ds_outq_consumer(&n->oq, m->consumer)) != NULL &&
 	    m->epoch > c->epoch)
 		wait = DS_EPOCHQ_WAIT;	/* room for the master's answer */
