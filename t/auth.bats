@@ -8,6 +8,7 @@
 # per-user default, --key checks, ds-master's fresh RUN/key.
 
 load helper
+load job
 
 setup() {
 	pids_setup
@@ -15,48 +16,6 @@ setup() {
 	head -c 32 /dev/urandom > "$T/stranger.key"
 	chmod 600 "$T/stranger.key"
 	export DS_CALL_TIMEOUT=1
-}
-
-teardown() {
-	local p
-	pids_teardown
-	for p in "${PIDS[@]}"; do
-		wait_for "! kill -0 $p 2>/dev/null" 10 || kill -9 "$p" 2>/dev/null || true
-	done
-}
-
-start_master() {
-	ds-master run "$@" 2> "$T/m.log" 3>&- &
-	MASTER=$!
-	PIDS+=("$MASTER")
-}
-
-expect_exit() {	# $1: status, $2: seconds
-	local rc=0
-	wait_for "! kill -0 $MASTER 2>/dev/null" "${2:-30}" || return 1
-	wait "$MASTER" || rc=$?
-	[ "$rc" -eq "$1" ] || { cat "$T/m.log" >&2; return 1; }
-}
-
-# words (ds-source on $1) -> count (hash, parallel 2, routed) -> out
-wordcount() {	# $1 input, $2 once
-	cat > "$T/wc.topo" <<EOF
-[topology]
-run = $T/run
-state = $T/state
-keepalive = 2s
-once = $2
-routers = yes
-[node words]
-run = ds-source --file $1 --key-field 1
-[node count]
-run = ds-op --builtin count
-input = words:hash
-parallel = 2
-[node out]
-run = ds-sink --file $T/counts.txt
-input = count
-EOF
 }
 
 stranger() {	# run a tool as a stranger: another key
