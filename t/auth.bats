@@ -124,7 +124,7 @@ stranger() {	# run a tool as a stranger: another key
 	start_master "$T/wc.topo"
 	exec 7> "$T/fifo"
 	wait_for "ds-master status '$T/wc.topo' > /dev/null 2>&1" 20
-	! cmp -s "$T/old.key" "$T/run/key"
+	run ! cmp -s "$T/old.key" "$T/run/key"
 	run -69 env DS_KEY_FILE="$T/old.key" ds-poke beat "ipc://$T/run/master" 65536 1
 	run -0 env DS_KEY_FILE="$T/run/key" ds-poke beat "ipc://$T/run/master" 65536 1
 	exec 7>&-

@@ -185,6 +185,34 @@ ds_dir_open(const char *path, int create, const char **why)
 }
 
 int
+ds_dir_open_parent(const char *path, int create, const char **name,
+    const char **why)
+{
+	char dir[PATH_MAX];
+	const char *slash = strrchr(path, '/');
+	size_t n;
+
+	*name = slash != NULL ? slash + 1 : path;
+	if (**name == '\0') {
+		if (why != NULL)
+			*why = "no file name";
+		errno = EINVAL;
+		return -1;
+	}
+	if (slash == NULL)
+		return ds_dir_open(".", create, why);
+	if ((n = (size_t)(slash - path)) >= sizeof(dir)) {
+		if (why != NULL)
+			*why = "path too long";
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(dir, path, n);
+	dir[n] = '\0';
+	return ds_dir_open(n == 0 ? "/" : dir, create, why);
+}
+
+int
 ds_dir_open_msg(const char *path, int create, char *err, size_t errlen)
 {
 	struct why w;

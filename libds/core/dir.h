@@ -35,6 +35,14 @@
 int	ds_dir_open(const char *path, int create, const char **why);
 
 /*
+ * ds_dir_open of the directory holding path ("." without a '/'), and
+ * *name pointed at path's last component (EINVAL, *why "no file name",
+ * when it is empty).
+ */
+int	ds_dir_open_parent(const char *path, int create, const char **name,
+	    const char **why);
+
+/*
  * ds_dir_open with a one-line message in err (errlen bytes) on failure:
  * the reason, after the directory at fault when that is one of path's
  * parents ("/tmp/dstream-1000: owned by another user"), and the system's

@@ -121,29 +121,12 @@ int
 ds_key_load(const char *path, int create_it, unsigned char key[DS_KEY_LEN],
     const char **why)
 {
-	char dir[PATH_MAX];
-	const char *base, *slash;
+	const char *base;
 	struct stat st;
 	ssize_t n;
 	int dfd, fd, e;
 
-	if ((slash = strrchr(path, '/')) == NULL) {
-		memcpy(dir, ".", 2);
-		base = path;
-	} else {
-		if ((size_t)(slash - path) >= sizeof(dir))
-			return fail(ENAMETOOLONG, "path too long", why);
-		if (slash == path)
-			memcpy(dir, "/", 2);
-		else {
-			memcpy(dir, path, (size_t)(slash - path));
-			dir[slash - path] = '\0';
-		}
-		base = slash + 1;
-	}
-	if (*base == '\0')
-		return fail(EINVAL, "no file name", why);
-	if ((dfd = ds_dir_open(dir, create_it, why)) == -1)
+	if ((dfd = ds_dir_open_parent(path, create_it, &base, why)) == -1)
 		return -1;
 	fd = ds_dir_openat(dfd, base, O_RDONLY);
 	if (fd == -1 && errno == ENOENT && create_it) {

@@ -137,34 +137,52 @@ first_frame(const unsigned char *msg, size_t len)
 	return n <= len ? n : 0;
 }
 
-/*
- * 0 if msg/len (trailer included) is authentic and goes dir; else
- * counted.  A request may be DS_MAC_REQ or DS_MAC_REQP (*priv says
- * which); a reply DS_MAC_REP, or DS_MAC_REPH if priv (we asked over a
- * private channel).
- */
+/* 0 if msg/len (trailer included) is authentic for dir over its first
+ * cover bytes ((size_t)-1: all); else counted. */
 static int
-authentic(int dir, const void *msg, size_t len, int *priv)
+authentic(int dir, const unsigned char *msg, size_t len, size_t cover)
 {
-	const unsigned char *m = msg;
-	size_t cover = (size_t)-1;
-	int d = len >= DS_MAC_LEN ? m[len - DS_MAC_LEN] : 0;
-
-	if (dir == DS_MAC_REQ && d == DS_MAC_REQP) {
-		dir = DS_MAC_REQP;
-		*priv = 1;
-	} else if (dir == DS_MAC_REQ)
-		*priv = 0;
-	else if (dir == DS_MAC_REP && d == DS_MAC_REPH && *priv) {
-		dir = DS_MAC_REPH;
-		if ((cover = first_frame(m, len - DS_MAC_LEN)) == 0)
-			goto bad;
-	}
-	if (ds_mac_check(&mac, dir, m, len, cover) == 0)
+	if (ds_mac_check(&mac, dir, msg, len, cover) == 0)
 		return 0;
-bad:
 	refused++;
 	return -1;
+}
+
+/* The trailer's direction byte, or 0 when there is none. */
+static int
+direction(const unsigned char *msg, size_t len)
+{
+	return len >= DS_MAC_LEN ? msg[len - DS_MAC_LEN] : 0;
+}
+
+/*
+ * A request: DS_MAC_REQ, or DS_MAC_REQP from a client on a private
+ * channel (*priv set: its reply may be DS_MAC_REPH).  0, or -1 counted.
+ */
+static int
+request_ok(const unsigned char *msg, size_t len, int *priv)
+{
+	*priv = direction(msg, len) == DS_MAC_REQP;
+	return authentic(*priv ? DS_MAC_REQP : DS_MAC_REQ, msg, len,
+	    (size_t)-1);
+}
+
+/*
+ * A reply: DS_MAC_REP, or DS_MAC_REPH over its first frame if we asked
+ * over a private channel (priv).  0, or -1 counted.
+ */
+static int
+reply_ok(const unsigned char *msg, size_t len, int priv)
+{
+	size_t cover;
+
+	if (!priv || direction(msg, len) != DS_MAC_REPH)
+		return authentic(DS_MAC_REP, msg, len, (size_t)-1);
+	if ((cover = first_frame(msg, len - DS_MAC_LEN)) == 0) {
+		refused++;
+		return -1;
+	}
+	return authentic(DS_MAC_REPH, msg, len, cover);
 }
 
 static int
@@ -455,7 +473,7 @@ srv_recv_one(struct ds_pull_srv *s, void *body, size_t len,
 	int priv;
 
 	c = (const struct nn_cmsghdr *)(const void *)ctl;
-	if (authentic(DS_MAC_REQ, body, len, &priv) == -1) {
+	if (request_ok(body, len, &priv) == -1) {
 		nn_freemsg(body);	/* never answered: see pull.h */
 		return;
 	}
@@ -788,7 +806,7 @@ cli_recvraw(struct ds_pull_cli *c, void **body, int flags)
 				    (uint32_t)d[2] << 8 | d[3];
 		}
 		if (c->busy && id == c->id &&
-		    authentic(DS_MAC_REP, msg, (size_t)n, &c->priv) == 0) {
+		    reply_ok(msg, (size_t)n, c->priv) == 0) {
 			*body = msg;
 			return n - DS_MAC_LEN;
 		}
@@ -876,16 +894,11 @@ cli_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
 static int
 private_channel(const char *addr)
 {
-	const char *path = ipc_path(addr), *slash;
-	char dir[4096];
+	const char *path = ipc_path(addr), *name;
 	int fd;
 
-	if (path == NULL || (slash = strrchr(path, '/')) == NULL ||
-	    slash == path || (size_t)(slash - path) >= sizeof(dir))
-		return 0;
-	memcpy(dir, path, (size_t)(slash - path));
-	dir[slash - path] = '\0';
-	if ((fd = ds_dir_open(dir, 0, NULL)) == -1)
+	if (path == NULL || strchr(path, '/') == NULL ||
+	    (fd = ds_dir_open_parent(path, 0, &name, NULL)) == -1)
 		return 0;
 	close(fd);
 	return 1;
@@ -1085,7 +1098,7 @@ ds_pull_call(const char *addr, const void *msg, size_t len,
 	const char *path;
 	unsigned char *req;
 	void *buf = NULL;
-	int s, ms, ivl = INT_MAX, n, e, full = 0;
+	int s, ms, ivl = INT_MAX, n, e;
 
 	if (need_key() == -1)
 		return -1;
@@ -1117,7 +1130,7 @@ ds_pull_call(const char *addr, const void *msg, size_t len,
 	    nn_send(s, req, len + DS_MAC_LEN, 0) < 0 ||
 	    (n = nn_recv(s, &buf, NN_MSG, 0)) < 0)
 		goto fail;
-	if (authentic(DS_MAC_REP, buf, (size_t)n, &full) == -1) {
+	if (reply_ok(buf, (size_t)n, 0) == -1) {
 		errno = EBADMSG;
 		goto fail;
 	}

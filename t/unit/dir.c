@@ -54,6 +54,18 @@ dirs(void)
 	fd = ds_dir_open(at("a/b/c"), 0, &why);
 	ok(fd >= 0, "opens an existing private directory");
 	close(fd);
+	{
+		const char *name = NULL;
+
+		fd = ds_dir_open_parent(at("a/b/c/key"), 0, &name, &why);
+		ok(fd >= 0 && strcmp(name, "key") == 0,
+		    "open_parent opens the directory and names the file");
+		if (fd >= 0)
+			close(fd);
+		ok(ds_dir_open_parent(at("a/b/c/"), 0, &name, &why) == -1 &&
+		    errno == EINVAL, "open_parent of a path ending in /: "
+		    "EINVAL");
+	}
 	ok(ds_dir_open(at("none"), 0, &why) == -1 && errno == ENOENT,
 	    "a missing one without create: ENOENT");
 
