@@ -320,6 +320,12 @@ ds_node_full(const struct ds_node *n)
 	return n->paused;
 }
 
+int
+ds_node_stopped(const struct ds_node *n)
+{
+	return n->stopped;
+}
+
 size_t
 ds_node_pending(const struct ds_node *n)
 {

@@ -160,6 +160,7 @@ struct ds_node {
 	int			 going;		/* inputs pulled */
 	int			 paused;	/* inputs stopped: full */
 	int			 inputs_ended;	/* prog->ended ran */
+	int			 stopped;	/* ... by an orderly stop */
 	int			 ending;	/* the output ends */
 	int			 finishing;
 	int			 wake;		/* outputs appended */
@@ -206,6 +207,12 @@ void	ds_node_commit(struct ds_node *, const struct ds_bundle *cur,
 void	ds_node_end(struct ds_node *);
 /* The input frontier moved since the last unit (or there was none). */
 int	ds_node_moved(struct ds_node *);
+/*
+ * The inputs ended (prog->ended runs) because the job stops in order
+ * (ds-master stop, SIGINT, SIGTERM), not at their end: a rerun resumes
+ * here, so a program gives no final answers unless asked to.
+ */
+int	ds_node_stopped(const struct ds_node *);
 /* Units not durable yet. */
 size_t	ds_node_pending(const struct ds_node *);
 /* Too much held: a program that reads on its own stops reading. */
