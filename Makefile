@@ -109,8 +109,12 @@ check-man:
 # SIGKILLs of ds-op (the upstream ones by name: kind up), the routers and
 # the sink: the case issue 3 left alone (issue 11).  These all run, and
 # the target fails after them if any failed.  CHAOS_UP_RUNS to change 10.
+# Last, 10 at-least-once and 10 exactly-once seeds of orderly stops: the
+# job is stopped three times (ds-master stop or SIGINT) and run again, and
+# its output must be exact in both modes (issue 13).  CHAOS_STOP_RUNS.
 CHAOS_RUNS ?= 50
 CHAOS_UP_RUNS ?= 10
+CHAOS_STOP_RUNS ?= 10
 chaos: all
 	bats --tap t/chaos
 	@for s in $$(seq 1 $(CHAOS_RUNS)); do \
@@ -121,6 +125,11 @@ chaos: all
 		    -m $$m -t 300 || f=$$((f + 1)); \
 	done; done; \
 	[ $$f -eq 0 ] || { echo "chaos: $$f upstream-op runs failed"; exit 1; }
+	@f=0; for m in least exactly; do \
+	    for s in $$(seq 1 $(CHAOS_STOP_RUNS)); do \
+		tools/chaos -q -O 3 -s $$s -m $$m -t 300 || f=$$((f + 1)); \
+	done; done; \
+	[ $$f -eq 0 ] || { echo "chaos: $$f orderly-stop runs failed"; exit 1; }
 
 demo: all
 	@sh examples/demo.sh

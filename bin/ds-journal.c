@@ -84,6 +84,8 @@ static void
 on_lost(void *arg, int why)
 {
 	(void)arg;
+	if (why == DS_LEASE_DRAIN)
+		return;		/* for the others: the journal goes last */
 	if (why == DS_LEASE_STOP) {
 		info_stats();
 		ds_info("stopped by the master");

@@ -82,6 +82,7 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 
 	/* acquire */
 	rundir_open();
+	stop_last_run();
 	make_key();
 	if ((M.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
 		ds_diesys(DS_EX_OSERR, "unable to open /dev/null");

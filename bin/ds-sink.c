@@ -147,7 +147,7 @@ ended(void *arg)
 }
 
 static const struct ds_node_prog prog = {
-	NULL, NULL, resume, NULL, NULL, bundle, ended, tick
+	NULL, NULL, resume, NULL, NULL, bundle, ended, tick, NULL
 };
 
 /* --- pipe mode -------------------------------------------------------- */

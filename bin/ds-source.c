@@ -86,8 +86,28 @@ resume(void *arg, const struct ds_node_resume *res)
 	source_reading(s, 1);
 }
 
+/*
+ * The job stops in order: stop reading, and what was read to the last
+ * whole line is the last unit (a partial line is read again by the rerun,
+ * from the offset after that unit).
+ */
+static void
+drain(void *arg)
+{
+	struct source *s = arg;
+
+	s->eof = 1;		/* reading stays off */
+	source_reading(s, 0);
+	ev_timer_stop(s->loop, &s->rt);
+	source_flush(s);
+	ds_info("stopping at line %llu, offset %llu: run again to resume",
+	    (unsigned long long)s->node.outseq,
+	    (unsigned long long)s->node.aux);
+	ds_node_end(&s->node);
+}
+
 static const struct ds_node_prog prog = {
-	NULL, NULL, resume, NULL, NULL, NULL, NULL, tick
+	NULL, NULL, resume, NULL, NULL, NULL, NULL, tick, drain
 };
 
 /* Numeric options, strictly. */

@@ -63,9 +63,12 @@ topo() {
 	} > "$T/$1"
 }
 
-# Three fake nodes, src (parallel 2) -> op -> out, all forward.
+# Three fake nodes, src (parallel 2) -> op -> out, all forward.  The fakes
+# do not beat, so an orderly stop could not drain them: drain = 0 stops
+# them at once.
 fake_chain() {	# $1: extra [topology] lines, $2: extra options of op
 	topo f.topo "keepalive = 60s
+drain = 0
 $1" <<EOF
 [node src]
 run = fake/ds-source --file x
@@ -469,6 +472,7 @@ EOF
 # the edge has one downstream instance.
 direct_topo() {
 	topo f.topo "keepalive = 60s
+drain = 0
 $1" <<EOF
 [node src]
 run = fake/ds-source
@@ -919,12 +923,12 @@ parallel = 2
 run = ds-sink --file $T/counts.txt
 input = count
 EOF
-	start_master "$T/wc.topo"
+	start_master -v "$T/wc.topo"
 	wait_for "[ \$(grep -c . '$T/counts.txt' 2>/dev/null || echo 0) -ge 100 ]" 20
 	[ -S "$T/run/master" ] && [ -S "$T/run/journal" ] && [ -S "$T/run/count.0" ]
 	kill -HUP "$MASTER"
 	expect_exit 75 20
-	grep -q 'stopped by SIGHUP; run again to resume' "$T/m.log"
+	grep -Eq 'stopped in order, stopped by SIGHUP: words.0 at line [0-9]+, offset [0-9]+; run again to resume' "$T/m.log"
 	[ -z "$(ls -A "$T/run")" ]
 	[ ! -e "$T/state/done" ]
 	[ "$(wc -l < "$T/counts.txt")" -lt 20000 ]

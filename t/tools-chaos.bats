@@ -37,7 +37,7 @@ teardown() {
 	for bad in "-x" "--frob" "-m twice" "-n" "-n 0" "-n 12x" "-p 0" \
 	    "-p 1025" "-s 0" "-s 2147483647" "-t 0" "-r -1" "-K" "-K op,cpu" \
 	    "-K ," "-R maybe" "-R" "-S 0" "-S 65" "-S 2x" "-S" "-K up" \
-	    "-K op,up" "extra"; do
+	    "-K op,up" "-O" "-O x" "-O 1001" "extra"; do
 		run -64 --separate-stderr chaos -d "$T/w" $bad
 		[[ $stderr == *"usage: chaos "* ]] || { echo "no usage for: $bad" >&2; false; }
 	done
@@ -142,4 +142,22 @@ teardown() {
 	run -1 --separate-stderr "$T/top/tools/chaos" -q -s 3 -n 300 -k 10 -r 0 -K sink -d "$T/w"
 	[[ $output == *"verify=WRONG (ds-verify: fake: WRONG)"* ]]
 	[[ $stderr == *"work directory kept: $T/w"* ]]
+}
+
+# Issue 13: an orderly stop is exact in every mode.  Two seeds here, 20 in
+# `make chaos`.
+@test "chaos: -O 3 stops (ds-master stop, SIGINT) and resumes the job three times; at least once the output is exact" {
+	run -0 --separate-stderr chaos -O 3 -s 1 -n 60000 -k 100 -p 3 -m least -r 10000 -t 50 -d "$T/w"
+	[[ $output == *"halt stop"* || $output == *"halt int"* ]]
+	[[ ${lines[-1]} == *" halts=3 "*"verify=ok (ds-verify: exactly: "* ]]
+	[[ ${lines[-1]} == *"-K none -O 3"* ]]
+	[ "$(grep -c 'halt by .*: ds-master exit 75' <<<"$output")" -eq 3 ]
+	run -0 ds-verify -m exactly "$T/w/in" "$T/w/out"
+	run ! grep -E 'fatal|restarting|warning' "$T/w/master.log"
+}
+
+@test "chaos: -O 3 exactly once, through a router" {
+	run -0 --separate-stderr chaos -O 3 -s 2 -n 60000 -k 100 -p 3 -m exactly -R yes -r 10000 -t 50 -d "$T/w"
+	[[ ${lines[-1]} == *" halts=3 "*"verify=ok (ds-verify: exactly: "* ]]
+	run ! grep -E 'fatal|restarting|warning' "$T/w/master.log"
 }

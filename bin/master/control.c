@@ -46,9 +46,12 @@ on_beat(const struct ds_frame *f, struct ds_buf *reply)
 		in->last_beat = ev_now(EV_DEFAULT);
 		for (i = 0; i < b.n && i < DS_CNT_N; i++)
 			in->cnt[i] = b.cnt[i];
-		in->state = b.state == DS_BEAT_DONE ? I_DONE : I_RUNNING;
+		in->state = b.state == DS_BEAT_RUNNING ? I_RUNNING : I_DONE;
+		in->stopped = b.state == DS_BEAT_STOPPED;
 		if (M.stopping && in != M.jn)
 			ack = DS_BEAT_STOP;	/* the journal: stop.c */
+		else if (M.draining && in != M.jn)
+			ack = DS_BEAT_DRAIN;
 	}
 	if (ds_msg_beatack_put(reply, ack) == -1)
 		nomem();
@@ -67,7 +70,7 @@ status_text(struct ds_buf *t)
 	    "done=%zu refused=%llu%s\n", M.topo.name,
 	    ds_once_name(M.topo.once), M.nin, done,
 	    (unsigned long long)ds_pull_refused(),
-	    M.stopping ? " stopping" : "");
+	    M.stopping ? " stopping" : M.draining ? " draining" : "");
 	if (ds_buf_addstr(t, line) == -1)
 		nomem();
 	for (i = 0; i < M.nin; i++) {
@@ -134,10 +137,10 @@ on_ctl(const struct ds_frame *f, struct ds_buf *reply)
 	else if (n > 6 && memcmp(cmd, "epoch ", 6) == 0)
 		epoch_text(&t, cmd + 6, n - 6);
 	else if (n == 4 && memcmp(cmd, "stop", 4) == 0) {
-		if (ds_buf_addstr(&t, M.stopping ? "already stopping\n" :
-		    "stopping\n") == -1)
+		if (ds_buf_addstr(&t, M.stopping || M.draining ?
+		    "already stopping\n" : "stopping\n") == -1)
 			nomem();
-		job_stop(DS_EX_TEMPFAIL, "stopped by ds-master stop");
+		job_drain("stopped by ds-master stop");
 	} else if (ds_buf_addstr(&t, "error: unknown command\n") == -1)
 		nomem();
 	if (ds_msg_text_put(reply, DS_FRAME_CTLREPLY, (const char *)t.p,

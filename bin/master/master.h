@@ -70,6 +70,8 @@ struct inst {
 	uint64_t	 fenced;	/* beats of stale epochs we refused */
 	int		 stdin_ok;	/* a source: keeps our standard input */
 	int		 retiring;	/* SIGTERMed: every consumer finished */
+	int		 stopped;	/* said STOPPED: drained, not ended */
+	unsigned	 lives;		/* spawned in this run */
 	ev_tstamp	 cons_done_at;	/* when that was first seen, or 0 */
 };
 
@@ -88,6 +90,10 @@ struct master {
 	struct ds_common	*co;
 	struct ds_pull_srv	*srv;
 	int			 devnull;
+	int			 draining;	/* an orderly stop: DRAIN */
+	ev_tstamp		 drain_at;
+	int			 drained;	/* ... and it ended so */
+	int			 after_stop;	/* the last run drained */
 	int			 stopping;
 	int			 code;		/* exit status once stopped */
 	char			 why[512];	/* the reason, for the log */
@@ -153,9 +159,33 @@ struct inst *inst_by_id(uint64_t id);
  */
 void	 job_stop(int code, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
+/*
+ * Stop the job in order (`ds-master stop`, SIGHUP, a first SIGINT or
+ * SIGTERM): DRAIN in every BEATACK; sources stop reading, every process
+ * finishes what was read and exits 0; job_ended() then stops the job with
+ * 75 (run again to resume), saying where each source stopped.  Nothing is
+ * signalled; a crashed process is restarted as always.  The first reason
+ * wins; drain (topology) later the job is stopped at once (job_stop), and
+ * with drain = 0 at once from the start.
+ */
+void	 job_drain(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+/* Every process exited 0: the job finished, or drained (no return). */
+void	 job_ended(void);
+/*
+ * At the start of a run: did the last one stop in order (STATE/stopped)?
+ * Sets M.after_stop and removes the file: positions are exact only until
+ * this run changes them.  Dies 74.
+ */
+void	 stop_last_run(void);
 /* While stopping, at each tick: the journal last, then exit (no return). */
 void	 stop_progress(ev_tstamp now);
-/* SIGTERM/SIGINT: stop the job (75); a second one SIGKILLs every child. */
+/* While draining, at each tick: give up after drain. */
+void	 drain_progress(ev_tstamp now);
+/*
+ * SIGTERM/SIGINT: the first drains the job (75), the second stops it at
+ * once (SIGTERM to every child), the third SIGKILLs every child.
+ */
 void	 stop_sig_cb(EV_P_ ev_signal *, int);
 /* SIGHUP: what `ds-master stop` does. */
 void	 stop_hup_cb(EV_P_ ev_signal *, int);

@@ -7,13 +7,19 @@
  * ds-master exits only once every child is reaped, with the first
  * reason's status, leaving RUN empty.
  */
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
+#include "core/dir.h"
 #include "master.h"
 
 #define KILL_AFTER_S	2.0	/* SIGTERM, then SIGKILL after this */
@@ -93,12 +99,119 @@ journal_last(void)
 	ev_timer_start(EV_DEFAULT, &M.killer);
 }
 
+void
+job_drain(const char *fmt, ...)
+{
+	char why[sizeof(M.why)];
+	va_list ap;
+
+	if (M.stopping || M.draining)
+		return;
+	if (M.topo.drain_ms == 0) {	/* drain = 0: at once */
+		va_start(ap, fmt);
+		vsnprintf(why, sizeof(why), fmt, ap);
+		va_end(ap);
+		job_stop(DS_EX_TEMPFAIL, "%s", why);
+		return;
+	}
+	M.draining = 1;
+	M.drain_at = ev_now(EV_DEFAULT);
+	va_start(ap, fmt);
+	vsnprintf(M.why, sizeof(M.why), fmt, ap);
+	va_end(ap);
+	ds_info("stopping the job in order (%s): sources stop reading, the "
+	    "rest finish what was read", M.why);
+}
+
+void
+drain_progress(ev_tstamp now)
+{
+	double lim = M.topo.drain_ms / 1000.0;
+
+	if (!M.draining || M.stopping || now - M.drain_at < lim)
+		return;
+	ds_warn("the orderly stop did not end within drain = %.3g s: "
+	    "stopping at once (at least once, outputs may repeat after the "
+	    "rerun)", lim);
+	M.draining = 0;
+	job_stop(DS_EX_TEMPFAIL, "stopped at once: the orderly stop took "
+	    "over %.3g s", lim);
+}
+
+/* Where the sources stopped: "src.0 at line 3, offset 42; ...". */
+static void
+where(char *buf, size_t n)
+{
+	const struct inst *in;
+	size_t i, len = 0;
+	int w;
+
+	buf[0] = '\0';
+	for (i = 0; i < M.nin && len < n; i++) {
+		in = &M.in[i];
+		if (in->pp->kind != DS_PLAN_INSTANCE || in->pp->npull > 0)
+			continue;
+		w = snprintf(buf + len, n - len, "%s%s at line %llu, offset "
+		    "%llu", len > 0 ? "; " : "", in->name,
+		    (unsigned long long)in->cnt[DS_CNT_SEQ],
+		    (unsigned long long)in->cnt[DS_CNT_AUX]);
+		if (w < 0)
+			break;
+		len += (size_t)w;
+	}
+}
+
+void
+job_ended(void)
+{
+	char at[1024], why[sizeof(M.why)];
+	size_t i;
+
+	for (i = 0; M.draining && i < M.nin; i++)
+		if (M.in[i].stopped)
+			M.drained = 1;
+	if (!M.drained) {
+		job_stop(DS_EX_OK, "every process finished");
+		return;
+	}
+	where(at, sizeof(at));
+	M.draining = 0;
+	memcpy(why, M.why, sizeof(why));	/* job_stop writes M.why */
+	job_stop(DS_EX_TEMPFAIL, "%s: %s", why, at);
+}
+
+void
+stop_last_run(void)
+{
+	struct stat st;
+
+	if (fstatat(M.statefd, "stopped", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+		if (errno != ENOENT)
+			ds_diesys(DS_EX_IOERR, "%s/stopped", M.topo.state);
+		return;
+	}
+	M.after_stop = S_ISREG(st.st_mode);
+	if (unlinkat(M.statefd, "stopped", 0) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to remove %s/stopped",
+		    M.topo.state);
+}
+
 /* Every child is gone: leave RUN empty, and exit. */
 static void
 finish(void)
 {
+	char line[sizeof(M.why) + 2];
+	int len;
+
 	if (M.code == DS_EX_OK)
 		rundir_done();
+	if (M.drained) {
+		len = snprintf(line, sizeof(line), "%s\n", M.why);
+		if (ds_dir_replace(M.statefd, "stopped", line,
+		    (size_t)len) == -1)
+			ds_diesys(DS_EX_IOERR, "unable to write %s/stopped",
+			    M.topo.state);
+	}
 	ds_pull_srv_close(M.srv);
 	M.srv = NULL;
 	rundir_close();
@@ -108,7 +221,11 @@ finish(void)
 		ds_info("job %s finished", M.topo.name);
 		break;
 	case DS_EX_TEMPFAIL:
-		ds_warn("%s; run again to resume", M.why);
+		if (M.drained)
+			ds_info("job %s stopped in order, %s; run again to "
+			    "resume", M.topo.name, M.why);
+		else
+			ds_warn("%s; run again to resume", M.why);
 		break;
 	default:
 		ds_die(M.code, "%s", M.why);
@@ -126,8 +243,8 @@ stop_progress(ev_tstamp now)
 }
 
 /*
- * SIGHUP: exactly `ds-master stop` (75, run again to resume); another
- * one, like another stop, changes nothing.
+ * SIGHUP: exactly `ds-master stop` (an orderly stop, 75, run again to
+ * resume); another one, like another stop, changes nothing.
  */
 void
 stop_hup_cb(EV_P_ ev_signal *w, int revents)
@@ -135,7 +252,7 @@ stop_hup_cb(EV_P_ ev_signal *w, int revents)
 	(void)EV_A;
 	(void)w;
 	(void)revents;
-	job_stop(DS_EX_TEMPFAIL, "stopped by SIGHUP");
+	job_drain("stopped by SIGHUP");
 }
 
 void
@@ -147,5 +264,11 @@ stop_sig_cb(EV_P_ ev_signal *w, int revents)
 		signal_all(SIGKILL, 1);
 		return;
 	}
-	job_stop(DS_EX_TEMPFAIL, "stopped by signal %d", w->signum);
+	if (M.draining) {
+		M.draining = 0;
+		job_stop(DS_EX_TEMPFAIL, "stopped at once by signal %d "
+		    "during the orderly stop", w->signum);
+		return;
+	}
+	job_drain("stopped by signal %d", w->signum);
 }

@@ -170,7 +170,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 		    (long)p->pid, (unsigned long)p->epoch);
 		free(p);
 		if (!M.stopping && all_exited())
-			job_stop(DS_EX_OK, "every process finished");
+			job_ended();
 		return;
 	}
 	in->state = I_WAIT;
@@ -185,7 +185,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 		    (unsigned long)p->epoch);
 		free(p);
 		if (all_exited())
-			job_stop(DS_EX_OK, "every process finished");
+			job_ended();
 		return;
 	}
 	/*
@@ -239,7 +239,7 @@ sup_spawn(struct inst *in)
 	char **av, *ended;
 	mode_t mask;
 	size_t n;
-	int fd, maxfd;
+	int fd, maxfd, own;
 
 	if (in->epoch >= UINT32_MAX - 1) {
 		job_stop(DS_EX_SOFTWARE, "%s: out of epochs", in->name);
@@ -261,7 +261,7 @@ sup_spawn(struct inst *in)
 		nomem();
 	for (n = 0; in->argv.v[n] != NULL; n++)
 		;
-	if ((av = calloc(n + 3, sizeof(*av))) == NULL)
+	if ((av = calloc(n + 4, sizeof(*av))) == NULL)
 		nomem();
 	memcpy(av, in->argv.v, n * sizeof(*av));
 	if ((ended = ended_ids(in)) != NULL) {
@@ -269,7 +269,19 @@ sup_spawn(struct inst *in)
 		av[n + 1] = ended;
 		ds_info("%s: producers %s finished: passing --ended",
 		    in->name, ended);
-	}
+	} else if (M.draining && in->pp->kind == DS_PLAN_INSTANCE &&
+	    in->pp->npull == 0)
+		av[n] = (char *)(uintptr_t)"--drain";	/* read nothing */
+	/* The first life after an orderly stop: positions are exact. */
+	if (M.after_stop && in->lives == 0 && in->pp->npull > 0)
+		av[av[n] == NULL ? n : n + 2] = (char *)(uintptr_t)"--resumed";
+	in->lives++;
+	/*
+	 * Children get a process group of their own, so a ^C at the
+	 * terminal reaches ds-master alone, which stops the job in order;
+	 * except a source reading that terminal (a background group cannot).
+	 */
+	own = !(in->stdin_ok && isatty(0));
 	maxfd = max_fd();
 	mask = ds_dir_umask_caller();	/* ours is 077: not the child's */
 	sigemptyset(&none);
@@ -290,6 +302,8 @@ sup_spawn(struct inst *in)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		umask(mask);
+		if (own)
+			(void)setpgid(0, 0);
 		if (!in->stdin_ok && M.devnull != 0)
 			dup2(M.devnull, 0);
 		for (fd = 3; fd <= maxfd; fd++)
@@ -341,9 +355,10 @@ sup_tick_cb(EV_P_ ev_timer *w, int revents)
 		return;
 	}
 	if (all_exited()) {
-		job_stop(DS_EX_OK, "every process finished");
+		job_ended();
 		return;
 	}
+	drain_progress(now);
 	/*
 	 * A producer whose consumers all finished is normally finishing
 	 * too: the last consumer's final ack may still be on its way, and a

@@ -75,19 +75,25 @@ bundle(void *arg, const struct ds_bundle *b)
 	op_arm(O.node.loop);
 }
 
-/* Every input ended: on_end (once over restarts), the last unit. */
+/*
+ * Every input ended: on_end (once over restarts), the last unit.  Inputs
+ * that stopped for an orderly stop are no end: the rerun goes on, and
+ * on_end runs at the real end only.
+ */
 static void
 ended(void *arg)
 {
 	(void)arg;
 	ev_timer_stop(O.node.loop, &O.timer_w);
-	if (!O.ended && ds_oprun_end(&O.run) == -1)
-		op_die();
-	O.ended = 1;
+	if (!ds_node_stopped(&O.node)) {
+		if (!O.ended && ds_oprun_end(&O.run) == -1)
+			op_die();
+		O.ended = 1;
+	}
 	op_commit(NULL);
 	ds_node_end(&O.node);
 }
 
 const struct ds_node_prog op_prog = {
-	load, load_timer, resume, dirty, each, bundle, ended, NULL
+	load, load_timer, resume, dirty, each, bundle, ended, NULL, NULL
 };

@@ -40,7 +40,12 @@
  */
 #define DS_PULL_EPOCHS		0x0001
 
-/* Flags of a producer's position, in a REPLY and in a MARK. */
+/*
+ * Flags of a producer's position, in a REPLY and in a MARK.  STOPPED, in
+ * a REPLY only and only with ENDED: the end is an orderly stop of the
+ * job; the stream goes on after it in the next run.
+ */
 #define DS_PROD_ENDED		0x1	/* the producer's stream ended */
+#define DS_PROD_STOPPED		0x2	/* ... for now: the job stops */
 
 #endif

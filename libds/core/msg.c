@@ -192,7 +192,7 @@ int
 ds_msg_reply_get(struct ds_reply_msg *m, const unsigned char *p, size_t len,
     const char **why)
 {
-	uint32_t i;
+	uint32_t i, fl;
 
 	*why = NULL;
 	m->n = 0;
@@ -214,12 +214,15 @@ ds_msg_reply_get(struct ds_reply_msg *m, const unsigned char *p, size_t len,
 	for (i = 0; i < m->n; i++, p += REPLY_POS) {
 		m->pos[i].producer = ds_get_le64(p);
 		m->pos[i].epoch = ds_get_le32(p + 8);
-		m->pos[i].flags = ds_get_le32(p + 12);
-		if (m->pos[i].flags & ~(uint32_t)DS_PROD_ENDED) {
+		m->pos[i].flags = fl = ds_get_le32(p + 12);
+		if ((fl & ~(uint32_t)(DS_PROD_ENDED | DS_PROD_STOPPED)) ||
+		    fl == DS_PROD_STOPPED) {
 			free(m->pos);
 			m->pos = NULL;
 			m->n = 0;
-			return bad(why, "undefined producer flag set");
+			return bad(why, fl == DS_PROD_STOPPED ?
+			    "producer flag STOPPED without ENDED" :
+			    "undefined producer flag set");
 		}
 		m->pos[i].scanned = ds_get_le64(p + 16);
 		m->pos[i].end = ds_get_le64(p + 24);

@@ -28,19 +28,26 @@
  *   every tuple of the producer with seq <= scanned meant for this
  *   consumer is in this reply or was in an earlier one; flags
  *   DS_PROD_ENDED: the producer's stream is finite and its last seq is end
- *   (0 if it produced nothing).  Servers list every producer they serve.
+ *   (0 if it produced nothing); with it DS_PROD_STOPPED: that end is an
+ *   orderly stop of the job, not the end of the stream (a rerun goes on
+ *   after end).  Servers list every producer they serve.
  *
  * BEAT (instance -> ds-master): heartbeat, lease renewal, progress:
  *	id:u64 epoch:u32 state:u32 pid:u32 n:u32, then n counters u64
- *   state: DS_BEAT_RUNNING, DS_BEAT_DONE (finished, about to exit 0).
+ *   state: DS_BEAT_RUNNING, DS_BEAT_DONE (finished, about to exit 0),
+ *   DS_BEAT_STOPPED (finished an orderly stop: drained, about to exit 0).
  *   Counters, by index: DS_CNT_IN, DS_CNT_OUT (tuples), DS_CNT_FENCED
  *   (stale-epoch requests or frames refused), DS_CNT_DUP (tuples dropped as
  *   already seen), DS_CNT_RETAINED (tuples held for replay), DS_CNT_BYTES_IN,
  *   DS_CNT_BYTES_OUT, DS_CNT_REFUSED (messages dropped as not
- *   authentic, pull.h); later versions may append more.
+ *   authentic, pull.h), DS_CNT_SEQ (the output seq of the last unit: a
+ *   source's line), DS_CNT_AUX (its aux: a source's offset); later
+ *   versions may append more.
  * BEATACK (ds-master -> instance):
  *	status:u32 (DS_BEAT_OK, DS_BEAT_FENCED: a newer epoch of this
- *	instance exists, stop now; DS_BEAT_STOP: the job is stopping)
+ *	instance exists, stop now; DS_BEAT_STOP: the job is stopping, stop
+ *	now; DS_BEAT_DRAIN: the job stops in order: sources stop reading and
+ *	end their output as stopped, the rest finish what reaches them)
  *
  * CTL / CTLREPLY: a command line for ds-master ("status", "stop") and its
  * text answer, each the whole payload (UTF-8, no NUL).
@@ -87,13 +94,16 @@
 
 #define DS_BEAT_RUNNING		0
 #define DS_BEAT_DONE		1
+#define DS_BEAT_STOPPED		2
 #define DS_BEAT_OK		0
 #define DS_BEAT_FENCED		1
 #define DS_BEAT_STOP		2
+#define DS_BEAT_DRAIN		3
 
 enum {
 	DS_CNT_IN, DS_CNT_OUT, DS_CNT_FENCED, DS_CNT_DUP, DS_CNT_RETAINED,
-	DS_CNT_BYTES_IN, DS_CNT_BYTES_OUT, DS_CNT_REFUSED, DS_CNT_N
+	DS_CNT_BYTES_IN, DS_CNT_BYTES_OUT, DS_CNT_REFUSED, DS_CNT_SEQ,
+	DS_CNT_AUX, DS_CNT_N
 };
 
 #define DS_MSG_MAXPROD	4096		/* most producers in one vector */

@@ -259,6 +259,8 @@ restarted(struct ds_inlet *in, struct ds_inlet_prod *p, uint32_t epoch)
 	p->epoch = epoch;
 	if (in->cfg.once == DS_ONCE_LEAST)
 		p->recv = p->ack = 0;
+	if (p->stopped)		/* it goes on: its new end is to come */
+		p->ended = p->stopped = 0, p->end = 0;
 }
 
 /* Deliver one checked bundle.  0, or -1 when the owner failed. */
@@ -372,8 +374,10 @@ apply(struct ds_inlet *in, const unsigned char *msg, size_t len,
 			moved = 1;
 		}
 		if ((ps->flags & DS_PROD_ENDED) &&
-		    (!p->ended || p->end != ps->end)) {
+		    (!p->ended || p->end != ps->end ||
+		    p->stopped != !!(ps->flags & DS_PROD_STOPPED))) {
 			p->ended = 1;
+			p->stopped = !!(ps->flags & DS_PROD_STOPPED);
 			p->end = ps->end;
 			moved = 1;
 		}

@@ -41,6 +41,7 @@ struct ds_inlet_prod {
 	uint64_t	 ack;		/* durable: sent as ack */
 	uint64_t	 end;
 	int		 ended;		/* the stream ended at end */
+	int		 stopped;	/* ... by an orderly stop (ended too) */
 };
 
 struct ds_inlet;

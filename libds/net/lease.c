@@ -8,7 +8,8 @@
  * counts silence from the spawn).  Time is CLOCK_MONOTONIC read at each
  * check, not the loop's cached time, so a process resumed from SIGSTOP
  * sees an expired lease at once.  Never prints, never exits: the owner's
- * on_lost decides, and is called at most once.
+ * on_lost decides, and is called at most once for a loss (and once for
+ * a drain, which is not one).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +40,7 @@ struct ds_lease {
 	uint32_t		 sent_state;	/* of the outstanding beat */
 	int			 again;		/* beat after the current */
 	int			 done_acked;
+	int			 drain;		/* on_lost told DRAIN */
 	int			 lost;
 	int			 closing;
 	void			(*on_lost)(void *, int);
@@ -109,10 +111,18 @@ on_reply(void *arg, const unsigned char *msg, size_t len)
 	    ds_msg_beatack_get(&st, f.payload, f.len, &why) == 0) {
 		switch (st) {
 		case DS_BEAT_OK:
+		case DS_BEAT_DRAIN:
 			if (l->sent_at + l->keepalive > l->expiry)
 				l->expiry = l->sent_at + l->keepalive;
-			if (l->sent_state == DS_BEAT_DONE)
+			if (l->sent_state != DS_BEAT_RUNNING)
 				l->done_acked = 1;
+			if (st == DS_BEAT_DRAIN && !l->drain) {
+				/* Not a loss: the lease goes on. */
+				l->drain = 1;
+				l->on_lost(l->arg, DS_LEASE_DRAIN);
+				if (l->lost)
+					return;
+			}
 			break;
 		case DS_BEAT_FENCED:
 			lose(l, DS_LEASE_FENCED);
@@ -181,9 +191,9 @@ ds_lease_count(struct ds_lease *l, int idx, uint64_t value)
 }
 
 void
-ds_lease_done(struct ds_lease *l)
+ds_lease_done(struct ds_lease *l, int stopped)
 {
-	l->state = DS_BEAT_DONE;
+	l->state = stopped ? DS_BEAT_STOPPED : DS_BEAT_DONE;
 	beat(l);
 }
 
@@ -222,7 +232,7 @@ ds_lease_close(struct ds_lease *l)
 	if (l == NULL)
 		return;
 	l->closing = 1;
-	if (l->state == DS_BEAT_DONE && !l->lost) {
+	if (l->state != DS_BEAT_RUNNING && !l->lost) {
 		if (!ds_pull_cli_busy(l->cli) && !l->done_acked)
 			beat(l);
 		for (i = 0; i < 2 && !l->done_acked && !l->lost &&

@@ -6,7 +6,9 @@
  * process was stopped and resumed) or the master answers FENCED or STOP,
  * the owner's on_lost is called with the reason: the instance must stop at
  * once without touching its outputs or state (exit 75 for lost/fenced, 0
- * for a stop).  ds_lease_valid() is for checking before externally visible
+ * for a stop).  The first BEATACK DRAIN calls it with DS_LEASE_DRAIN,
+ * which is not a loss: the job stops in order, the lease goes on (and
+ * on_lost may still be called once for a real loss later).  ds_lease_valid() is for checking before externally visible
  * actions (answering a pull, committing): it looks at the clock itself,
  * so a process resumed from SIGSTOP sees its lease expired before its
  * timers run.
@@ -20,7 +22,7 @@
 
 #include "core/msg.h"
 
-enum { DS_LEASE_LOST = 1, DS_LEASE_FENCED, DS_LEASE_STOP };
+enum { DS_LEASE_LOST = 1, DS_LEASE_FENCED, DS_LEASE_STOP, DS_LEASE_DRAIN };
 
 struct ds_lease;
 
@@ -29,8 +31,11 @@ struct ds_lease *ds_lease_open(struct ev_loop *, const char *master_addr,
 	    void (*on_lost)(void *arg, int why), void *arg);
 /* Counters sent with the next beat (DS_CNT_* indices). */
 void	ds_lease_count(struct ds_lease *, int idx, uint64_t value);
-/* Send DS_BEAT_DONE from now on and beat once at once. */
-void	ds_lease_done(struct ds_lease *);
+/*
+ * Send DS_BEAT_DONE (stopped: DS_BEAT_STOPPED, done with an orderly stop)
+ * from now on and beat once at once.
+ */
+void	ds_lease_done(struct ds_lease *, int stopped);
 int	ds_lease_valid(struct ds_lease *);
 /*
  * For work that keeps the event loop from running (a slow --exec

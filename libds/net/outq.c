@@ -465,7 +465,7 @@ ds_outq_epoch(struct ds_outq *q, struct ds_outq_stream *s, uint32_t epoch,
 		return;
 	drop_items(q, s);
 	s->first = s->next = 1;
-	s->ended = 0;
+	s->ended = s->stopped = 0;
 	for (i = 0; i < q->ncons; i++)
 		memset(&q->cons[i].cs[k], 0, sizeof(q->cons[i].cs[k]));
 }
@@ -475,6 +475,19 @@ ds_outq_end(struct ds_outq *q, struct ds_outq_stream *s)
 {
 	(void)q;
 	s->ended = 1;
+	s->stopped = 0;
+}
+
+void
+ds_outq_stop(struct ds_outq *q, struct ds_outq_stream *s, int on)
+{
+	size_t i, k = index_of(q, s);
+
+	if (!on && !s->stopped)
+		return;
+	s->ended = s->stopped = on;
+	for (i = 0; !on && i < q->ncons; i++)
+		q->cons[i].cs[k].told_end = 0;
 }
 
 int
@@ -691,7 +704,8 @@ ds_outq_serve_ref(struct ds_outq *q, const struct ds_pull_msg *m, int final,
 		}
 		ps->scanned = stop != NULL ? stop->first - 1 : s->next - 1;
 		if (s->ended && ps->scanned >= s->next - 1) {
-			ps->flags |= DS_PROD_ENDED;
+			ps->flags |= DS_PROD_ENDED | (s->stopped ?
+			    DS_PROD_STOPPED : 0);
 			ps->end = s->next - 1;
 			if (!c->cs[k].told_end)
 				news = 1;

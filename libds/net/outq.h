@@ -60,6 +60,7 @@ struct ds_outq_stream {
 	uint64_t		 first;		/* first seq of this epoch */
 	uint64_t		 next;		/* every seq below is in */
 	int			 ended;		/* ends at next - 1 */
+	int			 stopped;	/* ... for now: an orderly stop */
 	struct ds_outq_item	*head, *tail;
 	size_t			 bytes;		/* retained frame bytes */
 	uint64_t		 tuples;	/* retained tuples */
@@ -162,6 +163,12 @@ void	ds_outq_epoch(struct ds_outq *, struct ds_outq_stream *s,
 	    uint32_t epoch, int restart);
 /* No more appends to s: it ends at next - 1. */
 void	ds_outq_end(struct ds_outq *, struct ds_outq_stream *s);
+/*
+ * The stream stops here for an orderly stop of the job (on): it ends at
+ * next - 1 as far as consumers can tell (DS_PROD_STOPPED), and goes on
+ * there in the next run; off: it goes on now (its producer restarted).
+ */
+void	ds_outq_stop(struct ds_outq *, struct ds_outq_stream *s, int on);
 /*
  * Answer a decoded PULL: append a REPLY frame (a position for every
  * stream) and up to max_tuples / max_bytes worth of whole bundles (at

@@ -169,6 +169,9 @@ on_lost(void *arg, int why)
 	case DS_LEASE_STOP:
 		ds_info("the master stops the job");
 		exit(DS_EX_OK);
+	case DS_LEASE_DRAIN:
+		n->drain_due = 1;	/* acted on in prepare_cb */
+		return;
 	default:
 		ds_die(DS_EX_TEMPFAIL, "lease lost: no answer from the master "
 		    "for %llu ms", (unsigned long long)n->cfg.keepalive_ms);
@@ -211,6 +214,8 @@ counters(struct ds_node *n)
 	ds_lease_count(n->lease, DS_CNT_RETAINED,
 	    n->has_oq ? n->oq.tuples : 0);
 	ds_lease_count(n->lease, DS_CNT_REFUSED, ds_pull_refused());
+	ds_lease_count(n->lease, DS_CNT_SEQ, n->outseq);
+	ds_lease_count(n->lease, DS_CNT_AUX, n->aux);
 }
 
 /* --- frontiers and acks ----------------------------------------------- */
@@ -234,9 +239,11 @@ frontier(struct ds_node *n, const struct ds_bundle *cur)
 			f = &n->front[n->in[i].base + j];
 			f->producer = ps[j].producer;
 			f->epoch = ps[j].epoch;
-			f->flags = ps[j].ended ? DS_PROD_ENDED : 0;
+			/* A stop is no end: the next run goes on. */
+			f->flags = ps[j].ended && !ps[j].stopped ?
+			    DS_PROD_ENDED : 0;
 			f->seq = ps[j].recv;
-			f->end = ps[j].end;
+			f->end = f->flags ? ps[j].end : 0;
 			if (cur == NULL || cur->count == 0 ||
 			    cur->producer != f->producer)
 				continue;
@@ -365,7 +372,7 @@ ds_node_commit(struct ds_node *n, const struct ds_bundle *cur,
 	n->committed = 1;
 	u->m.n = (uint32_t)n->nfront;
 	u->m.outseq = outseq;
-	u->m.aux = aux;
+	u->m.aux = n->aux = aux;
 	ds_buf_reset(&n->state);
 	if (n->keeps && n->prog->dirty != NULL && n->prog->dirty(n->arg,
 	    &n->state, n->dur->timers, &nstate) == -1)
@@ -743,6 +750,20 @@ pass(struct ds_node *n, const struct ds_node_in *in,
 	n->wake = 1;
 }
 
+/*
+ * Input after the inputs stopped: a producer restarted during the stop
+ * (at least once it serves what we had again).  Take it, and end again
+ * when its new stop comes.
+ */
+static void
+reopen(struct ds_node *n)
+{
+	ds_info("input after the stop: a producer restarted; going on");
+	n->inputs_ended = n->ending = n->stopped = 0;
+	if (n->own != NULL && n->own->stopped)
+		ds_outq_stop(&n->oq, n->own, 0);
+}
+
 static int
 on_inlet_bundle(void *arg, struct ds_inlet *inlet, const struct ds_bundle *b)
 {
@@ -750,6 +771,8 @@ on_inlet_bundle(void *arg, struct ds_inlet *inlet, const struct ds_bundle *b)
 	struct ds_node *n = in->n;
 
 	(void)inlet;
+	if (n->inputs_ended && n->stopped && n->cfg.kind != DS_NODE_ROUTER)
+		reopen(n);
 	n->cnt_in += b->count;
 	if (n->cfg.kind == DS_NODE_ROUTER)
 		pass(n, in, b);
@@ -824,7 +847,9 @@ open_inputs(struct ds_node *n)
 		    (uint32_t)(n->cfg.buffer / 2) : PULL_BYTES;
 		ic.wait_ms = PULL_WAIT;
 		ic.maxtuple = n->maxtuple;
-		ic.restarted = n->cfg.epoch > 1 ? DS_INLET_RESTARTED : 0;
+		/* After an orderly stop every position is exact. */
+		ic.restarted = n->cfg.epoch > 1 && !n->cfg.resumed ?
+		    DS_INLET_RESTARTED : 0;
 		if ((in->inlet = ds_inlet_open(n->loop, &ic, &inlet_ops,
 		    in)) == NULL)
 			ds_die(DS_EX_UNAVAILABLE, "unable to pull from %s: %s",
@@ -905,14 +930,23 @@ pass_sync(struct ds_node *n)
 			if (ps[j].epoch > s->epoch)
 				ds_outq_epoch(&n->oq, s, ps[j].epoch,
 				    in->cfg->once == DS_ONCE_LEAST);
+			if (!ps[j].ended && s->stopped) {
+				ds_outq_stop(&n->oq, s, 0);	/* goes on */
+				n->wake = 1;
+			}
 			if (ps[j].epoch == s->epoch)
 				ds_outq_skip(&n->oq, s, ps[j].recv);
 			if (ps[j].ended && ps[j].recv >= ps[j].end &&
 			    !s->ended && ps[j].epoch == s->epoch) {
 				ds_outq_skip(&n->oq, s, ps[j].end);
-				ds_outq_end(&n->oq, s);
+				if (ps[j].stopped)
+					ds_outq_stop(&n->oq, s, 1);
+				else
+					ds_outq_end(&n->oq, s);
 				n->wake = 1;
 			}
+			if (s->stopped)
+				n->stopped = 1;
 			ds_inlet_ack(in->inlet, ps[j].producer, s->epoch,
 			    ds_outq_minack(&n->oq, s));
 		}
@@ -920,6 +954,47 @@ pass_sync(struct ds_node *n)
 }
 
 /* --- the end ---------------------------------------------------------- */
+
+/* Some input ended by an orderly stop, not at its end. */
+static int
+inputs_stopped(const struct ds_node *n)
+{
+	const struct ds_inlet_prod *ps;
+	size_t i, j, np;
+
+	for (i = 0; i < n->cfg.npull; i++) {
+		np = ds_inlet_prods(n->in[i].inlet, &ps);
+		for (j = 0; j < np; j++)
+			if (ps[j].stopped)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * The job stops in order.  A program without inputs stops reading and
+ * ends its output as stopped, unless it ended for real already; the
+ * others go on until their inputs stop.
+ */
+static void
+drain(struct ds_node *n)
+{
+	n->draining = 1;
+	if (n->cfg.npull > 0 || n->cfg.kind == DS_NODE_ROUTER) {
+		ds_debug("the job stops in order: finishing what comes");
+		return;
+	}
+	if (n->ending) {
+		ds_info("the job stops in order: the input had ended");
+		return;
+	}
+	ds_info("the job stops in order: reading no more");
+	n->stopped = 1;
+	if (n->prog->drain != NULL)
+		n->prog->drain(n->arg);
+	else
+		ds_node_end(n);
+}
 
 /* All acks delivered upstream (or given up on). */
 static int
@@ -951,11 +1026,12 @@ finish(struct ds_node *n)
 {
 	n->finishing = 1;
 	ds_node_valid(n);
-	ds_info("done: %llu tuples in, %llu out",
-	    (unsigned long long)n->cnt_in, (unsigned long long)n->cnt_out);
+	ds_info("%s: %llu tuples in, %llu out", n->stopped ? "stopped in "
+	    "order" : "done", (unsigned long long)n->cnt_in,
+	    (unsigned long long)n->cnt_out);
 	if (n->lease != NULL) {
 		counters(n);
-		ds_lease_done(n->lease);
+		ds_lease_done(n->lease, n->stopped);
 	}
 	/*
 	 * Let the last replies and the DONE beat leave before exit, and keep
@@ -992,18 +1068,25 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (!n->going && n->nwriting == 0)
 		go(n);
+	if (n->drain_due && !n->draining)
+		drain(n);
 	if (n->prog->tick != NULL)
 		n->prog->tick(n->arg);
 	if (n->cfg.kind == DS_NODE_ROUTER)
 		pass_sync(n);
 	if (n->going && !n->inputs_ended && inputs_over(n)) {
 		n->inputs_ended = 1;
+		if (inputs_stopped(n))
+			n->stopped = 1;
 		if (n->prog->ended != NULL)
 			n->prog->ended(n->arg);
 	}
 	if (n->ending && n->nwriting == 0 && n->own != NULL &&
 	    !n->own->ended) {
-		ds_outq_end(&n->oq, n->own);
+		if (n->stopped)
+			ds_outq_stop(&n->oq, n->own, 1);
+		else
+			ds_outq_end(&n->oq, n->own);
 		n->wake = 1;
 	}
 	if (n->wake) {
@@ -1082,6 +1165,7 @@ ds_node_start(struct ds_node *n, struct ev_loop *loop, struct ds_common *co,
 	n->prog = prog != NULL ? prog : &none;
 	n->arg = arg;
 	ds_pull_keep_memory();
+	n->drain_due = n->cfg.drain;
 	if (n->cfg.master != NULL && (n->lease = ds_lease_open(loop,
 	    n->cfg.master, n->cfg.id, n->cfg.epoch, n->cfg.keepalive_ms,
 	    on_lost, n)) == NULL)

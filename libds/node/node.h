@@ -8,6 +8,14 @@
  * durability backends (durable.h) only: a program hands its work over as
  * units (ds_node_commit) and never asks which mode it runs in.
  *
+ * An orderly stop (DRAIN from the master, or --drain) reaches the programs
+ * without inputs: each stops reading and ends its output as stopped
+ * (DS_PROD_STOPPED); every other node finishes what reaches it as at the
+ * end of a finite job, and ends its own output stopped once an input
+ * did.  Everything read is processed, made durable and acked, and each
+ * frontier records a producer that stopped as not ended, so a rerun goes
+ * on from there as if nothing had happened.
+ *
  * A unit is what a program did since its last one: state changes (its
  * dirty callback writes them as records), outputs (encoded bundles),
  * the output seq and the program's aux (a source's file offset, a sink's
@@ -87,6 +95,12 @@ struct ds_node_prog {
 	void	(*ended)(void *arg);
 	/* Every loop round, before the loop blocks. */
 	void	(*tick)(void *arg);
+	/*
+	 * A program without inputs (a source): the job stops in order.
+	 * Stop reading at a boundary, commit what was read, ds_node_end; the
+	 * runtime ends the output as stopped (NULL: ds_node_end at once).
+	 */
+	void	(*drain)(void *arg);
 };
 
 /* One unit of work (durable.h has the backends' side). */
@@ -161,6 +175,9 @@ struct ds_node {
 	int			 paused;	/* inputs stopped: full */
 	int			 inputs_ended;	/* prog->ended ran */
 	int			 stopped;	/* ... by an orderly stop */
+	int			 drain_due;	/* the master said DRAIN */
+	int			 draining;	/* ... and we acted on it */
+	uint64_t		 aux;		/* of the last unit */
 	int			 ending;	/* the output ends */
 	int			 finishing;
 	int			 wake;		/* outputs appended */

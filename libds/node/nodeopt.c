@@ -38,6 +38,12 @@
 #define O_ENDED	OPT("ended", DS_NODE_OPT_ENDED, \
 	    "producers that finished and exited: their streams are over", \
 	    "IDS")
+#define O_DRAIN { "drain", 0, POPT_ARG_NONE, NULL, DS_NODE_OPT_DRAIN, \
+	    "the job stops in order: read nothing, end the output as " \
+	    "stopped", NULL }
+#define O_RESUMED { "resumed", 0, POPT_ARG_NONE, NULL, DS_NODE_OPT_RESUMED, \
+	    "the job's last run stopped in order: every position is exact", \
+	    NULL }
 #define O_PULL	OPT("pull", DS_NODE_OPT_PULL, \
 	    "pull producers IDS from ADDR, MODE most, least or exactly " \
 	    "(repeatable)", "MODE:IDS@ADDR")
@@ -58,22 +64,23 @@
 	    "accepted and ignored (the router keeps no state)", "DIR")
 
 struct poptOption ds_node_source_opts[] = {
-	O_CONSUMERS, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY, O_LISTEN,
-	O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PART, O_STATE, POPT_TABLEEND
+	O_CONSUMERS, O_DRAIN, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY,
+	O_LISTEN, O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PART, O_STATE,
+	POPT_TABLEEND
 };
 struct poptOption ds_node_op_opts[] = {
 	O_CONSUMERS, O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY,
 	O_LISTEN, O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PART, O_PULL,
-	O_STATE, POPT_TABLEEND
+	O_RESUMED, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_node_sink_opts[] = {
 	O_ENDED, O_EPOCH, O_ID, O_JOURNAL, O_KEEPALIVE, O_KEY, O_MASTER,
-	O_NAME, O_NETWORK, O_ONCE, O_PULL, O_STATE, POPT_TABLEEND
+	O_NAME, O_NETWORK, O_ONCE, O_PULL, O_RESUMED, O_STATE, POPT_TABLEEND
 };
 struct poptOption ds_node_router_opts[] = {
 	O_BUFFER, O_CONSUMERS, O_DIST, O_ENDED, O_EPOCH, O_ID, O_KEEPALIVE,
 	O_KEY, O_LISTEN, O_MASTER, O_NAME, O_NETWORK, O_ONCE, O_PULL,
-	O_RSTATE, POPT_TABLEEND
+	O_RESUMED, O_RSTATE, POPT_TABLEEND
 };
 
 #define GIVEN(c, v)	((c)->given & (1u << ((v) - DS_NODE_OPT_ID)))
@@ -250,6 +257,11 @@ ds_node_opt(struct ds_node_cfg *cf, const struct ds_common *co,
 
 	if (val < DS_NODE_OPT_ID || val >= DS_NODE_OPT_END)
 		return 0;
+	if (val == DS_NODE_OPT_DRAIN || val == DS_NODE_OPT_RESUMED) {
+		cf->given |= 1u << (val - DS_NODE_OPT_ID);	/* no value */
+		*(val == DS_NODE_OPT_DRAIN ? &cf->drain : &cf->resumed) = 1;
+		return 1;
+	}
 	if ((arg = poptGetOptArg(pc)) == NULL)
 		ds_dieusage(co, "missing option value");
 	cf->given |= 1u << (val - DS_NODE_OPT_ID);
@@ -470,6 +482,10 @@ ds_node_cfg_validate(struct ds_node_cfg *cf, const struct ds_common *co)
 		return;
 	if (GIVEN(cf, DS_NODE_OPT_KEEPALIVE) && cf->master == NULL)
 		ds_dieusage(co, "--keepalive needs --master");
+	if (cf->drain && cf->master == NULL)
+		ds_dieusage(co, "--drain needs --master");
+	if (cf->resumed && cf->master == NULL)
+		ds_dieusage(co, "--resumed needs --master");
 	ds_node_addr_ok(co, cf->tcp, "--listen", cf->listen);
 	ds_node_addr_ok(co, cf->tcp, "--master", cf->master);
 	ds_node_addr_ok(co, cf->tcp, "--journal", cf->journal);

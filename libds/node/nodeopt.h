@@ -47,6 +47,8 @@ enum {
 	DS_NODE_OPT_BUFFER,
 	DS_NODE_OPT_KEY,
 	DS_NODE_OPT_NETWORK,
+	DS_NODE_OPT_DRAIN,
+	DS_NODE_OPT_RESUMED,
 	DS_NODE_OPT_END		/* not an option: one past the last */
 };
 
@@ -93,6 +95,8 @@ struct ds_node_cfg {
 	size_t			 npull;
 	uint64_t		*ended;		/* owned: finished producers */
 	size_t			 nended;
+	int			 drain;		/* --drain: the job stops */
+	int			 resumed;	/* --resumed: after a stop */
 	char			*journal;	/* owned; --journal ADDR */
 	int			 exactly;	/* own or an input edge's */
 	enum ds_dist		 dist;		/* ds-router's --dist */

@@ -51,7 +51,7 @@ struct override {
 
 static const char *const topokeys[] = {
 	"name", "once", "keepalive", "zombies", "state", "run", "bundle",
-	"linger", "max-emit", "max-keys", "routers"
+	"linger", "max-emit", "max-keys", "routers", "drain"
 };
 #define NTOPOKEYS	(sizeof(topokeys) / sizeof(topokeys[0]))
 
@@ -602,6 +602,8 @@ topo_key(struct parse *p, const char *key, const char *v)
 		return size(p, key, v, 1, BOUND_MAX, &t->max_emit);
 	case 9:
 		return number(p, key, v, 1, BOUND_MAX, &t->max_keys);
+	case 11:
+		return duration(p, key, v, 0, KEEPALIVE_MAX, &t->drain_ms);
 	default:
 		if (strcmp(v, "auto") == 0)
 			t->routers = DS_ROUTERS_AUTO;
@@ -1085,6 +1087,7 @@ ds_topo_load(struct ds_topo *t, const char *file, char *err, size_t errlen)
 	memset(&p, 0, sizeof(p));
 	t->once = DS_ONCE_LEAST;
 	t->keepalive_ms = 10000;
+	t->drain_ms = 60000;
 	t->bundle = 64;
 	t->linger_ms = 5;
 	p.t = t;

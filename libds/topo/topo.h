@@ -5,6 +5,7 @@
  *	name = wordcount          ; default: file name without .topo
  *	once = least              ; most | least | exactly   (default least)
  *	keepalive = 10s           ; ms, s suffixes; default 10s
+ *	drain = 60s               ; an orderly stop's limit; 0: stop at once
  *	zombies = kill            ; kill | fence              (default kill)
  *	state = DIR               ; default: ./NAME.state (beside the file)
  *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME,
@@ -67,6 +68,7 @@ struct ds_topo {
 	char			*name;
 	enum ds_once		 once;
 	uint64_t		 keepalive_ms;
+	uint64_t		 drain_ms;	/* orderly stop's limit, 0: none */
 	int			 fence_only;	/* zombies = fence */
 	enum ds_routers		 routers;
 	char			*state;		/* absolute */

@@ -126,7 +126,7 @@ test_beats(struct master *m)
 	ok(lost == 0 && ds_lease_valid(l), "acked: lease still valid");
 
 	n = m->beats;
-	ds_lease_done(l);
+	ds_lease_done(l, 0);
 	ok(m->beats == n && run_until(&m->beats, n + 1, 1) &&
 	    m->last.state == DS_BEAT_DONE, "done: a DONE beat at once");
 
@@ -154,6 +154,29 @@ test_status(struct master *m, uint32_t st, int want, const char *name)
 	l = ds_lease_open(loop, addr, 0x20002, 8, 400, on_lost, NULL);
 	ok(l != NULL && run_until(&lost, 1, 5) && lost_why == want &&
 	    !ds_lease_valid(l), "BEATACK %s: on_lost(%d)", name, want);
+	ds_lease_close(l);
+}
+
+/* DRAIN is no loss: on_lost(DRAIN) once, the lease lives on. */
+static void
+test_drain(struct master *m)
+{
+	struct ds_lease *l;
+
+	lost = 0;
+	m->silent = 0;
+	m->status = DS_BEAT_DRAIN;
+	m->beats = 0;
+	l = ds_lease_open(loop, addr, 0x20004, 3, 400, on_lost, NULL);
+	ok(l != NULL && run_until(&lost, 1, 5) && lost_why == DS_LEASE_DRAIN,
+	    "BEATACK DRAIN: on_lost(DS_LEASE_DRAIN)");
+	run_until(&m->beats, 6, 5);
+	ok(lost == 1 && ds_lease_valid(l), "DRAIN: told once, the lease "
+	    "lives on over more beats (%d calls, %d beats)", lost, m->beats);
+	ds_lease_done(l, 1);
+	run_until(&m->beats, m->beats + 1, 5);
+	ok(m->last.state == DS_BEAT_STOPPED, "done after a drain: a STOPPED "
+	    "beat");
 	ds_lease_close(l);
 }
 
@@ -237,7 +260,7 @@ test_close_done(void)
 	lost = 0;
 	ok(pthread_create(&tid, NULL, thr_main, &h) == 0, "thread master");
 	l = ds_lease_open(loop, h.addr, 0x20005, 2, 10000, on_lost, NULL);
-	ds_lease_done(l);
+	ds_lease_done(l, 0);
 	/* Close waits (bounded) until the DONE beat is acked. */
 	ds_lease_close(l);
 	ev_async_send(h.loop, &h.stop);
@@ -271,6 +294,7 @@ main(void)
 	test_beats(&m);
 	test_status(&m, DS_BEAT_FENCED, DS_LEASE_FENCED, "FENCED");
 	test_status(&m, DS_BEAT_STOP, DS_LEASE_STOP, "STOP");
+	test_drain(&m);
 	test_stopped(&m);
 	test_nomaster();
 	test_close_done();

@@ -224,10 +224,19 @@ test_reply(void)
 	ok(ds_msg_reply_get(&d, p, f.len, &why) == -1 && errno == EBADMSG,
 	    "reply: n over DS_MSG_MAXPROD refused");
 	ds_put_le32(p + 16, 2);
-	ds_put_le32(p + 20 + 32 + 12, 2);
+	ds_put_le32(p + 20 + 32 + 12, 4);
 	ok(ds_msg_reply_get(&d, p, f.len, &why) == -1 && errno == EBADMSG &&
 	    d.pos == NULL && strcmp(why, "undefined producer flag set") == 0,
 	    "reply: undefined producer flag refused");
+	ds_put_le32(p + 20 + 32 + 12, DS_PROD_STOPPED);
+	ok(ds_msg_reply_get(&d, p, f.len, &why) == -1 && errno == EBADMSG &&
+	    d.pos == NULL && strcmp(why, "producer flag STOPPED without "
+	    "ENDED") == 0, "reply: STOPPED without ENDED refused");
+	ds_put_le32(p + 20 + 32 + 12, DS_PROD_ENDED | DS_PROD_STOPPED);
+	ok(ds_msg_reply_get(&d, p, f.len, &why) == 0 && d.n == 2 &&
+	    d.pos[1].flags == (DS_PROD_ENDED | DS_PROD_STOPPED),
+	    "reply: ENDED with STOPPED taken");
+	free(d.pos);
 	free(p);
 	ds_buf_free(&b);
 }
