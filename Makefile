@@ -26,6 +26,10 @@ endif
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DDS_VERSION='"$(VERSION)"' \
 	     $(WARN) $(DEPCF) -Ilibds $(CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS   = -lev $(DEPLIBS) -ldl -lm
+# C++ only for the example plugins: ds_op.h must be C++11 as well as C11.
+CXXFLAGS ?= -O2 -g
+CXXWARN  = -Wall -Wextra -Wpedantic -Wshadow -Wcast-qual -Wwrite-strings \
+	   -Wold-style-cast $(WERROR)
 
 LIB_SRC  = $(sort $(wildcard libds/*/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)
@@ -36,7 +40,8 @@ $(foreach p,$(PARTS),$(eval PARTS_ds-$(p) = \
 PART_OBJ = $(foreach p,$(PARTS),$(PARTS_ds-$(p)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
 TOOLS    = tools/ds-jctl tools/ds-poke tools/bench/journal tools/bench/rategen
-PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
+PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c))) \
+	   $(patsubst %.cc,%.so,$(sort $(wildcard examples/plugins/*.cc)))
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
 MAN7     = $(sort $(wildcard man/*.7))
@@ -83,6 +88,10 @@ tools/%: tools/%.c libds/libds.a
 # Plugins see only the installed header, as <ds_op.h>.
 examples/plugins/%.so: examples/plugins/%.c
 	$(CC) $(ALL_CFLAGS) -Ilibds/op -fPIC -shared -o $@ $<
+
+examples/plugins/%.so: examples/plugins/%.cc
+	$(CXX) -std=c++11 $(CXXWARN) -Ilibds/op $(CXXFLAGS) $(SANFLAGS) \
+	    -MMD -MP -fPIC -shared -o $@ $<
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
 	$(PLUGINS:.so=.d) $(PART_OBJ:.o=.d)
