@@ -10,6 +10,8 @@ PREFIX  ?= /usr/local
 BINDIR  ?= $(PREFIX)/bin
 MANDIR  ?= $(PREFIX)/share/man
 INCDIR  ?= $(PREFIX)/include
+DOCDIR  ?= $(PREFIX)/share/doc/dstream
+PCDIR   ?= $(PREFIX)/share/pkgconfig
 LIBEXECDIR ?= $(PREFIX)/lib/dstream
 CC      ?= cc
 CFLAGS  ?= -O2 -g
@@ -26,6 +28,10 @@ endif
 ALL_CFLAGS = -std=c11 -D_POSIX_C_SOURCE=200809L -DDS_VERSION='"$(VERSION)"' \
 	     $(WARN) $(DEPCF) -Ilibds $(CFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS   = -lev $(DEPLIBS) -ldl -lm
+# C++ only for the example plugins: ds_op.h must be C++11 as well as C11.
+CXXFLAGS ?= -O2 -g
+CXXWARN  = -Wall -Wextra -Wpedantic -Wshadow -Wcast-qual -Wwrite-strings \
+	   -Wold-style-cast $(WERROR)
 
 LIB_SRC  = $(sort $(wildcard libds/*/*.c))
 LIB_OBJ  = $(LIB_SRC:.c=.o)
@@ -36,7 +42,11 @@ $(foreach p,$(PARTS),$(eval PARTS_ds-$(p) = \
 PART_OBJ = $(foreach p,$(PARTS),$(PARTS_ds-$(p)))
 UNITS    = $(patsubst %.c,%,$(sort $(wildcard t/unit/*.c)))
 TOOLS    = tools/ds-jctl tools/ds-poke tools/bench/journal tools/bench/rategen
-PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c)))
+PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c))) \
+	   $(patsubst %.cc,%.so,$(sort $(wildcard examples/plugins/*.cc)))
+# What `make install` puts in $(DOCDIR)/examples: the sources, not what
+# make built from them, nor demo.sh (it runs the source tree's programs).
+EXAMPLES = $(filter-out %.so %.d,$(sort $(wildcard examples/*/*)))
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
 MAN7     = $(sort $(wildcard man/*.7))
@@ -83,6 +93,10 @@ tools/%: tools/%.c libds/libds.a
 # Plugins see only the installed header, as <ds_op.h>.
 examples/plugins/%.so: examples/plugins/%.c
 	$(CC) $(ALL_CFLAGS) -Ilibds/op -fPIC -shared -o $@ $<
+
+examples/plugins/%.so: examples/plugins/%.cc
+	$(CXX) -std=c++11 $(CXXWARN) -Ilibds/op $(CXXFLAGS) $(SANFLAGS) \
+	    -MMD -MP -fPIC -shared -o $@ $<
 
 -include $(LIB_OBJ:.o=.d) $(BINS:=.d) $(UNITS:=.d) $(TOOLS:=.d) \
 	$(PLUGINS:.so=.d) $(PART_OBJ:.o=.d)
@@ -144,21 +158,44 @@ fuzz: libds/libds.a
 bench: all
 	sh tools/bench/pipeline
 
+# Installed man pages name the installed places; the sources say where
+# the default PREFIX puts them.
+MANSED = -e 's,/usr/local/share/doc/dstream,$(DOCDIR),g' \
+	 -e 's,/usr/local/share/pkgconfig,$(PCDIR),g' \
+	 -e 's,/usr/local/include,$(INCDIR),g'
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 \
-	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 $(DESTDIR)$(INCDIR)
+	    $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man7 \
+	    $(DESTDIR)$(INCDIR) $(DESTDIR)$(PCDIR) \
+	    $(addprefix $(DESTDIR)$(DOCDIR)/,$(sort $(dir $(EXAMPLES))))
 	install -m 0755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 0644 libds/op/ds_op.h $(DESTDIR)$(INCDIR)
-	install -m 0644 $(MAN1) $(DESTDIR)$(MANDIR)/man1
-	install -m 0644 $(MAN5) $(DESTDIR)$(MANDIR)/man5
-	install -m 0644 $(MAN7) $(DESTDIR)$(MANDIR)/man7
+	for m in $(MAN1) $(MAN5) $(MAN7); do \
+		d=$(DESTDIR)$(MANDIR)/man$${m##*.}/$${m##*/}; \
+		sed $(MANSED) $$m > $$d && chmod 0644 $$d || exit 1; \
+	done
+	for f in $(EXAMPLES); do \
+		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$f || exit 1; \
+	done
+	@# A plugin needs the header only: ds-op hands it every function it
+	@# calls, so it links nothing of dstream.
+	printf '%s\n' 'prefix=$(PREFIX)' \
+	    'includedir=$(patsubst $(PREFIX)/%,$${prefix}/%,$(INCDIR))' '' \
+	    'Name: dstream' \
+	    'Description: the ds-op plugin API, ds_op.h (ds-op --plugin)' \
+	    'Version: $(VERSION)' 'Cflags: -I$${includedir}' \
+	    > $(DESTDIR)$(PCDIR)/dstream.pc
 
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(notdir $(BINS)))
-	rm -f $(DESTDIR)$(INCDIR)/ds_op.h
+	rm -f $(DESTDIR)$(INCDIR)/ds_op.h $(DESTDIR)$(PCDIR)/dstream.pc
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES))
+	-rmdir $(addprefix $(DESTDIR)$(DOCDIR)/,$(sort $(dir $(EXAMPLES)))) \
+	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 
 clean:
 	rm -f libds/*/*.o libds/*/*.d libds/libds.a $(BINS) $(UNITS) \

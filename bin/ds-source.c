@@ -133,6 +133,25 @@ numbers(struct source *s, const struct ds_common *co, char *const *v)
 		    UINT32_MAX);
 }
 
+/* A name, or a strptime(3) pattern: anything with a '%'. */
+static void
+time_format(struct source *s, const struct ds_common *co, const char *arg)
+{
+	static struct ds_timefmt_pat pat;
+	const char *why;
+
+	if (strchr(arg, '%') == NULL) {
+		if ((s->li.timefmt = ds_timefmt_byname(arg)) == -1)
+			ds_dieusage(co, "--time-format: unknown format '%s' "
+			    "(epoch, epoch-ms, iso8601, or a pattern with %%)",
+			    arg);
+		return;
+	}
+	if ((why = ds_timefmt_pat_compile(&pat, arg)) != NULL)
+		ds_dieusage(co, "--time-format '%s': %s", arg, why);
+	s->li.timepat = &pat;
+}
+
 int
 main(int argc, char *argv[])
 {
@@ -159,7 +178,8 @@ main(int argc, char *argv[])
 		{ "time-field", 0, POPT_ARG_STRING, &num[5], 0,
 		    "field N (1-based) is the event time", "N" },
 		{ "time-format", 0, POPT_ARG_STRING, &tfname, 0,
-		    "epoch, epoch-ms or iso8601 (default epoch)", "FORMAT" },
+		    "epoch (default), epoch-ms, iso8601 or a strptime(3) "
+		    "pattern", "FORMAT" },
 		DS_POPT_NODE(ds_node_source_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
@@ -182,9 +202,8 @@ main(int argc, char *argv[])
 		s.li.delim = (unsigned char)delim[0];
 	if (tfname != NULL && s.li.timefield == 0)
 		ds_dieusage(&co, "--time-format needs --time-field");
-	if (tfname != NULL && (s.li.timefmt = ds_timefmt_byname(tfname)) == -1)
-		ds_dieusage(&co, "--time-format: unknown format '%s' (epoch, "
-		    "epoch-ms, iso8601)", tfname);
+	if (tfname != NULL)
+		time_format(&s, &co, tfname);
 	ds_node_validate(&s.node, &co);
 
 	/* acquire */

@@ -373,6 +373,78 @@ start_on_fifo() {
 	[[ $stderr == *"--time-format: unknown format 'rfc822'"* ]]
 }
 
+# Three nginx access log lines, their times in three zones.
+nginx_log() {
+	cat <<'EOF'
+127.0.0.1 - - [24/Nov/2025:15:00:00 +0000] "GET / HTTP/1.1" 200 612 "-" "curl/8.5"
+10.0.0.2 - bob [01/Jan/2026:00:30:05 -0800] "POST /api HTTP/1.1" 201 17 "-" "x"
+10.0.0.3 - - [29/Feb/2024:23:59:59 +0530] "GET /a HTTP/2.0" 404 0 "-" "y"
+EOF
+}
+
+@test "ds-source: a strptime pattern reads nginx times over two fields, %z honoured" {
+	nginx_log > in
+	# The environment must change nothing: C locale, no TZ.
+	LC_ALL=de_DE.UTF-8 TZ=Asia/Tokyo ds-source --key-field 1 \
+	    --time-field 4 --time-format '[%d/%b/%Y:%H:%M:%S %z]' < in |
+	    ds-sink --format '%t %k %p' > got
+	run -0 cat got
+	[ "${#lines[@]}" = 3 ]
+	[ "${lines[0]}" = "$(date -d '2025-11-24 15:00:00 +0000' +%s%N) 127.0.0.1 $(sed -n 1p in)" ]
+	[ "${lines[1]}" = "$(date -d '2026-01-01 00:30:05 -0800' +%s%N) 10.0.0.2 $(sed -n 2p in)" ]
+	[ "${lines[2]}" = "$(date -d '2024-02-29 23:59:59 +0530' +%s%N) 10.0.0.3 $(sed -n 3p in)" ]
+}
+
+@test "ds-source: %T of a pattern's time equals date -u" {
+	nginx_log | sed -n 2p |
+	    ds-source --time-field 4 --time-format '[%d/%b/%Y:%H:%M:%S %z]' |
+	    ds-sink --format '%T' > got
+	run -0 cat got
+	[ "$output" = "$(date -u -d '2026-01-01 00:30:05 -0800' +%Y-%m-%dT%H:%M:%S.000000000Z)" ]
+}
+
+@test "ds-source: a pattern without %z is UTC; %N reads a fraction; fields split by --delimiter" {
+	printf '%s\n' 'a,2025-11-24,15:00:00.5,x' 'b,2025-11-24,15:00:00.123456789,y' > in
+	TZ=America/New_York ds-source --delimiter , --time-field 2 \
+	    --time-format '%Y-%m-%d,%H:%M:%S.%N' < in |
+	    ds-sink --format '%t' > got
+	s=$(date -u -d '2025-11-24 15:00:00' +%s)
+	run -0 cat got
+	[ "${lines[0]}" = "${s}500000000" ]
+	[ "${lines[1]}" = "${s}123456789" ]
+}
+
+@test "ds-source: a time a pattern does not read exits 65 quoting its fields" {
+	{ nginx_log | sed -n 1p; echo '127.0.0.1 - - [24/Nov/2025:15:00:00 +01x0] "GET / HTTP/1.1" 200 1'; } > in
+	ds-source --time-field 4 --time-format '[%d/%b/%Y:%H:%M:%S %z]' < in \
+	    > frames 2> err && rc=0 || rc=$?
+	[ "$rc" = 65 ]
+	run -0 cat err
+	[ "$output" = "ds-source: fatal: line 2: bad time field: '[24/Nov/2025:15:00:00 +01x0]'" ]
+	run -65 --separate-stderr ds-sink --format '%p' < frames
+	[ "$output" = "$(sed -n 1p in)" ]
+}
+
+@test "ds-source: a pattern must end where a field ends (65)" {
+	run -65 --separate-stderr ds-source --time-field 1 --time-format '%Y-%m-%d' <<< '2025-11-24T15:00:00Z x'
+	[ "$stderr" = "ds-source: fatal: line 1: bad time field: '2025-11-24T15:00:00Z'" ]
+	run -65 --separate-stderr ds-source --time-field 1 --time-format '%Y-%m-%d' <<< '2025-02-30 x'
+	[ "$stderr" = "ds-source: fatal: line 1: bad time field: '2025-02-30'" ]
+}
+
+@test "ds-source: a pattern with %Z, %s, no year or an unknown conversion is a usage error (64)" {
+	run -64 --separate-stderr ds-source --time-field 1 --time-format '%Y %Z'
+	[[ $stderr == "ds-source: --time-format '%Y %Z': %Z drops the zone"* ]]
+	run -64 --separate-stderr ds-source --time-field 1 --time-format '%s'
+	[[ $stderr == *"%s reads the local time zone; use the format epoch"* ]]
+	run -64 --separate-stderr ds-source --time-field 1 --time-format '%H:%M:%S'
+	[[ $stderr == *"no year"* ]]
+	run -64 --separate-stderr ds-source --time-field 1 --time-format '%Y %q'
+	[[ $stderr == *"an unknown conversion"* ]]
+	run -64 --separate-stderr ds-source --time-field 1 --time-format '%Y.%N.%N'
+	[[ $stderr == *"more than one %N"* ]]
+}
+
 @test "ds-source: --time-field must be a number (64)" {
 	run -64 --separate-stderr ds-source --time-field -1
 	[[ $stderr == *"--time-field: not a number"* ]]

@@ -2,9 +2,11 @@
  * count.c: the keyed running count as a ds-op plugin; its output equals
  * `ds-op --builtin count`.  The state is the count in decimal, as in
  * examples/exec/count.*, so every version keeps the same bytes per key.
- * It needs only <ds_op.h>; `make` builds examples/plugins/count.so:
+ * It needs only <ds_op.h>; `make` builds examples/plugins/count.so, and
+ * against an installed dstream (ds-op(1), Writing a plugin):
  *
- *	ds-source --key-field 1 < log | ds-op --plugin examples/plugins/count.so
+ *	cc -shared -fPIC $(pkg-config --cflags dstream) -o count.so count.c
+ *	ds-source --key-field 1 < log | ds-op --plugin ./count.so
  */
 #include <stdio.h>
 #include <stdlib.h>

@@ -143,6 +143,69 @@ bad_time(struct ds_linein *l, const char *f, size_t fl)
 }
 
 static int
+blank(char c)
+{
+	return c == ' ' || c == '\t';
+}
+
+/* Whether f[0..rest) has a field end (or a blank run) at used. */
+static int
+field_end(const struct ds_linein *l, const char *f, size_t rest, size_t used)
+{
+	if (used == 0)
+		return 0;
+	if (used == rest)
+		return 1;
+	if (l->delim != DS_LINE_BLANKS)
+		return f[used] == l->delim;
+	return blank(f[used]) || blank(f[used - 1]);
+}
+
+/*
+ * The bytes from f on that a pattern spanning as many fields as it has
+ * words would read: what an error quotes.
+ */
+static size_t
+pat_span(const struct ds_linein *l, const char *f, size_t rest)
+{
+	const char *q = l->timepat->all;
+	size_t words = 0, fl;
+	int sep, in = 0;
+
+	for (; *q != '\0'; q++) {
+		sep = l->delim == DS_LINE_BLANKS ? blank(*q) : *q == l->delim;
+		if (!sep && !in)
+			words++;
+		in = !sep;
+	}
+	if (words > 0 && ds_line_field(f, rest, words, l->delim, &q, &fl))
+		return (size_t)(q + fl - f);
+	return rest;
+}
+
+/* The event time of line[0..n) into *ns: 0, or -1 with err set. */
+static int
+read_time(struct ds_linein *l, const char *line, size_t n, uint64_t *ns)
+{
+	const char *f = NULL;
+	size_t fl = 0, rest, used;
+
+	if (!ds_line_field(line, n, l->timefield, l->delim, &f, &fl))
+		return bad_time(l, f, 0);
+	if (l->timepat == NULL) {
+		if (ds_timefmt_parse(l->timefmt, f, fl, ns) == -1)
+			return bad_time(l, f, fl);
+		return 0;
+	}
+	/* A pattern reads on from the field's start to a field's end. */
+	rest = (size_t)(line + n - f);
+	if (ds_timefmt_pat_parse(l->timepat, f, rest, ns, &used) == -1 ||
+	    !field_end(l, f, rest, used))
+		return bad_time(l, f, pat_span(l, f, rest));
+	return 0;
+}
+
+static int
 nomem(struct ds_linein *l)
 {
 	l->code = DS_EX_OSERR;
@@ -171,13 +234,8 @@ add_line(struct ds_linein *l, const char *line, size_t n, uint64_t end)
 	}
 	if ((size = t.keylen + t.paylen) > l->maxtuple)
 		return too_long(l, "", size);
-	if (l->timefield > 0) {
-		if (!ds_line_field(line, n, l->timefield, l->delim, &f, &fl))
-			fl = 0;
-		if (fl == 0 || ds_timefmt_parse(l->timefmt, f, fl,
-		    &t.time) == -1)
-			return bad_time(l, f, fl);
-	}
+	if (l->timefield > 0 && read_time(l, line, n, &t.time) == -1)
+		return -1;
 	/* Keep a bundle under the soft limit unless one tuple is over it. */
 	if (l->w.open && l->w.count > 0 &&
 	    ds_bundle_bytes(&l->w) + DS_TUPLE_FIXED + size > DS_BUNDLE_SOFTMAX)

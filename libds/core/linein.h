@@ -16,6 +16,7 @@
 #include <stdint.h>
 
 #include "core/buf.h"
+#include "core/timefmt.h"
 #include "core/tuple.h"
 
 struct ds_linein {
@@ -26,6 +27,9 @@ struct ds_linein {
 	size_t		 timefield;	/* 0: the time of reading */
 	int		 delim;		/* DS_LINE_BLANKS or a byte */
 	int		 timefmt;	/* enum ds_timefmt */
+	/* Or a pattern (borrowed), read from the time field on: it may
+	 * span several fields, but must end where a field ends. */
+	const struct ds_timefmt_pat *timepat;
 	uint64_t	 rate;		/* lines a second, 0: no limit */
 	uint64_t	 producer;	/* of the bundles */
 	uint32_t	 epoch;

@@ -3,8 +3,10 @@
  * the proleptic Gregorian day-number algorithms (H. Hinnant's
  * days_from_civil / civil_from_days), so results never depend on TZ,
  * timegm(3) or the C library; every bound is checked before it can
- * overflow a u64.
+ * overflow a u64.  Patterns are read by strptime(3) into a struct tm,
+ * which goes through the same arithmetic, its %z offset subtracted.
  */
+#define _GNU_SOURCE	/* strptime, tm_gmtoff */
 #include <errno.h>
 #include <string.h>
 #include <time.h>
@@ -224,6 +226,110 @@ ds_timefmt_parse(int fmt, const char *s, size_t n, uint64_t *ns)
 		return parse_iso(s, n, ns);
 	}
 	return fail(EINVAL);
+}
+
+/* What glibc's strptime converts, after an optional E or O. */
+#define PAT_CONV	"aAbBcCdDeFgGhHIjmMnprRStTuUVwWxXyYz%"
+#define PAT_YEAR	"cCDFxyY"	/* those that give the year */
+
+const char *
+ds_timefmt_pat_compile(struct ds_timefmt_pat *p, const char *pat)
+{
+	size_t i, start, o = 0;
+	int year = 0;
+	char c;
+
+	memset(p, 0, sizeof(*p));
+	if (strlen(pat) >= DS_TIMEFMT_PAT_MAX)
+		return "longer than 255 bytes";
+	for (i = 0; pat[i] != '\0'; i++) {
+		if (pat[i] != '%') {
+			p->all[o++] = pat[i];
+			continue;
+		}
+		start = i++;
+		if (pat[i] == 'E' || pat[i] == 'O')
+			i++;
+		c = pat[i];
+		if (c == 'N' && i == start + 1) {
+			if (p->frac)
+				return "more than one %N";
+			p->frac = 1;
+			memcpy(p->head, p->all, o);
+			continue;
+		}
+		if (c == 's')
+			return "%s reads the local time zone; use the format "
+			    "epoch";
+		if (c == 'Z')
+			return "%Z drops the zone; use %z, or write the zone's "
+			    "name as text";
+		if (c == '\0' || strchr(PAT_CONV, c) == NULL)
+			return "an unknown conversion";
+		if (strchr(PAT_YEAR, c) != NULL)
+			year = 1;
+		memcpy(p->all + o, pat + start, i + 1 - start);
+		o += i + 1 - start;
+	}
+	if (!year)
+		return "no year (%Y, %y, %C, %D, %F, %c or %x)";
+	return NULL;
+}
+
+int
+ds_timefmt_pat_parse(const struct ds_timefmt_pat *p, const char *s,
+    size_t n, uint64_t *ns, size_t *used)
+{
+	char buf[DS_TIMEFMT_PAT_MAX];
+	const char *e;
+	struct tm tm;
+	uint64_t frac = 0;
+	size_t at = 0, cut = 0, i;
+	int64_t y, t;
+	unsigned mo;
+
+	if (n >= sizeof(buf))
+		n = sizeof(buf) - 1;
+	memcpy(buf, s, n);
+	buf[n] = '\0';
+	if (p->frac) {
+		/*
+		 * Find the fraction, then cut it out of the text, so that one
+		 * strptime call reads all the rest: %I and %p, %C and %y
+		 * only work out together in one call.
+		 */
+		memset(&tm, 0, sizeof(tm));
+		if ((e = strptime(buf, p->head, &tm)) == NULL)
+			return fail(EINVAL);
+		at = i = (size_t)(e - buf);
+		if (fraction(buf, n, &i, &frac) == -1)
+			return fail(EINVAL);
+		cut = i - at;
+		memmove(buf + at, buf + i, n - i + 1);
+	}
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_mday = 1;		/* a pattern without %d means the first */
+	if ((e = strptime(buf, p->all, &tm)) == NULL ||
+	    (size_t)(e - buf) < at)
+		return fail(EINVAL);
+	y = (int64_t)tm.tm_year + 1900;
+	if (y < 1969)
+		return fail(ERANGE);
+	mo = (unsigned)tm.tm_mon + 1;
+	if (mo < 1 || mo > 12 || tm.tm_mday < 1 ||
+	    (unsigned)tm.tm_mday > mdays((unsigned)y, mo) ||
+	    tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 ||
+	    tm.tm_min > 59 || tm.tm_sec < 0 || tm.tm_sec > 60)
+		return fail(EINVAL);
+	t = days_from_civil(y, mo, (unsigned)tm.tm_mday) * 86400 +
+	    tm.tm_hour * 3600 + tm.tm_min * 60 + tm.tm_sec - tm.tm_gmtoff;
+	if (t < 0)
+		return fail(ERANGE);
+	if ((uint64_t)t > MAXSEC || (uint64_t)t * NS > UINT64_MAX - frac)
+		return fail(ERANGE);
+	*ns = (uint64_t)t * NS + frac;
+	*used = (size_t)(e - buf) + cut;
+	return 0;
 }
 
 static void

@@ -19,12 +19,19 @@
  * previous timer.  Pointers handed to a callback are borrowed and valid
  * only during it; state_get's value is valid until the next state or emit
  * call.  ds-op is single-threaded: callbacks are never concurrent.
+ *
+ * The header is C11 and C++11: a C++ plugin includes it as it is (the
+ * declarations have C linkage, so ds-op finds ds_op_plugin by its name).
  */
 #ifndef DS_OP_H
 #define DS_OP_H
 
 #include <stddef.h>
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define DS_OP_ABI	1
 
@@ -68,6 +75,12 @@ struct ds_op_plugin {
 	int		(*on_end)(struct ds_op_ctx *);	/* input ended; may emit */
 	void		(*fini)(struct ds_op_ctx *);
 };
+
+/*
+ * The one object a plugin defines.  Declared here so that its definition
+ * is exported in C++ too, where a const object is otherwise file-local.
+ */
+extern const struct ds_op_plugin ds_op_plugin;
 
 #define DS_OP_PLUGIN(name, init, on_tuple, on_timer, on_end, fini)	\
 	const struct ds_op_plugin ds_op_plugin = { DS_OP_ABI, (name),	\
@@ -115,5 +128,9 @@ ds_now(struct ds_op_ctx *c)
 {
 	return c->api->now(c);
 }
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -2,7 +2,8 @@
  * t/unit/timefmt.c: the time formats ds-source parses and ds-sink prints.
  * Known vectors (checked against date -u), every zone form, fractions
  * shorter and longer than ns, the calendar edges (leap days, 1970, the
- * u64 limit in 2554) and text each format must refuse.
+ * u64 limit in 2554) and text each format must refuse; strptime patterns
+ * checked against the ISO 8601 reading of the same time.
  */
 #include <errno.h>
 #include <string.h>
@@ -43,6 +44,124 @@ iso(uint64_t ns, const char *want)
 	ds_timefmt_iso(ns, buf);
 	buf[DS_TIMEFMT_ISO_LEN] = '\0';
 	return strcmp(buf, want) == 0;
+}
+
+/* Pattern pat reads s whole, as the same time as ISO 8601 text iso. */
+static int
+pat_is(const char *pat, const char *s, const char *iso)
+{
+	struct ds_timefmt_pat p;
+	uint64_t ns, want;
+	size_t used;
+
+	if (ds_timefmt_pat_compile(&p, pat) != NULL ||
+	    ds_timefmt_parse(DS_TIMEFMT_ISO8601, iso, strlen(iso), &want) != 0)
+		return 0;
+	return ds_timefmt_pat_parse(&p, s, strlen(s), &ns, &used) == 0 &&
+	    ns == want && used == strlen(s);
+}
+
+/* Pattern pat reads s up to byte used. */
+static int
+pat_used(const char *pat, const char *s, size_t want)
+{
+	struct ds_timefmt_pat p;
+	uint64_t ns;
+	size_t used;
+
+	return ds_timefmt_pat_compile(&p, pat) == NULL &&
+	    ds_timefmt_pat_parse(&p, s, strlen(s), &ns, &used) == 0 &&
+	    used == want;
+}
+
+static int
+pat_refused(const char *pat, const char *s, int err)
+{
+	struct ds_timefmt_pat p;
+	uint64_t ns;
+	size_t used;
+
+	errno = 0;
+	return ds_timefmt_pat_compile(&p, pat) == NULL &&
+	    ds_timefmt_pat_parse(&p, s, strlen(s), &ns, &used) == -1 &&
+	    errno == err;
+}
+
+/* Pattern pat does not compile, and the reason holds what. */
+static int
+pat_bad(const char *pat, const char *what)
+{
+	struct ds_timefmt_pat p;
+	const char *why;
+
+	why = ds_timefmt_pat_compile(&p, pat);
+	return why != NULL && strstr(why, what) != NULL;
+}
+
+static void
+patterns(void)
+{
+	const char *clf = "[%d/%b/%Y:%H:%M:%S %z]";
+	char big[DS_TIMEFMT_PAT_MAX + 1];
+
+	ok(pat_is(clf, "[24/Nov/2025:15:00:00 +0000]", "2025-11-24T15:00:00Z"),
+	    "pattern: nginx time, UTC");
+	ok(pat_is(clf, "[24/Nov/2025:15:00:00 +0130]",
+	    "2025-11-24T15:00:00+01:30"), "pattern: %%z east");
+	ok(pat_is(clf, "[01/Jan/2026:00:30:00 -0800]",
+	    "2026-01-01T00:30:00-08:00"), "pattern: %%z west, across a year");
+	ok(pat_is(clf, "[24/Nov/2025:15:00:00 +01:00]",
+	    "2025-11-24T15:00:00+01:00"), "pattern: %%z with a colon");
+	ok(pat_is(clf, "[24/nov/2025:15:00:00 Z]", "2025-11-24T15:00:00Z"),
+	    "pattern: %%z Z, month in lower case");
+	ok(pat_is("%Y-%m-%d %H:%M:%S", "2025-11-24 15:00:00",
+	    "2025-11-24T15:00:00Z"), "pattern: no %%z is UTC");
+	ok(pat_is("%Y-%m-%d %H:%M:%S,%N", "2025-11-24 15:00:00,123",
+	    "2025-11-24T15:00:00.123Z"), "pattern: %%N milliseconds");
+	ok(pat_is("%Y-%m-%dT%H:%M:%S.%N%z",
+	    "2025-11-24T15:00:00.1234567891+0100",
+	    "2025-11-24T15:00:00.123456789+01:00"),
+	    "pattern: %%N past ns dropped, then %%z");
+	ok(pat_is("%Y-%m-%d %I:%M:%S.%N %p", "2025-11-24 03:00:00.5 PM",
+	    "2025-11-24T15:00:00.5Z"), "pattern: %%N between %%I and %%p");
+	ok(pat_is("%%%Y%%%j", "%2024%060", "2024-02-29T00:00:00Z"),
+	    "pattern: %%%% and a day of the year");
+	ok(pat_is("%Y", "2025", "2025-01-01T00:00:00Z"),
+	    "pattern: what is not given is the start");
+	ok(pat_is("%a %b %e %H:%M:%S %Y", "Mon Nov 24 15:00:00 2025",
+	    "2025-11-24T15:00:00Z"), "pattern: date(1)'s C-locale text");
+	ok(pat_is("%F %T", "2000-02-29 23:59:60", "2000-03-01T00:00:00Z"),
+	    "pattern: a leap second");
+	ok(pat_used(clf, "[24/Nov/2025:15:00:00 +0000] \"GET /\" 200", 28),
+	    "pattern: used is the bytes it read");
+	ok(pat_refused(clf, "[24/Nov/2025:15:00:00 +0000", EINVAL),
+	    "pattern: text that ends early");
+	ok(pat_refused(clf, "[24/Foo/2025:15:00:00 +0000]", EINVAL),
+	    "pattern: no such month");
+	ok(pat_refused(clf, "[24/Nov/2025:15:00:00 0000]", EINVAL),
+	    "pattern: %%z without a sign");
+	ok(pat_refused("%Y-%m-%d", "2025-02-29", EINVAL),
+	    "pattern: a day the month does not have");
+	ok(pat_refused("%Y-%m-%d", "1969-12-31", ERANGE),
+	    "pattern: before 1970");
+	ok(pat_refused("%Y-%m-%d %H:%M%z", "1970-01-01 00:30+0100", ERANGE),
+	    "pattern: before 1970 after the offset");
+	ok(pat_is("%Y-%m-%d %H:%M%z", "1969-12-31 23:30-0100",
+	    "1970-01-01T00:30:00Z"), "pattern: 1969 west of UTC is 1970");
+	ok(pat_refused("%Y-%m-%d %H.%N", "2025-11-24 15.x", EINVAL),
+	    "pattern: %%N without a digit");
+	ok(pat_bad("%H:%M:%S", "no year"), "pattern: refused without a year");
+	ok(pat_bad("%s", "%s"), "pattern: %%s refused");
+	ok(pat_bad("%Y %Z", "%Z"), "pattern: %%Z refused");
+	ok(pat_bad("%Y %q", "unknown"), "pattern: unknown conversion refused");
+	ok(pat_bad("%Y %", "unknown"), "pattern: a lone %% refused");
+	ok(pat_bad("%Y.%N.%N", "%N"), "pattern: two %%N refused");
+	memset(big, 'x', sizeof(big) - 1);
+	memcpy(big, "%Y", 2);
+	big[sizeof(big) - 1] = '\0';
+	ok(pat_bad(big, "255"), "pattern: too long refused");
+	big[DS_TIMEFMT_PAT_MAX - 1] = '\0';
+	ok(!pat_bad(big, ""), "pattern: 255 bytes is fine");
 }
 
 int
@@ -175,5 +294,6 @@ main(void)
 	}
 	ok(ns >= 20000ull * 86400 * 1000000000ull,
 	    "iso round trips every ~day over 55 years");
+	patterns();
 	return done();
 }
