@@ -6,7 +6,8 @@
  * process's argv from the plan; rundir.c owns the run and state
  * directories; supervise.c starts, reaps and restarts; stop.c stops the
  * job; control.c serves BEATs and CTL commands; procs.c waits for an
- * earlier master's children; check.c runs each process's --check.  All of it may print and exit: this is bin/.
+ * earlier master's children; check.c runs each process's --check.  All
+ * of it may print and exit: this is bin/.
  */
 #ifndef DS_MASTER_H
 #define DS_MASTER_H

@@ -2,8 +2,8 @@
  * op.h: ds-op's parts: bin/ds-op.c parses the options and runs pipe mode
  * (frames on stdin and stdout); run.c drives the operator for both modes
  * (bundles, timers, failures); node.c is the program of a topology node
- * (node/node.h); check.c is --check.  One global state, O.  All of it may print and exit:
- * this is bin/.
+ * (node/node.h); check.c is --check.  One global state, O.  All of it
+ * may print and exit: this is bin/.
  */
 #ifndef DS_OP_H_BIN
 #define DS_OP_H_BIN
