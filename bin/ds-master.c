@@ -75,10 +75,11 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	size_t i;
 
 	load(co, file);
-	if (check)
-		return DS_EX_OK;
 	M.addr = xprintf("ipc://%s/master", M.topo.run);
 	argv_build(a0);
+	check_run();		/* a bad run line never starts the job */
+	if (check)
+		return DS_EX_OK;
 
 	/* acquire */
 	rundir_open();
@@ -180,7 +181,7 @@ main(int argc, char *argv[])
 	int rc, check = 0;
 	struct poptOption opts[] = {
 		{ "check", 0, POPT_ARG_NONE, NULL, OPT_CHECK,
-		    "run: only validate FILE", NULL },
+		    "run: only check FILE and every process's options", NULL },
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};

@@ -22,13 +22,13 @@
 #include "op/op.h"
 
 #define USAGE \
-	"ds-op [-qv] [--bundle N] [--every MS] [--match REGEX] " \
+	"ds-op [-qv] [--bundle N] [--check] [--every MS] [--match REGEX] " \
 	"[--max-emit SIZE] [--max-keys N] [--max-tuple SIZE] " \
 	"[--notify-fd FD] [topology options] --builtin NAME [ARG ...]\n" \
-	"ds-op [-qv] [--bundle N] [--max-emit SIZE] [--max-keys N] " \
+	"ds-op [-qv] [--bundle N] [--check] [--max-emit SIZE] [--max-keys N] " \
 	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
 	"--plugin FILE [ARG ...]\n" \
-	"ds-op [-qv] [--bundle N] [--max-emit SIZE] [--max-keys N] " \
+	"ds-op [-qv] [--bundle N] [--check] [--max-emit SIZE] [--max-keys N] " \
 	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
 	"--exec COMMAND"
 
@@ -125,6 +125,7 @@ main(int argc, const char *argv[])
 		    "run the built-in operator NAME", "NAME" },
 		{ "bundle", 0, POPT_ARG_STRING, &bundle_s, 0,
 		    "at most N tuples per output bundle (64)", "N" },
+		DS_POPT_CHECK,
 		{ "every", 0, POPT_ARG_STRING, &every_s, 0,
 		    "topk: also emit the top N every MS milliseconds", "MS" },
 		{ "exec", 0, POPT_ARG_STRING, &cmd, 0,
@@ -195,6 +196,8 @@ main(int argc, const char *argv[])
 		op_die();
 	O.opname = builtin != NULL ? builtin : plugin;
 	O.opargs = poptGetArgs(pc);
+	if (co.check)
+		op_check(&co, builtin != NULL);
 	if (O.node.cfg.on) {
 		/* The operator starts once recovery is over (resume). */
 		O.node.maxtuple = maxtuple;

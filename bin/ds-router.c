@@ -19,12 +19,12 @@
 #include "node/node.h"
 
 #define USAGE \
-	"ds-router [-qv] [--buffer SIZE] [--ended IDS] [--epoch N]\n" \
-	"          [--keepalive MS] [--key FILE] [--master ADDR]\n" \
-	"          [--max-tuple SIZE] [--name NAME] [--network NET]\n" \
-	"          [--notify-fd FD] [--once MODE] [--state DIR]\n" \
-	"          --consumers IDS --dist DIST --id N --listen ADDR\n" \
-	"          --pull MODE:IDS@ADDR ..."
+	"ds-router [-qv] [--buffer SIZE] [--check] [--ended IDS]\n" \
+	"          [--epoch N] [--keepalive MS] [--key FILE]\n" \
+	"          [--master ADDR] [--max-tuple SIZE] [--name NAME]\n" \
+	"          [--network NET] [--notify-fd FD] [--once MODE]\n" \
+	"          [--state DIR] --consumers IDS --dist DIST --id N\n" \
+	"          --listen ADDR --pull MODE:IDS@ADDR ..."
 
 static void
 term_cb(struct ev_loop *loop, ev_signal *w, int revents)
@@ -47,6 +47,7 @@ main(int argc, char *argv[])
 		{ "max-tuple", 0, POPT_ARG_STRING, &maxtuple, 0,
 		    "largest key+payload in bytes, K/M/G (default 1M)",
 		    "SIZE" },
+		DS_POPT_CHECK,
 		DS_POPT_NODE(ds_node_router_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
@@ -59,6 +60,8 @@ main(int argc, char *argv[])
 		    DS_FRAME_MAX - 1024);
 	free(maxtuple);
 	ds_node_validate(&n, &co);
+	if (co.check)
+		exit(DS_EX_OK);
 
 	signal(SIGPIPE, SIG_IGN);
 	loop = EV_DEFAULT;

@@ -29,10 +29,11 @@
 
 #include "ds.h"
 #include "node/node.h"
+#include "sink/sink.h"
 #include "store/output.h"
 
 #define USAGE \
-	"ds-sink [-qv] [--append] [--file PATH] [--format FMT]\n" \
+	"ds-sink [-qv] [--append] [--check] [--file PATH] [--format FMT]\n" \
 	"        [--max-tuple SIZE] [--notify-fd FD] [--tc PATH]\n" \
 	"        [topology options]"
 
@@ -230,8 +231,10 @@ main(int argc, char *argv[])
 	struct poptOption opts[] = {
 		{ "append", 0, POPT_ARG_NONE, &k.append, 0,
 		    "append to the --file instead of truncating it", NULL },
+		DS_POPT_CHECK,
 		{ "file", 0, POPT_ARG_STRING, &file, 0,
-		    "write to PATH instead of stdout", "PATH" },
+		    "write to PATH instead of stdout (%i: the instance index)",
+		    "PATH" },
 		{ "format", 0, POPT_ARG_STRING, &format, 0,
 		    "line template: %k %p %s %P %e %i %t %T %r %% "
 		    "(default %k\\t%p)", "FMT" },
@@ -240,7 +243,7 @@ main(int argc, char *argv[])
 		    "SIZE" },
 		{ "tc", 0, POPT_ARG_STRING, &tc, 0,
 		    "put key -> payload into the Tokyo Cabinet hash database "
-		    "PATH instead of writing lines", "PATH" },
+		    "PATH instead of writing lines (%i: see --file)", "PATH" },
 		DS_POPT_NODE(ds_node_sink_opts),
 		DS_POPT_COMMON,
 		POPT_TABLEEND
@@ -269,6 +272,12 @@ main(int argc, char *argv[])
 	    tc == NULL)
 		ds_dieusage(&co, "exactly-once needs --file or --tc: what is "
 		    "written to standard output cannot be taken back");
+	if (file != NULL)
+		file = sink_path(&co, &k.node.cfg, "--file", file);
+	if (tc != NULL)
+		tc = sink_path(&co, &k.node.cfg, "--tc", tc);
+	if (co.check)
+		sink_check(file, tc);
 
 	/* acquire: a topology instance opens --file once it knows where */
 	signal(SIGPIPE, SIG_IGN);

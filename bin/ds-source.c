@@ -26,10 +26,10 @@
 #include "source/source.h"
 
 #define USAGE \
-	"ds-source [-qv] [--bundle N] [--delimiter C] [--file PATH]\n" \
-	"          [--key-field N] [--linger MS] [--max-tuple SIZE]\n" \
-	"          [--notify-fd FD] [--rate N] [--time-field N]\n" \
-	"          [--time-format FORMAT]\n" \
+	"ds-source [-qv] [--bundle N] [--check] [--delimiter C]\n" \
+	"          [--file PATH] [--key-field N] [--linger MS]\n" \
+	"          [--max-tuple SIZE] [--notify-fd FD] [--rate N]\n" \
+	"          [--time-field N] [--time-format FORMAT]\n" \
 	"          [topology options]"
 
 #define RATE_MAX	1000000000
@@ -162,6 +162,7 @@ main(int argc, char *argv[])
 	struct poptOption opts[] = {
 		{ "bundle", 0, POPT_ARG_STRING, &num[0], 0,
 		    "tuples per bundle, 1..65536 (default 64)", "N" },
+		DS_POPT_CHECK,
 		{ "delimiter", 0, POPT_ARG_STRING, &delim, 0,
 		    "fields are separated by byte C (\\t: TAB)", "C" },
 		{ "file", 0, POPT_ARG_STRING, &file, 0,
@@ -205,6 +206,8 @@ main(int argc, char *argv[])
 	if (tfname != NULL)
 		time_format(&s, &co, tfname);
 	ds_node_validate(&s.node, &co);
+	if (co.check)
+		exit(DS_EX_OK);	/* the input is not opened */
 
 	/* acquire */
 	signal(SIGPIPE, SIG_IGN);

@@ -105,6 +105,21 @@ jctl() { "$TOP/tools/ds-jctl" "$@"; }
 	run -64 ds-journal --dir "$D" --listen "$J" --notify-fd 9 9>&-
 }
 
+@test "ds-journal: --check checks every option and exits 0 without opening DIR, binding or reading a key" {
+	export XDG_RUNTIME_DIR="$PWD/xdg"
+	run -0 ds-journal --check --dir "$PWD/nope" --listen "$J" --id 7 \
+	    --master "ipc://$PWD/m" --writers 1,2 --key "$PWD/nokey"
+	[ -z "$output" ]
+	[ ! -e "$PWD/nope" ]
+	[ ! -e j.sock ]
+	[ ! -e xdg ]
+	run -64 --separate-stderr ds-journal --check --dir "$D" \
+	    --listen "$J" --min-fre 1M
+	[[ $stderr == "ds-journal: --min-fre: unknown option"* ]]
+	run -64 ds-journal --check --dir "$D" --listen "$J" --writers 1,1
+	run -64 ds-journal --check --listen "$J"
+}
+
 @test "ds-journal: a missing directory exits 66" {
 	run -66 --separate-stderr ds-journal --dir "$PWD/nope" --listen "$J"
 	[[ $stderr == *"unable to open directory"*"nope"* ]]

@@ -16,15 +16,21 @@ setup() {
 	mkdir -p "$T/fake" "$FAKE_OUT"
 	cat > "$T/fake/ds-fake" <<'EOF'
 #!/bin/sh
-# Records "$0 $@" one word a line in $FAKE_OUT/NAME.argv (NAME from
-# --name), then: --exit N: exit N; --fail-once N: exit N the first time,
-# later run; otherwise run until the parent (ds-master) is gone.
+# --check (ds-master's check before a start, always first): record
+# NAME.check, exit 0.  Else records "$0 $@" one word a line in
+# $FAKE_OUT/NAME.argv (NAME from --name), then: --exit N: exit N;
+# --fail-once N: exit N the first time, later run; otherwise run until
+# the parent (ds-master) is gone.
 name= prev= mode= code=
 for a; do
 	[ "$prev" = --name ] && name=$a
 	case $prev in --exit|--fail-once) mode=$prev code=$a ;; esac
 	prev=$a
 done
+if [ "$1" = --check ]; then
+	: > "$FAKE_OUT/$name.check"
+	exit 0
+fi
 printf '%s\n' "$0" "$@" > "$FAKE_OUT/$name.argv"
 case $mode in
 --exit) exit "$code" ;;
@@ -192,7 +198,7 @@ argv_of() {
 [node src]
 run = ds-source --file x
 [node out]
-run = ds-sink
+run = ds-sink --file out
 input = src
 EOF
 	run -0 ds-master run --check "$T/x.topo"
@@ -201,7 +207,7 @@ EOF
 [node src]
 run = ds-source --file x
 [node out]
-run = ds-sink
+run = ds-sink --tc out.tc
 input = src
 once.src = exactly
 EOF
@@ -228,11 +234,114 @@ EOF
 	[ -z "$output" ]
 	run -0 ds-master run --check -v "$T/ok.topo"
 	[ -z "$output" ]
-	# Nothing is created, no program is looked up.
+	# Nothing is created; the programs, ds-master's neighbours, are
+	# found without PATH.
 	[ ! -e "$T/run" ]
 	[ ! -e "$T/state" ]
+	[ ! -e "$T/counts.txt" ]
 	run -0 env PATH=/nonexistent "$TOP/bin/ds-master" run --check "$T/ok.topo"
 	[ -z "$output" ]
+}
+
+# Three real nodes, src (parallel 2) -> count (hash, parallel 2) -> out;
+# the run lines are on lines 5, 8 and 12 (with one extra [topology]
+# line: 6, 9 and 13).
+real_chain() {	# $1: extra [topology] line, $2..$4: src, count, out run lines
+	topo c.topo "$1" <<EOF
+[node src]
+run = $2
+parallel = 2
+[node count]
+run = $3
+input = src:hash
+parallel = 2
+[node out]
+run = $4
+input = count
+EOF
+}
+
+@test "ds-master: --check and run put every command line through its program's --check: a misspelled option is refused with FILE:LINE: NODE and the program's message (64), nothing started" {
+	local src='ds-source --file in --key-field 1' op='ds-op --builtin count'
+	local sink='ds-sink --file counts'
+	real_chain "" "ds-source --file in --key-feld 1" "$op" "$sink"
+	run -64 --separate-stderr ds-master run --check "$T/c.topo"
+	[ "$stderr" = "ds-master: fatal: $T/c.topo:5: src: ds-source: --key-feld: unknown option" ]
+	real_chain "" "$src" "ds-op --buitin count" "$sink"
+	run -64 --separate-stderr ds-master run --check "$T/c.topo"
+	[ "$stderr" = "ds-master: fatal: $T/c.topo:8: count: ds-op: --buitin: unknown option" ]
+	real_chain "" "$src" "$op" "ds-sink --fiel counts"
+	run -64 --separate-stderr ds-master run --check "$T/c.topo"
+	[ "$stderr" = "ds-master: fatal: $T/c.topo:12: out: ds-sink: --fiel: unknown option" ]
+	# run checks before it starts anything: no directory, no output.
+	run -64 --separate-stderr ds-master run -v "$T/c.topo"
+	[ "$stderr" = "ds-master: fatal: $T/c.topo:12: out: ds-sink: --fiel: unknown option" ]
+	[ ! -e "$T/run" ]
+	[ ! -e "$T/state" ]
+	[ ! -e "$T/counts" ]
+	# The exactly-once requirements too: a sink that cannot take back
+	# what it wrote.
+	real_chain "once = exactly" "$src" "$op" "ds-sink"
+	run -64 --separate-stderr ds-master run --check "$T/c.topo"
+	[[ $stderr == "ds-master: fatal: $T/c.topo:13: out: ds-sink: exactly-once needs --file or --tc: "* ]]
+	run -64 --separate-stderr ds-master run "$T/c.topo"
+	[[ $stderr == "ds-master: fatal: $T/c.topo:13: out: ds-sink: exactly-once needs --file or --tc: "* ]]
+	[ ! -e "$T/run" ]
+	# A failing check's status is passed on.
+	real_chain "" "$src" "ds-op --exec 'no-such-program-x'" "$sink"
+	run -69 --separate-stderr ds-master run --check "$T/c.topo"
+	[[ $stderr == "ds-master: fatal: $T/c.topo:8: count: ds-op: fatal: --exec: no-such-program-x: program not found"* ]]
+	real_chain "" "$src" "ds-op --plugin ./nope.so" "$sink"
+	run -78 --separate-stderr ds-master run --check "$T/c.topo"
+	[[ $stderr == "ds-master: fatal: $T/c.topo:8: count: ds-op: fatal: "*"nope.so"* ]]
+}
+
+@test "ds-master: two instances writing one file are refused (78): a sink with parallel 2 and no %i, two sinks naming one file" {
+	local here
+	here=$(cd "$T" && pwd -P)
+	real_chain "" "ds-source --file in" "ds-op --builtin count" \
+	    "ds-sink --file out"
+	printf 'parallel = 2\n' >> "$T/c.topo"
+	run -78 --separate-stderr ds-master run --check "$T/c.topo"
+	[ "$stderr" = "ds-master: fatal: $T/c.topo:12: out: out.0 and out.1 both write $here/out: parallel = 2 needs %i (the instance index) in the file name" ]
+	run -78 ds-master run "$T/c.topo"
+	[ ! -e "$T/run" ]
+	sed -i 's|--file out|--file out.%i|' "$T/c.topo"
+	run -0 ds-master run --check "$T/c.topo"
+	# Two nodes, one file under two names: a relative path is taken from
+	# the topology file's directory, wherever ds-master runs.
+	mkdir "$T/sub"
+	topo d.topo "" <<EOF
+[node src]
+run = ds-source --file in
+[node a]
+run = ds-sink --tc sub/../db.tc
+input = src
+[node b]
+run = ds-sink --tc $T/db.tc
+input = src
+EOF
+	cd /
+	run -78 --separate-stderr ds-master run --check "$T/d.topo"
+	[ "$stderr" = "ds-master: fatal: $T/d.topo:10: b: writes $here/db.tc, as a (line 7) does" ]
+	sed -i 's|--tc sub/../db.tc|--tc sub/db.tc|' "$T/d.topo"
+	run -0 ds-master run --check "$T/d.topo"
+}
+
+@test "ds-master: an instance that exits 64 or 78 while running stops the job with that status; it is started once" {
+	local code
+	for code in 64 78; do
+		rm -rf "$T/state" "$FAKE_OUT"/*
+		fake_chain "" "--exit $code"
+		run -"$code" --separate-stderr ds-master run "$T/f.topo"
+		last=$(printf '%s\n' "$stderr" | grep '^ds-master:' | tail -n 1)
+		[ "$last" = "ds-master: fatal: op.0 exited $code: not restarted" ]
+		[[ $stderr != *"restarting"* ]]
+		# Checked, then started once: epoch 1 is its only one.
+		[ -e "$FAKE_OUT/op.0.check" ]
+		grep -qx 'op.0 1' "$T/state/epochs"
+		wait_for "! pgrep -f '$T/fake/ds-' > /dev/null"
+	done
 }
 
 @test "ds-master: a program that cannot be found exits 69 naming node and program" {
@@ -264,14 +373,13 @@ EOF
 }
 
 @test "ds-master: an instance exiting at once 5 times in a row stops the job (69)" {
-	fake_chain "" ""
-	sed -i 's|^run = fake/ds-op.*|run = ds-op --no-such-option|' "$T/f.topo"
+	fake_chain "" "--exit 70"
 	SECONDS=0
 	run -69 --separate-stderr ds-master run "$T/f.topo"
 	[ $SECONDS -lt 15 ]
 	last=$(printf '%s\n' "$stderr" | grep '^ds-master:' | tail -n 1)
-	[[ $last == "ds-master: fatal: op.0 exited 5 times in a row within 2 s of starting, last with exit 64: cannot go on" ]]
-	[[ $stderr == *"ds-master: warning: op.0 died (exit 64)"* ]]
+	[[ $last == "ds-master: fatal: op.0 exited 5 times in a row within 2 s of starting, last with exit 70: cannot go on" ]]
+	[[ $stderr == *"ds-master: warning: op.0 died (exit 70)"* ]]
 	grep -qx 'op.0 5' "$T/state/epochs"
 	# The other instances were stopped.
 	wait_for "! pgrep -f '$T/fake/ds-' > /dev/null"
@@ -565,8 +673,7 @@ direct_check() {
 	run -0 --separate-stderr ds-master run -v "$T/f.topo"
 	[[ $stderr == *"ds-master: info: src.0 started pid="*" epoch=1"* ]]
 	[[ $stderr == *"ds-master: info: out.0 started pid="*" epoch=1"* ]]
-	sed -i 's|^run = fake/ds-op.*|run = ds-op --no-such-option|' "$T/f.topo"
-	sed -i 's|--exit 0||' "$T/f.topo"
+	sed -i 's|--exit 0||; s|^run = fake/ds-op.*|& --exit 70|' "$T/f.topo"
 	run -69 --separate-stderr ds-master run -q "$T/f.topo"
 	[ "$(printf '%s\n' "$stderr" | grep -c '^ds-master: ')" -eq 1 ]
 	[[ $stderr == *"ds-master: fatal: op.0 exited 5 times"* ]]

@@ -180,6 +180,37 @@ plugin() {
 	run -64 --separate-stderr ds-op --builtin identity x
 }
 
+@test "ds-op: --check checks the options and operands, loads a plugin, looks up an --exec program, and starts nothing" {
+	cd "$T"
+	export XDG_RUNTIME_DIR="$T/xdg"
+	run -0 ds-op --check --builtin count --id 131072 --name count.0 \
+	    --listen "ipc://$T/sock" --consumers 196608 \
+	    --pull "least:65536@ipc://$T/up" --master "ipc://$T/m"
+	[ -z "$output" ]
+	[ ! -e sock ]
+	[ ! -e xdg ]
+	run -64 --separate-stderr ds-op --check --buitin count
+	[[ $stderr == "ds-op: --buitin: unknown option"* ]]
+	# A built-in's operands go through its init.
+	run -0 ds-op --check --builtin topk 3
+	run -64 --separate-stderr ds-op --check --builtin topk x
+	[[ $stderr == "ds-op: topk needs one operand N"* ]]
+	run -64 ds-op --check --builtin count --id 1 --listen "ipc://$T/sock" \
+	    --consumers 2 --pull "exactly:3@ipc://$T/up"
+	run -0 ds-op --check --plugin "$TOP/examples/plugins/count.so"
+	run -78 --separate-stderr ds-op --check --plugin "$T/nope.so"
+	[[ $stderr == *"nope.so: cannot open shared object file"* ]]
+	# The program is looked up, never started.
+	run -0 ds-op --check --exec "touch $T/started"
+	[ ! -e started ]
+	run -69 --separate-stderr ds-op --check --exec 'no-such-program-x -v'
+	[ "$stderr" = "ds-op: fatal: --exec: no-such-program-x: program not found" ]
+	run -69 ds-op --check --exec "$T/nope.sh"
+	# Only sh knows what these run.
+	run -0 ds-op --check --exec 'exec no-such-program-x'
+	run -0 ds-op --check --exec 'X=1 no-such-program-x'
+}
+
 @test "ds-op: --bundle N caps the tuples per output bundle" {
 	printf 'k\t%s\n' $(seq 1 10) | gen > "$T/in"
 	ds-op --bundle 3 --builtin identity < "$T/in" | dump > "$T/out"

@@ -156,6 +156,19 @@ make_input() {	# $1: lines, $2: keys
 	[[ $stderr == "ds-router: unexpected operand 'extra'"* ]]
 }
 
+@test "ds-router: --check checks every option and exits 0 without binding, connecting or making a key" {
+	export XDG_RUNTIME_DIR="$PWD/xdg"
+	run -0 router_ok --check --master "ipc://$PWD/m" --name a-b
+	[ -z "$output" ]
+	[ ! -e r ]
+	[ ! -e xdg ]
+	run -64 --separate-stderr router_ok --check --buffr 1M
+	[[ $stderr == "ds-router: --buffr: unknown option"* ]]
+	run -64 --separate-stderr ds-router --check --dist hash --id $RID \
+	    --listen "ipc://$PWD/r" --pull "least:$SRC@ipc://$PWD/s"
+	[[ $stderr == "ds-router: --consumers is required"* ]]
+}
+
 # The required options but the one named $1, each as OPTION VALUE.
 required_but() {
 	local o

@@ -232,6 +232,81 @@ sys.stdout.buffer.write(b)' "$@"
 	[[ $stderr == "ds-sink: --append needs --file"* ]]
 }
 
+# Topology options of an instance named $1 (nothing listens: --check).
+inst_opts() {
+	echo --id 196608 --name "$1" --master "ipc://$PWD/m" \
+	    --pull "least:131072@ipc://$PWD/up"
+}
+
+@test "ds-sink: --check prints the absolute path of --file and --tc and creates, binds and reads nothing" {
+	export XDG_RUNTIME_DIR="$PWD/xdg"
+	local here
+	here=$(pwd -P)
+	run -0 ds-sink --check --file out < /dev/null
+	[ "$output" = "writes $here/out" ]
+	run -0 ds-sink --check --tc db.tc $(inst_opts out.0)
+	[ "$output" = "writes $here/db.tc" ]
+	# The directory as the kernel finds it: two names of one file agree.
+	mkdir real
+	ln -s real link
+	run -0 ds-sink --check --file link/../real/./out
+	[ "$output" = "writes $here/real/out" ]
+	run -0 ds-sink --check --file "$PWD/link/out"
+	[ "$output" = "writes $here/real/out" ]
+	# Without --file or --tc nothing is written but standard output.
+	run -0 ds-sink --check $(inst_opts out.0)
+	[ -z "$output" ]
+	[ ! -e out ]
+	[ ! -e db.tc ]
+	[ ! -e real/out ]
+	[ ! -e xdg ]
+}
+
+@test "ds-sink: --check refuses what a run refuses: a misspelled option, exactly-once without --file (64)" {
+	run -64 --separate-stderr ds-sink --check --fiel out
+	[[ $stderr == "ds-sink: --fiel: unknown option"* ]]
+	[ -z "$output" ]
+	run -64 --separate-stderr ds-sink --check $(inst_opts out.0) \
+	    --once exactly --journal "ipc://$PWD/j"
+	[[ $stderr == "ds-sink: exactly-once needs --file or --tc"* ]]
+	run -64 ds-sink --check --tc db --file out
+	run -0 ds-sink --check $(inst_opts out.0) --once exactly \
+	    --journal "ipc://$PWD/j" --file out
+	[ ! -e out ]
+}
+
+@test "ds-sink: %i in --file and --tc is the instance index of --name NODE.I, 0 in pipe mode; %% is a %" {
+	local here
+	here=$(pwd -P)
+	run -0 ds-sink --check --file 'out.%i' $(inst_opts sink.3)
+	[ "$output" = "writes $here/out.3" ]
+	run -0 ds-sink --check --tc 'db.%i.tc' $(inst_opts a.b.12)
+	[ "$output" = "writes $here/db.12.tc" ]
+	run -0 ds-sink --check --file '100%%-%i%i'
+	[ "$output" = "writes $here/100%-00" ]
+	# Without --name an instance is 0 too.
+	run -0 ds-sink --check --file 'out.%i' --id 9 --master "ipc://$PWD/m" \
+	    --pull "least:1@ipc://$PWD/up"
+	[ "$output" = "writes $here/out.0" ]
+	# A run writes there.
+	ds-sink --file 'out.%i' < "$T_DATA/one.frames"
+	run -0 cat out.0
+	[ "$output" = "$(printf 'k1\thello')" ]
+	[ ! -e 'out.%i' ]
+}
+
+@test "ds-sink: any other % in --file or --tc, or %i with a --name that is not NODE.I, is a usage error (64)" {
+	run -64 --separate-stderr ds-sink --file 'out.%d' < /dev/null
+	[[ $stderr == "ds-sink: --file: only %i and %% may follow a %: 'out.%d'"* ]]
+	run -64 ds-sink --check --tc 'db%'
+	run -64 ds-sink --check --file '50%'
+	run -64 --separate-stderr ds-sink --check --file 'out.%i' $(inst_opts sink)
+	[[ $stderr == "ds-sink: --file: %i needs --name NODE.I: 'sink'"* ]]
+	run -64 ds-sink --check --file 'out.%i' $(inst_opts sink.x)
+	[ ! -e out.d ]
+	[ ! -e 'out.%d' ]
+}
+
 @test "ds-sink: a --file that cannot be opened exits 74 naming it" {
 	run -74 --separate-stderr ds-sink --file "$BATS_TEST_TMPDIR/no/such" < "$T_DATA/one.frames"
 	[ "$stderr" = "ds-sink: fatal: unable to open $BATS_TEST_TMPDIR/no/such: No such file or directory" ]

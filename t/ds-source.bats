@@ -73,6 +73,26 @@ start_on_fifo() {
 	[[ $stderr == "ds-source: unexpected operand 'somefile'"* ]]
 }
 
+@test "ds-source: --check checks every option, topology ones too, and exits 0 without opening, binding or making a key" {
+	export XDG_RUNTIME_DIR="$PWD/xdg"
+	run -0 ds-source --check --file nowhere --key-field 1 --bundle 8 \
+	    --id 65536 --name src.0 --listen "ipc://$PWD/sock" \
+	    --consumers 131072 --master "ipc://$PWD/m" --state "$PWD"
+	[ -z "$output" ]
+	[ ! -e sock ]
+	[ ! -e xdg ]
+	run -64 --separate-stderr ds-source --check --key-feld 1
+	[[ $stderr == "ds-source: --key-feld: unknown option"* ]]
+	run -64 ds-source --check --bundle 0
+	run -64 ds-source --check --time-format epoch
+	run -64 --separate-stderr ds-source --check --id 65536 \
+	    --master "ipc://$PWD/m"
+	[[ $stderr == "ds-source: topology mode needs --listen"* ]]
+	run -64 ds-source --check --listen "ipc://$PWD/sock" \
+	    --consumers 2 --id 1 --once exactly
+	[ ! -e xdg ]
+}
+
 @test "ds-source: round trip through ds-sink gives key TAB line for each line" {
 	awk 'BEGIN {
 		for (i = 1; i <= 3000; i++)

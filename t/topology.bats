@@ -124,6 +124,43 @@ teardown() {
 	[[ $output == *"verify=ok"* ]]
 }
 
+@test "topology: a sink with parallel 2 and one --file is refused (78); with %i each instance writes its own file, and their union is exactly the golden count" {
+	golden_input 20000 100 20000 > "$T/in.all"
+	cat > "$T/split.topo" <<TOPO
+[topology]
+once = exactly
+keepalive = 2s
+state = $T/state
+run = $T/run
+
+[node src]
+run = ds-source --file $T/in.all --key-field 1
+
+[node count]
+run = ds-op --builtin count
+input = src:hash
+parallel = 2
+
+[node sink]
+run = ds-sink --file $T/out
+input = count
+parallel = 2
+TOPO
+	run -78 --separate-stderr ds-master run "$T/split.topo"
+	[[ $stderr == *"split.topo:16: sink: sink.0 and sink.1 both write "*"/out: parallel = 2 needs %i"* ]]
+	[ ! -e "$T/out" ]
+	[ ! -e "$T/state" ]
+	sed -i "s|--file $T/out|--file $T/out.%i|" "$T/split.topo"
+	run -0 timeout 120 ds-master run -q "$T/split.topo"
+	[ -s "$T/out.0" ]
+	[ -s "$T/out.1" ]
+	[ ! -e "$T/out.%i" ]
+	cat "$T/out.0" "$T/out.1" > "$T/out"
+	run ds-verify -m exactly "$T/in.all" "$T/out"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+}
+
 @test "topology: a slow --exec operator keeps its lease (keepalive 2s) while it works for longer" {
 	# 6 000 tuples, 0.3 s of sleep every 500: about 3.6 s of work, more
 	# than the keepalive, mostly inside one pulled reply.

@@ -6,7 +6,8 @@
  * process's argv from the plan; rundir.c owns the run and state
  * directories; supervise.c starts, reaps and restarts; stop.c stops the
  * job; control.c serves BEATs and CTL commands; procs.c waits for an
- * earlier master's children.  All of it may print and exit: this is bin/.
+ * earlier master's children; check.c runs each process's --check.  All
+ * of it may print and exit: this is bin/.
  */
 #ifndef DS_MASTER_H
 #define DS_MASTER_H
@@ -189,6 +190,14 @@ void	 drain_progress(ev_tstamp now);
 void	 stop_sig_cb(EV_P_ ev_signal *, int);
 /* SIGHUP: what `ds-master stop` does. */
 void	 stop_hup_cb(EV_P_ ev_signal *, int);
+
+/*
+ * check.c: run every process's command line (M.in, from argv_build) with
+ * --check in the topology file's directory: exit with a failing one's
+ * status and message (FILE:LINE: NODE: ...), or 78 if two processes
+ * would write the same file.  Starts nothing, creates nothing.
+ */
+void	 check_run(void);
 
 /* control.c: the server side of RUN/master (BEAT and CTL frames). */
 extern const struct ds_pull_srv_ops ctl_ops;

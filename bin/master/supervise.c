@@ -4,9 +4,9 @@
  * functions: nanomsg threads do not survive fork), reap them through
  * ev_child only, restart the dead (at once after a SIGKILL, with a
  * growing delay after quick exits, never after QUICK_MAX of them in a
- * row), declare the silent dead (keepalive) and fence their epoch, and
- * retire a producer whose consumers all finished.  It never signals a
- * process it did not start.
+ * row nor after an exit 64 or 78), declare the silent dead (keepalive)
+ * and fence their epoch, and retire a producer whose consumers all
+ * finished.  It never signals a process it did not start.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -147,6 +147,7 @@ child_cb(EV_P_ ev_child *w, int revents)
 	struct inst *in = p->in;
 	char st[32];
 	double delay;
+	int code;
 
 	(void)revents;
 	ev_child_stop(EV_A_ w);
@@ -176,6 +177,13 @@ child_cb(EV_P_ ev_child *w, int revents)
 	in->state = I_WAIT;
 	if (M.stopping) {
 		free(p);
+		return;
+	}
+	/* Bad options or configuration fail again the same way: dstream(7). */
+	code = WIFEXITED(in->last_status) ? WEXITSTATUS(in->last_status) : 0;
+	if (code == DS_EX_USAGE || code == DS_EX_CONFIG) {
+		free(p);
+		job_stop(code, "%s exited %d: not restarted", in->name, code);
 		return;
 	}
 	if (consumers_done(in)) {

@@ -2,8 +2,8 @@
  * op.h: ds-op's parts: bin/ds-op.c parses the options and runs pipe mode
  * (frames on stdin and stdout); run.c drives the operator for both modes
  * (bundles, timers, failures); node.c is the program of a topology node
- * (node/node.h).  One global state, O.  All of it may print and exit:
- * this is bin/.
+ * (node/node.h); check.c is --check.  One global state, O.  All of it
+ * may print and exit: this is bin/.
  */
 #ifndef DS_OP_H_BIN
 #define DS_OP_H_BIN
@@ -48,6 +48,15 @@ void	op_bundle(const struct ds_bundle *);
 void	op_start(const struct ds_common *);
 /* O.timer_w's callback: fire, then commit (topology) or flush. */
 void	op_timer_cb(struct ev_loop *, ev_timer *, int);
+
+/* check.c */
+/*
+ * --check, once the options are valid and a --plugin is loaded: a
+ * built-in's operands through its init (64), an --exec program looked up
+ * (69); exit 0.
+ */
+void	op_check(const struct ds_common *, int builtin)
+	    __attribute__((noreturn));
 
 /* node.c */
 extern const struct ds_node_prog op_prog;

@@ -491,7 +491,9 @@ ds_node_cfg_validate(struct ds_node_cfg *cf, const struct ds_common *co)
 	ds_node_addr_ok(co, cf->tcp, "--journal", cf->journal);
 	for (i = 0; i < cf->npull; i++)
 		ds_node_addr_ok(co, cf->tcp, "--pull", cf->pull[i].addr);
-	ds_node_setkey(cf->key);
+	/* --check reads no key: ds-master checks before it makes one. */
+	if (!co->check)
+		ds_node_setkey(cf->key);
 	if (cf->name != NULL) {
 		snprintf(ctx, sizeof(ctx), "name=%s", cf->name);
 		ds_log_context(ctx);
@@ -500,4 +502,25 @@ ds_node_cfg_validate(struct ds_node_cfg *cf, const struct ds_common *co)
 		if ((cf->name = strdup(buf)) == NULL)
 			nomem();
 	}
+}
+
+int
+ds_node_cfg_index(const struct ds_node_cfg *cf, uint64_t *index)
+{
+	unsigned long long v;
+	const char *dot;
+	char *end;
+
+	*index = 0;
+	if (!cf->on || !GIVEN(cf, DS_NODE_OPT_NAME))
+		return 0;
+	if ((dot = strrchr(cf->name, '.')) == NULL || dot[1] < '0' ||
+	    dot[1] > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(dot + 1, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return -1;
+	*index = v;
+	return 0;
 }

@@ -133,8 +133,15 @@ poptContext ds_node_parse(struct ds_node_cfg *, struct ds_common *,
 	    int operands);
 /*
  * After parsing: decide the mode and check the options together (dies
- * with 64); sets the log context (name=NAME).
+ * with 64); sets the log context (name=NAME) and, in topology mode and
+ * unless co->check, the job key (ds_node_setkey).
  */
 void	ds_node_cfg_validate(struct ds_node_cfg *, const struct ds_common *);
+/*
+ * After ds_node_cfg_validate: the instance index I of --name NODE.I (as
+ * ds-master names instances) into *index, 0 in pipe mode or without
+ * --name.  0, or -1 when --name does not end in .I.
+ */
+int	ds_node_cfg_index(const struct ds_node_cfg *, uint64_t *index);
 
 #endif

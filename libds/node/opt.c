@@ -142,6 +142,9 @@ ds_opt_next(struct ds_common *co, poptContext pc)
 		case DS_OPT_HELP:
 			print_help(co, pc);
 			exit(DS_EX_OK);
+		case DS_OPT_CHECK:
+			co->check = 1;
+			break;
 		case DS_OPT_NOTIFYFD:
 			arg = poptGetOptArg(pc);
 			co->notify_fd = (int)ds_opt_u64(co, "--notify-fd", arg,

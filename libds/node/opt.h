@@ -13,15 +13,17 @@
 struct ds_common {
 	int		 notify_fd;	/* -1: none */
 	const char	*usage;		/* SYNOPSIS lines, '\n' between forms */
+	int		 check;		/* --check: validate, then exit 0 */
 };
-#define DS_COMMON_INIT	{ -1, NULL }
+#define DS_COMMON_INIT	{ -1, NULL, 0 }
 
 enum {
 	DS_OPT_VERBOSE = 0x7f01,
 	DS_OPT_QUIET,
 	DS_OPT_NOTIFYFD,
 	DS_OPT_VERSION,
-	DS_OPT_HELP
+	DS_OPT_HELP,
+	DS_OPT_CHECK
 };
 
 #define DS_POPT_COMMON \
@@ -35,6 +37,17 @@ enum {
 	    "print more (repeat for debug)", NULL }, \
 	{ "version", 0, POPT_ARG_NONE, NULL, DS_OPT_VERSION, \
 	    "print the version and exit", NULL }
+
+/*
+ * --check, for the programs that ds-master(1) runs: parse and validate
+ * every option as a run would, then exit 0 before acquiring anything
+ * (no key is read or made, nothing is opened, bound or connected).
+ * ds-master runs each process's command line with it before a job
+ * starts.  Not in DS_POPT_COMMON: ds-master's own --check differs.
+ */
+#define DS_POPT_CHECK \
+	{ "check", 0, POPT_ARG_NONE, NULL, DS_OPT_CHECK, \
+	    "check the options, then exit 0 without starting", NULL }
 
 /*
  * Next option val that is not a common one; -1 when options are done.

@@ -1081,6 +1081,7 @@ int
 ds_topo_load(struct ds_topo *t, const char *file, char *err, size_t errlen)
 {
 	struct parse p;
+	size_t i;
 	int rc, saved;
 
 	memset(t, 0, sizeof(*t));
@@ -1114,6 +1115,8 @@ ds_topo_load(struct ds_topo *t, const char *file, char *err, size_t errlen)
 		fail(&p, 0, "out of memory");
 	if (p.errline == 0)
 		check(&p);
+	for (i = 0; p.errline == 0 && i < t->nnode; i++)
+		t->node[i].run_line = p.run_line[i];
 	parse_free(&p);
 	if (p.errline != 0) {
 		ds_topo_free(t);

@@ -61,6 +61,7 @@ struct ds_topo_node {
 	enum ds_kind	 kind;		/* from argv[0]'s basename */
 	unsigned	 parallel;
 	int		 line;		/* line of its [node] header */
+	int		 run_line;	/* line of its run = */
 };
 
 struct ds_topo {
