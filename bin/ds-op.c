@@ -22,15 +22,16 @@
 #include "op/op.h"
 
 #define USAGE \
-	"ds-op [-qv] [--bundle N] [--check] [--every MS] [--match REGEX] " \
-	"[--max-emit SIZE] [--max-keys N] [--max-tuple SIZE] " \
-	"[--notify-fd FD] [topology options] --builtin NAME [ARG ...]\n" \
+	"ds-op [-qv] [--bundle N] [--check] [--every MS] [--final[=WHEN]] " \
+	"[--match REGEX] [--max-emit SIZE] [--max-keys N] " \
+	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
+	"--builtin NAME [ARG ...]\n" \
 	"ds-op [-qv] [--bundle N] [--check] [--max-emit SIZE] [--max-keys N] " \
 	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
 	"--plugin FILE [ARG ...]\n" \
-	"ds-op [-qv] [--bundle N] [--check] [--max-emit SIZE] [--max-keys N] " \
-	"[--max-tuple SIZE] [--notify-fd FD] [topology options] " \
-	"--exec COMMAND"
+	"ds-op [-qv] [--bundle N] [--check] [--exec-end] [--max-emit SIZE] " \
+	"[--max-keys N] [--max-tuple SIZE] [--notify-fd FD] " \
+	"[topology options] --exec COMMAND"
 
 #define OUT_HIGH	(256u << 10)	/* write output once this much waits */
 #define BUNDLE_MAX	1000000
@@ -39,6 +40,7 @@
 
 static struct ds_pipein	 in;
 static ev_io		 in_w;
+static char		 final_unset[] = "";	/* --final not given */
 
 /* --- pipe mode: frames on stdin and stdout ---------------------------- */
 
@@ -49,7 +51,7 @@ finish(struct ev_loop *loop)
 {
 	struct ds_end e = { O.run.producer, O.run.epoch, 0, 0 };
 
-	if (ds_oprun_end(&O.run) == -1)
+	if (ds_oprun_end(&O.run, DS_OPRUN_END) == -1)
 		op_die();
 	op_flush();
 	e.count = e.last = O.run.seq;
@@ -116,9 +118,10 @@ main(int argc, const char *argv[])
 	struct ds_common co = DS_COMMON_INIT;
 	char *builtin = NULL, *plugin = NULL, *cmd = NULL, *match = NULL;
 	char *every_s = NULL, *bundle_s = NULL, *maxtuple_s = NULL;
-	char *maxemit_s = NULL, *maxkeys_s = NULL;
+	char *maxemit_s = NULL, *maxkeys_s = NULL, *final_s = final_unset;
 	uint64_t maxtuple = DS_TUPLE_MAX, bundle = 64, every = 0;
 	uint64_t maxemit = MAX_EMIT, maxkeys = 0;
+	int exec_end = 0, final = 0;
 	const struct ds_op_plugin *op = NULL;
 	struct poptOption opts[] = {
 		{ "builtin", 0, POPT_ARG_STRING, &builtin, 0,
@@ -130,6 +133,13 @@ main(int argc, const char *argv[])
 		    "topk: also emit the top N every MS milliseconds", "MS" },
 		{ "exec", 0, POPT_ARG_STRING, &cmd, 0,
 		    "run COMMAND as an operator program", "COMMAND" },
+		{ "exec-end", 0, POPT_ARG_NONE, &exec_end, 0,
+		    "send the program an end request per key with state at "
+		    "the end of input", NULL },
+		{ "final", 0, POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL,
+		    &final_s, 0, "count, sum: emit each key's value once, at "
+		    "the end (WHEN end), or at an orderly stop too (stop)",
+		    "WHEN" },
 		{ "match", 0, POPT_ARG_STRING, &match, 0,
 		    "filter: pass tuples whose payload matches REGEX", "REGEX" },
 		{ "max-emit", 0, POPT_ARG_STRING, &maxemit_s, 0,
@@ -168,9 +178,21 @@ main(int argc, const char *argv[])
 		bundle = ds_opt_u64(&co, "--bundle", bundle_s, 1, BUNDLE_MAX);
 	if (every_s != NULL)
 		every = ds_opt_u64(&co, "--every", every_s, 1, EVERY_MAX);
-	if ((match != NULL || every_s != NULL) && builtin == NULL)
-		ds_dieusage(&co, "--match and --every are only valid with "
-		    "--builtin");
+	if (final_s != final_unset) {
+		if (final_s == NULL || strcmp(final_s, "end") == 0)
+			final = DS_OPRUN_FINAL_END;
+		else if (strcmp(final_s, "stop") == 0)
+			final = DS_OPRUN_FINAL_STOP;
+		else
+			ds_dieusage(&co, "--final: WHEN is end or stop, not "
+			    "'%s' (write --final=WHEN)", final_s);
+	}
+	if ((match != NULL || every_s != NULL || final != 0) &&
+	    builtin == NULL)
+		ds_dieusage(&co, "--match, --every and --final are only valid "
+		    "with --builtin");
+	if (exec_end && cmd == NULL)
+		ds_dieusage(&co, "--exec-end is only valid with --exec");
 	if (cmd != NULL && poptPeekArg(pc) != NULL)
 		ds_dieusage(&co, "--exec takes no operands: quote COMMAND");
 	if (builtin != NULL && (op = ds_builtin_find(builtin)) == NULL)
@@ -186,10 +208,12 @@ main(int argc, const char *argv[])
 	O.run.log = op_log;
 	O.run.match = match;
 	O.run.every = every * 1000000;
+	O.run.final = final;
 	O.run.maxemit = maxemit;
 	O.run.maxkeys = maxkeys;
 	ev_init(&O.timer_w, op_timer_cb);
 	O.command = cmd;
+	O.exec_end = exec_end;
 	if (builtin != NULL)
 		ds_oprun_use(&O.run, op, "built-in", builtin);
 	else if (plugin != NULL && ds_oprun_load(&O.run, plugin) == -1)
@@ -203,10 +227,11 @@ main(int argc, const char *argv[])
 		O.node.maxtuple = maxtuple;
 		ds_node_start(&O.node, loop, &co, &op_prog, &O.run);
 	} else {
-		if (cmd != NULL && ds_exec_start(&O.ex, &O.run, O.command,
-		    loop) == -1)
-			op_die();
-		if (cmd == NULL)
+		if (cmd != NULL) {
+			if (ds_exec_start(&O.ex, &O.run, O.command, loop) == -1)
+				op_die();
+			O.ex.endreq = exec_end;
+		} else
 			op_start(&co);
 		pipe_start(loop, maxtuple);
 		(void)ds_notify_ready(&co, "running");
@@ -224,6 +249,8 @@ main(int argc, const char *argv[])
 	free(cmd);
 	free(match);
 	free(every_s);
+	if (final_s != final_unset)
+		free(final_s);
 	free(bundle_s);
 	free(maxtuple_s);
 	free(maxemit_s);

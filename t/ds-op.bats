@@ -174,6 +174,11 @@ plugin() {
 	run -64 --separate-stderr ds-op --builtin topk 0
 	run -64 --separate-stderr ds-op --builtin topk 1000001
 	run -64 --separate-stderr ds-op --builtin topk 3x
+	[[ $stderr == *"topk: N must be a number 1..1000000, not '3x'"* ]]
+	run -64 --separate-stderr ds-op --builtin topk 3 0
+	[[ $stderr == *"topk: FIELD must be a number 1..1000000, not '0'"* ]]
+	run -64 --separate-stderr ds-op --builtin topk 3 1 2
+	[[ $stderr == *"topk needs one operand N"* ]]
 	run -64 --separate-stderr ds-op --builtin sum 0
 	[[ $stderr == *"sum: FIELD must be a number"* ]]
 	run -64 --separate-stderr ds-op --builtin sum 1 2
@@ -234,6 +239,26 @@ plugin() {
 	[[ $stderr == *"--every is only valid with topk"* ]]
 	run -64 --separate-stderr ds-op --every 100 --exec cat
 	run -64 --separate-stderr ds-op --every 0 --builtin topk 3
+}
+
+@test "ds-op: --final is only valid with count, sum and topk; WHEN is end or stop (64)" {
+	run -64 --separate-stderr ds-op --final --builtin identity
+	[[ $stderr == *"--final is only valid with count, sum and topk, not identity"* ]]
+	run -64 --separate-stderr ds-op --final=later --builtin count
+	[[ $stderr == *"--final: WHEN is end or stop, not 'later' (write --final=WHEN)"* ]]
+	# An optional value is the next word: operands go before --final.
+	run -64 --separate-stderr ds-op --builtin topk --final 3
+	[[ $stderr == *"not '3' (write --final=WHEN)"* ]]
+	run -64 --separate-stderr ds-op --final --exec cat
+	[[ $stderr == *"--match, --every and --final are only valid with --builtin"* ]]
+	run -64 --separate-stderr ds-op --final=stop --plugin "$TOP/examples/plugins/count.so"
+	run -0 ds-op --builtin count --final=end < "$T_DATA/empty.frames"
+	run -0 ds-op --builtin topk 3 --final=stop < "$T_DATA/empty.frames"
+}
+
+@test "ds-op: --exec-end is only valid with --exec (64)" {
+	run -64 --separate-stderr ds-op --exec-end --builtin count
+	[[ $stderr == *"--exec-end is only valid with --exec"* ]]
 }
 
 @test "ds-op: --exec takes no operands (64)" {
@@ -470,6 +495,60 @@ plugin() {
 	bg=
 }
 
+@test "ds-op: count --final and sum --final emit each key's total once, at the end, in key order" {
+	seq 1 20000 | awk '{ print "k" ($1 * 7919 % 307), $1 % 101 - 50 }' > "$T/lines"
+	ds-source --key-field 1 < "$T/lines" > "$T/in"
+	# Computed apart: awk's count and sum of the last field, by key bytes.
+	awk '{ n[$1]++ } END { for (k in n) print k "\t" n[k] }' "$T/lines" | sort > "$T/count.want"
+	awk '{ s[$1] += $2 } END { for (k in s) print k "\t" s[k] }' "$T/lines" | sort > "$T/sum.want"
+	[ "$(wc -l < "$T/count.want")" -eq 307 ]
+	ds-op --builtin count --final < "$T/in" | ds-sink > "$T/count.got"
+	cmp "$T/count.want" "$T/count.got"
+	ds-op --builtin sum --final=end < "$T/in" | ds-sink > "$T/sum.got"
+	cmp "$T/sum.want" "$T/sum.got"
+	# The same as the last of the running values.
+	ds-op --builtin count < "$T/in" | ds-sink |
+	    awk -F '\t' '{ last[$1] = $2 } END { for (k in last) print k "\t" last[k] }' |
+	    sort | cmp - "$T/count.want"
+	# One tuple per key, with the largest input time; --final=stop is the
+	# same in a pipe, which only ever ends.
+	printf 'b\tx\t10\na\tx\t30\nb\tx\t20\n' | gen > "$T/small"
+	ds-op --builtin count --final=stop < "$T/small" | dump -e > "$T/out"
+	printf 'bundle 2\n1\t30\t-\ta\t1\n2\t30\t-\tb\t2\nend 2 2\n' > "$T/want"
+	diff "$T/want" "$T/out"
+	run -0 sh -c 'ds-op --builtin sum --final < "$T_DATA/empty.frames" | cmp - "$T_DATA/empty.frames"'
+}
+
+@test "ds-op: sum --final keeps the running sum's rules: fractions, skipped fields" {
+	printf 'a\t1\nb\t0.1\na\t2.5\nb\t+.2\nc\t9223372036854775807\nc\t1\nd\tx\n' | gen > "$T/in"
+	run -0 --separate-stderr opkp --builtin sum --final < "$T/in"
+	[ "$output" = "$(printf 'a\t3.5\nb\t0.30000000000000004\nc\t9.2233720368547758e+18')" ]
+	[ "$stderr" = "ds-op: warning: sum: skipped tuple seq 7: field is not a number" ]
+}
+
+@test "ds-op: topk N FIELD ranks keys by the sum of field FIELD (numbered as sum's), ties by key" {
+	seq 1 5000 | awk '{ print "k" ($1 * 7919 % 53), "GET", ($1 * 104729) % 9973 }' > "$T/lines"
+	ds-source --key-field 1 < "$T/lines" > "$T/in"
+	# Computed apart: the sum of field 3 of the payload (the whole line,
+	# as sum 3 would add it), biggest first, ties by key.
+	awk '{ s[$1] += $3 } END { for (k in s) print s[k] "\t" k }' "$T/lines" |
+	    sort -t "$(printf '\t')" -k1,1nr -k2,2 | head -7 |
+	    awk -F '\t' '{ print $2 "\t" $1 }' > "$T/want"
+	ds-op --builtin topk 7 3 < "$T/in" | ds-sink > "$T/got"
+	cmp "$T/want" "$T/got"
+	# The same sums as sum 3's last values.
+	ds-op --builtin sum 3 --final < "$T/in" | ds-sink |
+	    sort -t "$(printf '\t')" -k2,2nr -k1,1 | head -7 > "$T/got"
+	cmp "$T/want" "$T/got"
+	# Fractions and negative sums rank with the integers; a missing or
+	# non-numeric field is skipped with a warning, as in sum.
+	printf 'a\tx 5\nb\tx 2.5\nc\tx -1\na\tx -1\nd\tx\nb\tx y\n' | gen > "$T/small"
+	run -0 --separate-stderr opkp --builtin topk 3 2 < "$T/small"
+	[ "$output" = "$(printf 'a\t4\nb\t2.5\nc\t-1')" ]
+	[ "${stderr_lines[0]}" = "ds-op: warning: topk: skipped tuple seq 5: field missing" ]
+	[ "${stderr_lines[1]}" = "ds-op: warning: topk: skipped tuple seq 6: field is not a number" ]
+}
+
 @test "ds-op: results are written before ds-op waits for more input" {
 	mkfifo "$T/fifo"
 	ds-op --builtin count < "$T/fifo" > "$T/out" 3>&- &
@@ -570,7 +649,20 @@ plugin() {
 	const struct ds_op_plugin ds_op_plugin = { 99, "abi", 0, 0, 0, 0, 0 };
 	EOF
 	run -78 --separate-stderr ds-op --plugin "$T/abi.so"
-	[[ $stderr == *"plugin ABI 99, ds-op supports ABI 1" ]]
+	[[ $stderr == *"plugin ABI 99, ds-op supports ABI 1 to 2" ]]
+	# A plugin built for ABI 1 (before ds_next_key) still loads.
+	plugin abi1 <<-'EOF'
+	#include "ds_op.h"
+	static int
+	tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+	{
+		return ds_emit(c, t->key, t->keylen, t->payload, t->paylen, 0);
+	}
+	const struct ds_op_plugin ds_op_plugin = { 1, "abi1", 0, tuple, 0, 0, 0 };
+	EOF
+	printf 'k\tv\n' | gen > "$T/in"
+	run -0 opkp --plugin "$T/abi1.so" < "$T/in"
+	[ "$output" = "$(printf 'k\tv')" ]
 	plugin notuple <<-'EOF'
 	#include "ds_op.h"
 	DS_OP_PLUGIN("notuple", NULL, NULL, NULL, NULL, NULL);
@@ -672,6 +764,68 @@ plugin() {
 @test "ds-op: pending timers are dropped at the end of input" {
 	printf 'a\t1\n' | gen > "$T/in"
 	run -0 sh -c 'ds-op --plugin "$1" 60000 < "$2" | cmp - "$T_DATA/empty.frames"' _ "$TOP/examples/plugins/idle.so" "$T/in"
+}
+
+@test "ds-op: a plugin's on_end iterates the state: mean.so gives one mean per key, in key order" {
+	seq 1 3000 | awk '{ print "k" $1 % 17, ($1 * 31) % 1000 / 8 }' > "$T/lines"
+	echo 'k3 not-a-number' >> "$T/lines"
+	awk '$2 ~ /^[0-9.]+$/ { n[$1]++; s[$1] += $2 } END {
+		for (k in n) printf "%s\t%.17g\n", k, s[k] / n[k] }' "$T/lines" |
+	    sort > "$T/want"
+	ds-source --key-field 1 < "$T/lines" |
+	    ds-op --plugin "$TOP/examples/plugins/mean.so" | ds-sink > "$T/got"
+	cmp "$T/want" "$T/got"
+}
+
+@test "ds-op: ds_next_key: in on_end only; put and del on the key it made current" {
+	plugin iter <<-'EOF'
+	#include <errno.h>
+	#include <string.h>
+	#include "ds_op.h"
+	static int
+	tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+	{
+		const void *k;
+		size_t it = 0, kl;
+		if (ds_next_key(c, &it, &k, &kl) != -1 || errno != EINVAL)
+			return 2;
+		return ds_state_put(c, t->payload, t->paylen);
+	}
+	/* Two rounds: the first deletes "b" and doubles the others, the
+	 * second emits what is left. */
+	static int
+	end(struct ds_op_ctx *c)
+	{
+		const void *k, *v;
+		size_t it = 0, kl, vl;
+		char buf[64];
+		int rc;
+		while ((rc = ds_next_key(c, &it, &k, &kl)) == 1) {
+			if (ds_state_get(c, &v, &vl) != 1 || vl > 32)
+				return 3;
+			if (kl == 1 && memcmp(k, "b", 1) == 0) {
+				if (ds_state_del(c) != 0)
+					return 4;
+				continue;
+			}
+			memcpy(buf, v, vl);
+			memcpy(buf + vl, v, vl);
+			if (ds_state_put(c, buf, 2 * vl) != 0)
+				return 5;
+		}
+		if (rc != 0 || ds_state_get(c, &v, &vl) != -1 || errno != EINVAL)
+			return 6;
+		for (it = 0; (rc = ds_next_key(c, &it, &k, &kl)) == 1;)
+			if (ds_state_get(c, &v, &vl) != 1 ||
+			    ds_emit(c, k, kl, v, vl, 0) != 0)
+				return 7;
+		return rc;
+	}
+	DS_OP_PLUGIN("iter", NULL, tuple, NULL, end, NULL);
+	EOF
+	printf 'c\t3\nb\t2\na\t1\naa\t4\n\t0\n' | gen > "$T/in"
+	run -0 opkp --plugin "$T/iter.so" < "$T/in"
+	[ "$output" = "$(printf '\t00\na\t11\naa\t44\nc\t33')" ]
 }
 
 # --- the operator protocol ----------------------------------------------
@@ -827,6 +981,61 @@ plugin() {
 	printf 'a\t1\nb\t1\na\t1\n' | gen > "$T/in"
 	run -0 opkp --exec "mawk -f '$TOP/examples/exec/count.awk'" < "$T/in"
 	[ "$output" = "$(printf 'a\t1\nb\t1\na\t2')" ]
+}
+
+@test "ds-op: --exec-end: final.py, answering F requests, equals count --final" {
+	cd "$TOP"
+	seq 1 2000 | awk '{ print "k" $1 % 13 "\t" $1 }' | gen > "$T/in"
+	ds-op --builtin count --final < "$T/in" | dump > "$T/want"
+	ds-op --exec-end --exec 'python3 examples/exec/final.py' < "$T/in" | dump > "$T/got"
+	cmp "$T/want" "$T/got"
+	[ "$(grep -c '^bundle' "$T/got")" -ge 1 ]
+}
+
+@test "ds-op: --exec-end sends F, key, state for each key with state, in key order; S and E answer it" {
+	# T: the payload becomes the state ("-": none); F: emit the state,
+	# delete it.  Every request is logged.
+	cat > "$T/p.awk" <<-'EOF'
+	BEGIN { FS = OFS = "\t" }
+	$0 == "" { next }
+	{ print > LOG; fflush(LOG) }
+	$1 == "T" { print "S", ($4 == "-" ? "" : $4); print "D"; fflush(); next }
+	$1 == "F" { print "E", $2, "final " $3; print "S", ""; print "D"; fflush() }
+	EOF
+	printf 'b\t2\na\t1\nc\t-\nb\tx\\ty\n' | gen > "$T/in"
+	run -0 opkp --exec-end --exec "awk -v LOG='$T/req' -f '$T/p.awk'" < "$T/in"
+	[ "$output" = "$(printf 'a\tfinal 1\nb\tfinal x\\ty')" ]
+	run -0 grep '^F' "$T/req"
+	[ "$output" = "$(printf 'F\ta\t1\nF\tb\tx\\ty')" ]
+	# Without --exec-end, no F request.
+	rm "$T/req"
+	run -0 opkp --exec "awk -v LOG='$T/req' -f '$T/p.awk'" < "$T/in"
+	[ -z "$output" ]
+	run -1 grep '^F' "$T/req"
+}
+
+@test "ds-op: a program that does not flush is named once within 6 s; ds-op keeps waiting" {
+	printf 'k1\tv\n' | gen > "$T/in"
+	# awk writing to a pipe keeps its output in a buffer without fflush.
+	ds-op --exec 'echo $$ > "'"$T"'/cpid"; exec awk '\''NF { print "D" }'\''' \
+	    < "$T/in" > /dev/null 2> "$T/err" 3>&- &
+	bg=$!
+	t0=$(date +%s%N)
+	wait_for '[ -s "$T/err" ]' 8
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	echo "warned after $ms ms" >&2
+	[ "$ms" -lt 6000 ] && [ "$ms" -ge 4500 ]
+	run -0 cat "$T/err"
+	[ "$output" = "ds-op: warning: operator program: no answer for 5 s to request 1 (T for input tuple seq 1, key 'k1'): does it flush its output after each D? (Python: print(..., flush=True) or sys.stdout.flush(); awk: fflush(); C: fflush(stdout)); still waiting" ]
+	# Not an error: it still waits, and says it once.
+	sleep 1
+	kill -0 "$bg"
+	[ "$(wc -l < "$T/err")" -eq 1 ]
+	cpid=$(cat "$T/cpid")
+	kill "$bg"
+	wait "$bg" || true
+	bg=
+	wait_for "! kill -0 $cpid 2>/dev/null" 10
 }
 
 # --- bad input and output ------------------------------------------------

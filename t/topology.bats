@@ -197,3 +197,53 @@ TOPO
 	    ds-sink | sort > "$T/want"
 	sort "$T/out" | cmp - "$T/want"
 }
+
+@test "topology: count --final gives one line per key with its total, also when an instance is SIGKILLed mid-run (least, exactly)" {
+	local once master victim rc
+	# 40 000 lines over about 4 s, 500 keys; the totals computed apart.
+	golden_input 40000 500 1000 > "$T/in.all"
+	awk '{ n[$1]++ } END { for (k in n) print k "\t" n[k] }' "$T/in.all" |
+	    sort > "$T/want"
+	[ "$(wc -l < "$T/want")" -eq 500 ]
+	for once in least exactly; do
+		rm -rf "$T/state" "$T/run" "$T/out"
+		cat > "$T/final.topo" <<-TOPO
+		[topology]
+		name = final
+		once = $once
+		keepalive = 2s
+		state = $T/state
+		run = $T/run
+
+		[node src]
+		run = ds-source --key-field 1
+
+		[node count]
+		run = ds-op --builtin count --final
+		input = src:hash
+		parallel = 2
+
+		[node sink]
+		run = ds-sink --file $T/out
+		input = count
+		TOPO
+		golden_input 40000 500 1000 |
+		    ds-master run "$T/final.topo" 2> "$T/master.err" &
+		master=$!
+		PIDS+=("$master")
+		wait_for "[ -S '$T/run/master' ]" 20
+		wait_for "[ -n \"\$(pids_of '^count[.]0$')\" ]" 20
+		sleep 1		# a quarter of the input in
+		victim=$(pids_of '^count[.]0$')
+		kill -KILL "$victim"
+		rc=0
+		wait "$master" || rc=$?
+		[ "$rc" -eq 0 ] || { tail -20 "$T/master.err" >&2; return 1; }
+		grep -q "count[.]0 died (signal 9) pid=$victim .*restarting" "$T/master.err"
+		# One line per key, each with the key's total: the state the
+		# restarted instance recovered went on counting.
+		cut -f1 "$T/out" | sort | uniq -d > "$T/twice"
+		[ ! -s "$T/twice" ] || { echo "$once: keys twice" >&2; return 1; }
+		sort "$T/out" | cmp - "$T/want" || { echo "$once: wrong totals" >&2; return 1; }
+	done
+}

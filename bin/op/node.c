@@ -3,7 +3,8 @@
  * comes from the runtime, and after each bundle, timer and the end what
  * the operator emitted and the keys it changed go back as one unit;
  * recovery gives the state back before the operator starts, and the
- * unit's aux says whether on_end already ran.
+ * unit's aux says whether on_end already ran (bit 1: not at an orderly
+ * stop, which leaves the end to the rerun).
  */
 #include "op.h"
 
@@ -58,6 +59,7 @@ resume(void *arg, const struct ds_node_resume *res)
 			op_die();
 		O.ex.waiting = ds_node_poll;
 		O.ex.waiting_arg = &O.node;
+		O.ex.endreq = O.exec_end;
 	} else
 		op_start(O.node.co);
 	op_commit(NULL);		/* what init emitted */
@@ -76,20 +78,23 @@ bundle(void *arg, const struct ds_bundle *b)
 }
 
 /*
- * Every input ended: on_end (once over restarts), the last unit.  Inputs
- * that stopped for an orderly stop are no end: the rerun goes on, and
- * on_end runs at the real end only.
+ * Every input ended: at their real end, on_end (once over restarts);
+ * at an orderly stop no final answers (but a built-in's with
+ * --final=stop), and on_end is still to run on the rerun.  Then the last
+ * unit.
  */
 static void
 ended(void *arg)
 {
+	enum ds_oprun_why why = ds_node_stopped(&O.node) ? DS_OPRUN_STOP :
+	    DS_OPRUN_END;
+
 	(void)arg;
 	ev_timer_stop(O.node.loop, &O.timer_w);
-	if (!ds_node_stopped(&O.node)) {
-		if (!O.ended && ds_oprun_end(&O.run) == -1)
-			op_die();
+	if (!O.ended && ds_oprun_end(&O.run, why) == -1)
+		op_die();
+	if (why == DS_OPRUN_END)
 		O.ended = 1;
-	}
 	op_commit(NULL);
 	ds_node_end(&O.node);
 }

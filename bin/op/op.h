@@ -27,6 +27,7 @@ struct dsop {
 	int			 ended;		/* on_end ran (now or before a
 						 * restart) */
 	const char		*command;	/* --exec */
+	int			 exec_end;	/* --exec-end */
 	const char		*opname;	/* --builtin or --plugin */
 	const char *const	*opargs;	/* its operands */
 };

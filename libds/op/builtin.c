@@ -4,9 +4,13 @@
  * path for keyed state, timers and output.  They also see the runtime
  * behind the context (ctx is the first member of struct ds_oprun) for
  * their options, the input tuple's seq and trace, and usage errors.
- * Counts are kept as 8-byte little-endian state values.
+ * Counts are kept as 8-byte little-endian state values, sums as 9 bytes
+ * (sum_add); a value's length says which it is.  With --final, count and
+ * sum emit nothing per tuple and every key's value at the end, in key
+ * order (ds_next_key), so that a restart emits the same table.
  */
 #include <errno.h>
+#include <math.h>
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,23 +61,34 @@ operand(const char *s, uint64_t min, uint64_t max, uint64_t *v)
 	return 0;
 }
 
+/* The built-in-only options a built-in takes. */
+#define OPT_MATCH	1
+#define OPT_EVERY	2
+#define OPT_FINAL	4
+
 /* Refuse the built-in-only options a built-in does not take. */
 static int
-options(struct ds_oprun *r, const char *name, int match, int every)
+options(struct ds_oprun *r, const char *name, unsigned takes)
 {
-	if (r->match != NULL && !match)
+	if (r->match != NULL && !(takes & OPT_MATCH))
 		return ds_oprun_fail(r, DS_EX_USAGE,
 		    "--match is only valid with filter, not %s", name);
-	if (r->every != 0 && !every)
+	if (r->every != 0 && !(takes & OPT_EVERY))
 		return ds_oprun_fail(r, DS_EX_USAGE,
 		    "--every is only valid with topk, not %s", name);
+	if (r->final != 0 && !(takes & OPT_FINAL))
+		return ds_oprun_fail(r, DS_EX_USAGE,
+		    "--final is only valid with count, sum and topk, not %s",
+		    name);
 	return 0;
 }
 
+/* init of a built-in without operands that takes the options takes. */
 static int
-no_operands(struct ds_op_ctx *c, int argc, char *const argv[])
+operands_none(struct ds_op_ctx *c, int argc, char *const argv[],
+    unsigned takes)
 {
-	if (options(RUN(c), argv[0], 0, 0) == -1)
+	if (options(RUN(c), argv[0], takes) == -1)
 		return -1;
 	if (argc > 1)
 		return ds_oprun_fail(RUN(c), DS_EX_USAGE,
@@ -81,11 +96,10 @@ no_operands(struct ds_op_ctx *c, int argc, char *const argv[])
 	return 0;
 }
 
-/* The key's count, 0 if it has none. */
-static uint64_t
-count_of(const struct ds_state_rec *rec)
+static int
+no_operands(struct ds_op_ctx *c, int argc, char *const argv[])
 {
-	return rec->hasval && rec->vlen == 8 ? ds_get_le64(rec->val) : 0;
+	return operands_none(c, argc, argv, 0);
 }
 
 /* Add one to the current key's count and return the new value (0: error). */
@@ -122,7 +136,7 @@ filter_init(struct ds_op_ctx *c, int argc, char *const argv[])
 	regex_t *re;
 	int rc;
 
-	if (options(r, argv[0], 1, 0) == -1)
+	if (options(r, argv[0], OPT_MATCH) == -1)
 		return -1;
 	if (r->match == NULL)
 		return ds_oprun_fail(r, DS_EX_USAGE, "filter needs --match REGEX");
@@ -160,7 +174,63 @@ filter_fini(struct ds_op_ctx *c)
 	free(c->user);
 }
 
-/* count */
+/*
+ * A key's value as its payload: a count (8 bytes) in decimal, a sum
+ * (SUM_LEN bytes, see sum) as an integer or with %.17g.  Into out, of
+ * VALUE_MAX bytes; the length, 0 for a value of another size.
+ */
+#define SUM_LEN		9
+#define VALUE_MAX	32
+
+static size_t
+fmt_value(const unsigned char *v, size_t len, char *out)
+{
+	double d;
+
+	if (len == 8)
+		return fmt_u64(out, ds_get_le64(v));
+	if (len != SUM_LEN)
+		return 0;
+	if (v[0]) {
+		memcpy(&d, v + 1, sizeof(d));
+		return (size_t)snprintf(out, VALUE_MAX, "%.17g", d);
+	}
+	return (size_t)snprintf(out, VALUE_MAX, "%lld",
+	    (long long)(int64_t)ds_get_le64(v + 1));
+}
+
+/*
+ * --final: every key's value, once, in key order, as the running values
+ * would have ended.  ds_oprun_end calls on_end at the end of input, and
+ * at an orderly stop only with --final=stop.
+ */
+static int
+finals(struct ds_op_ctx *c)
+{
+	const void *k, *v;
+	size_t it = 0, kl, vl, n;
+	char out[VALUE_MAX];
+	int rc;
+
+	if (RUN(c)->final == 0)
+		return 0;
+	while ((rc = ds_next_key(c, &it, &k, &kl)) == 1) {
+		if (ds_state_get(c, &v, &vl) != 1 ||
+		    (n = fmt_value(v, vl, out)) == 0)
+			continue;
+		if (ds_emit(c, k, kl, out, n, 0) == -1)
+			return -1;
+	}
+	return rc;
+}
+
+/* count [--final] */
+
+static int
+count_init(struct ds_op_ctx *c, int argc, char *const argv[])
+{
+	return operands_none(c, argc, argv, OPT_FINAL);
+}
 
 static int
 count_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
@@ -170,6 +240,8 @@ count_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
 
 	if ((n = count_up(c)) == 0)
 		return -1;
+	if (RUN(c)->final != 0)
+		return 0;
 	return ds_emit(c, t->key, t->keylen, dec, fmt_u64(dec, n), 0);
 }
 
@@ -190,15 +262,29 @@ distinct_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
 }
 
 /*
- * sum [FIELD]: state is a mode byte (0: integer, 1: floating point) and
- * the sum, an int64 or a double's bits, little-endian.
+ * sum [FIELD] [--final]: state is a mode byte (0: integer, 1: floating
+ * point) and the sum, an int64 or a double's bits, little-endian.  topk
+ * N FIELD keeps the same sums.
  */
 
 struct sum {
-	uint64_t	field;		/* 1-based; 0: the last field */
-	uint64_t	skipped;
-	char		num[512];	/* a field as a C string for strtod */
+	const char	*name;		/* "sum" or "topk", for warnings */
+	uint64_t	 field;		/* 1-based; 0: the last field */
+	uint64_t	 skipped;
+	char		 num[512];	/* a field as a C string for strtod */
 };
+
+/* FIELD operand s of built-in name: 1..FIELD_MAX.  0 or -1 (64). */
+static int
+field_operand(struct ds_oprun *r, const char *name, const char *s,
+    uint64_t *f)
+{
+	if (operand(s, 1, FIELD_MAX, f) == -1)
+		return ds_oprun_fail(r, DS_EX_USAGE,
+		    "%s: FIELD must be a number 1..%d, not '%s'", name,
+		    FIELD_MAX, s);
+	return 0;
+}
 
 static int
 sum_init(struct ds_op_ctx *c, int argc, char *const argv[])
@@ -207,17 +293,16 @@ sum_init(struct ds_op_ctx *c, int argc, char *const argv[])
 	struct sum *s;
 	uint64_t f = 0;
 
-	if (options(r, argv[0], 0, 0) == -1)
+	if (options(r, argv[0], OPT_FINAL) == -1)
 		return -1;
 	if (argc > 2)
 		return ds_oprun_fail(r, DS_EX_USAGE,
 		    "sum takes at most one operand, FIELD");
-	if (argc == 2 && operand(argv[1], 1, FIELD_MAX, &f) == -1)
-		return ds_oprun_fail(r, DS_EX_USAGE,
-		    "sum: FIELD must be a number 1..%d, not '%s'", FIELD_MAX,
-		    argv[1]);
+	if (argc == 2 && field_operand(r, "sum", argv[1], &f) == -1)
+		return -1;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -1;
+	s->name = "sum";
 	s->field = f;
 	c->user = s;
 	return 0;
@@ -280,15 +365,17 @@ number(struct sum *s, const char *p, size_t len, int64_t *iv, double *dv)
 	return 2;
 }
 
+/*
+ * Add t's field to the current key's sum, its new state in st: 1, or 0
+ * when the tuple was skipped (a warning naming its seq), or -1.
+ */
 static int
-sum_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+sum_add(struct ds_op_ctx *c, struct sum *s, const struct ds_op_tuple *t,
+    unsigned char st[SUM_LEN])
 {
 	struct ds_oprun *r = RUN(c);
-	struct sum *s = c->user;
-	unsigned char st[9];
 	const void *v;
 	const char *f;
-	char out[32];
 	size_t flen = 0, len;
 	int64_t iv = 0, isum = 0, sum;
 	double dv = 0, dsum = 0;
@@ -297,13 +384,13 @@ sum_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
 	f = field(t->payload, t->paylen, s->field, &flen);
 	if (f == NULL || (kind = number(s, f, flen, &iv, &dv)) == 0) {
 		s->skipped++;
-		ds_oprun_log(r, DS_OPRUN_WARN, "sum: skipped tuple seq %llu: %s",
-		    (unsigned long long)r->in->seq, f == NULL ?
+		ds_oprun_log(r, DS_OPRUN_WARN, "%s: skipped tuple seq %llu: %s",
+		    s->name, (unsigned long long)r->in->seq, f == NULL ?
 		    "field missing" : "field is not a number");
 		return 0;
 	}
-	if (ds_state_get(c, &v, &len) == 1 && len == sizeof(st)) {
-		memcpy(st, v, sizeof(st));
+	if (ds_state_get(c, &v, &len) == 1 && len == SUM_LEN) {
+		memcpy(st, v, SUM_LEN);
 		fl = st[0];
 		if (fl)
 			memcpy(&dsum, st + 1, sizeof(dsum));
@@ -312,29 +399,43 @@ sum_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
 	}
 	if (!fl && kind == 1 && !__builtin_add_overflow(isum, iv, &sum)) {
 		ds_put_le64(st + 1, (uint64_t)sum);
-		len = (size_t)snprintf(out, sizeof(out), "%lld",
-		    (long long)sum);
 	} else {
 		dsum = (fl ? dsum : (double)isum) + (kind == 1 ? (double)iv :
 		    dv);
 		fl = 1;
 		memcpy(st + 1, &dsum, sizeof(dsum));
-		len = (size_t)snprintf(out, sizeof(out), "%.17g", dsum);
 	}
 	st[0] = (unsigned char)fl;
-	if (ds_state_put(c, st, sizeof(st)) == -1)
-		return -1;
-	return ds_emit(c, t->key, t->keylen, out, len, 0);
+	return ds_state_put(c, st, SUM_LEN) == -1 ? -1 : 1;
+}
+
+static int
+sum_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
+{
+	unsigned char st[SUM_LEN];
+	char out[VALUE_MAX];
+	int rc;
+
+	if ((rc = sum_add(c, c->user, t, st)) != 1)
+		return rc;
+	if (RUN(c)->final != 0)
+		return 0;
+	return ds_emit(c, t->key, t->keylen, out, fmt_value(st, SUM_LEN, out),
+	    0);
+}
+
+static void
+sum_skipped(struct ds_op_ctx *c, const struct sum *s)
+{
+	ds_oprun_log(RUN(c), DS_OPRUN_INFO, "%s: %llu tuples skipped", s->name,
+	    (unsigned long long)s->skipped);
 }
 
 static int
 sum_end(struct ds_op_ctx *c)
 {
-	struct sum *s = c->user;
-
-	ds_oprun_log(RUN(c), DS_OPRUN_INFO, "sum: %llu tuples skipped",
-	    (unsigned long long)s->skipped);
-	return 0;
+	sum_skipped(c, c->user);
+	return finals(c);
 }
 
 static void
@@ -344,9 +445,11 @@ sum_fini(struct ds_op_ctx *c)
 }
 
 /*
- * topk N [--every MS]: a count per key; the ranking is by count, then key
- * bytes.  The periodic output is the timer of the empty key, which topk
- * never uses otherwise (the empty key's count is state, not a timer).
+ * topk N [FIELD] [--every MS]: a count per key, or with FIELD the sum of
+ * that field (as sum FIELD keeps it); the ranking is by that value, then
+ * key bytes.  The periodic output is the timer of the empty key, which
+ * topk never uses otherwise (the empty key's value is state, not a
+ * timer).
  */
 
 struct topk {
@@ -354,18 +457,58 @@ struct topk {
 	uint64_t		  every;	/* ns */
 	struct ds_state_rec	**sel;		/* the best n so far */
 	size_t			  cap;
+	struct sum		 *sum;		/* FIELD given; else NULL */
 };
 
-/* a ranks before b: higher count, then smaller key */
+/* A value to rank by: a count or an integer sum (i), or a double (d). */
+struct rank {
+	int		fl;
+	int64_t		i;
+	double		d;
+};
+
+static struct rank
+rank_of(const struct ds_state_rec *rec)
+{
+	struct rank v = { 0, 0, 0 };
+
+	if (!rec->hasval)
+		return v;
+	if (rec->vlen == 8) {
+		v.i = (int64_t)ds_get_le64(rec->val);
+	} else if (rec->vlen == SUM_LEN && rec->val[0]) {
+		v.fl = 1;
+		memcpy(&v.d, rec->val + 1, sizeof(v.d));
+	} else if (rec->vlen == SUM_LEN) {
+		v.i = (int64_t)ds_get_le64(rec->val + 1);
+	}
+	return v;
+}
+
+/* a > b: 1, a < b: -1, else 0; a NaN sum ranks below every number. */
+static int
+rank_vs(struct rank a, struct rank b)
+{
+	double x, y;
+
+	if (!a.fl && !b.fl)
+		return (a.i > b.i) - (a.i < b.i);
+	x = a.fl ? a.d : (double)a.i;
+	y = b.fl ? b.d : (double)b.i;
+	if (isnan(x) || isnan(y))
+		return !isnan(x) - !isnan(y);
+	return (x > y) - (x < y);
+}
+
+/* a ranks before b: higher value, then smaller key */
 static int
 ranks_before(const struct ds_state_rec *a, const struct ds_state_rec *b)
 {
-	uint64_t ca = count_of(a), cb = count_of(b);
 	size_t n;
 	int c;
 
-	if (ca != cb)
-		return ca > cb;
+	if ((c = rank_vs(rank_of(a), rank_of(b))) != 0)
+		return c > 0;
 	n = a->klen < b->klen ? a->klen : b->klen;
 	if ((c = memcmp(a->key, b->key, n)) != 0)
 		return c < 0;
@@ -402,40 +545,70 @@ worst_down(struct ds_state_rec **h, size_t n, size_t i)
 	h[i] = x;
 }
 
+static void
+topk_fini(struct ds_op_ctx *c)
+{
+	struct topk *k = c->user;
+
+	if (k == NULL)
+		return;
+	free(k->sum);
+	free(k->sel);
+	free(k);
+}
+
 static int
 topk_init(struct ds_op_ctx *c, int argc, char *const argv[])
 {
 	struct ds_oprun *r = RUN(c);
 	struct ds_state_rec *tick;
 	struct topk *k;
-	uint64_t n;
+	uint64_t n, f = 0;
 
-	if (options(r, argv[0], 0, 1) == -1)
+	if (options(r, argv[0], OPT_EVERY | OPT_FINAL) == -1)
 		return -1;
-	if (argc != 2 || operand(argv[1], 1, TOPK_MAX, &n) == -1)
+	if (argc < 2 || argc > 3)
 		return ds_oprun_fail(r, DS_EX_USAGE,
-		    "topk needs one operand N, a number 1..%d", TOPK_MAX);
+		    "topk needs one operand N, a number 1..%d, then an "
+		    "optional FIELD", TOPK_MAX);
+	if (operand(argv[1], 1, TOPK_MAX, &n) == -1)
+		return ds_oprun_fail(r, DS_EX_USAGE,
+		    "topk: N must be a number 1..%d, not '%s'", TOPK_MAX,
+		    argv[1]);
+	if (argc == 3 && field_operand(r, "topk", argv[2], &f) == -1)
+		return -1;
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return -1;
 	k->n = n;
 	k->every = r->every;
 	c->user = k;
+	if (argc == 3) {
+		if ((k->sum = calloc(1, sizeof(*k->sum))) == NULL)
+			goto fail;
+		k->sum->name = "topk";
+		k->sum->field = f;
+	}
 	if (k->every != 0) {
 		tick = ds_state_intern(&r->st, "", 0, ds_state_hash("", 0));
 		if (tick == NULL || ds_timer_arm(&r->tm, tick,
-		    ds_oprun_now() + k->every) == -1) {
-			free(k);
-			c->user = NULL;
-			return -1;
-		}
+		    ds_oprun_now() + k->every) == -1)
+			goto fail;
 	}
 	return 0;
+fail:
+	topk_fini(c);
+	c->user = NULL;
+	return -1;
 }
 
 static int
 topk_tuple(struct ds_op_ctx *c, const struct ds_op_tuple *t)
 {
-	(void)t;
+	struct topk *k = c->user;
+	unsigned char st[SUM_LEN];
+
+	if (k->sum != NULL)
+		return sum_add(c, k->sum, t, st) == -1 ? -1 : 0;
 	return count_up(c) == 0 ? -1 : 0;
 }
 
@@ -447,7 +620,7 @@ topk_emit(struct ds_op_ctx *c)
 	struct topk *k = c->user;
 	struct ds_state_rec *rec, **p;
 	size_t it = 0, m = 0, want, i;
-	char dec[20];
+	char out[VALUE_MAX];
 
 	want = r->st.nval < k->n ? r->st.nval : (size_t)k->n;
 	if (want > k->cap) {
@@ -472,10 +645,20 @@ topk_emit(struct ds_op_ctx *c)
 	if (m > 1)
 		qsort(k->sel, m, sizeof(*k->sel), rank_cmp);
 	for (i = 0; i < m; i++)
-		if (ds_emit(c, k->sel[i]->key, k->sel[i]->klen, dec,
-		    fmt_u64(dec, count_of(k->sel[i])), 0) == -1)
+		if (ds_emit(c, k->sel[i]->key, k->sel[i]->klen, out,
+		    fmt_value(k->sel[i]->val, k->sel[i]->vlen, out), 0) == -1)
 			return -1;
 	return 0;
+}
+
+static int
+topk_end(struct ds_op_ctx *c)
+{
+	struct topk *k = c->user;
+
+	if (k->sum != NULL)
+		sum_skipped(c, k->sum);
+	return topk_emit(c);
 }
 
 static int
@@ -494,17 +677,8 @@ topk_timer(struct ds_op_ctx *c, const void *key, size_t keylen,
 	return ds_oprun_close(RUN(c)) == -1 ? -1 : ds_timer_set(c, next);
 }
 
-static void
-topk_fini(struct ds_op_ctx *c)
-{
-	struct topk *k = c->user;
-
-	free(k->sel);
-	free(k);
-}
-
 static const struct ds_op_plugin builtins[] = {
-	{ DS_OP_ABI, "count", no_operands, count_tuple, NULL, NULL, NULL },
+	{ DS_OP_ABI, "count", count_init, count_tuple, NULL, finals, NULL },
 	{ DS_OP_ABI, "distinct", no_operands, distinct_tuple, NULL, NULL,
 	    NULL },
 	{ DS_OP_ABI, "filter", filter_init, filter_tuple, NULL, NULL,
@@ -512,7 +686,7 @@ static const struct ds_op_plugin builtins[] = {
 	{ DS_OP_ABI, "identity", no_operands, identity_tuple, NULL, NULL,
 	    NULL },
 	{ DS_OP_ABI, "sum", sum_init, sum_tuple, NULL, sum_end, sum_fini },
-	{ DS_OP_ABI, "topk", topk_init, topk_tuple, topk_timer, topk_emit,
+	{ DS_OP_ABI, "topk", topk_init, topk_tuple, topk_timer, topk_end,
 	    topk_fini },
 };
 

@@ -5,6 +5,9 @@
  * The program's exit status is taken with waitpid, or from the ev_child
  * watcher when libev's SIGCHLD handler reaped it first.  Any protocol
  * fault kills the program; an early exit is reported with its status.
+ * Every wait is bounded by the silence warning's deadline, so that a
+ * program that never answers is named even when nothing else would wake
+ * ds-op.
  */
 #include <sys/ioctl.h>
 #ifdef __linux__
@@ -20,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "op/exec.h"
@@ -31,6 +35,17 @@
 #define STALL_MS	100		/* silence that may switch padding on */
 #define WAIT_SLICE_MS	100		/* most time between waiting() calls */
 #define PAD_MIN		4096		/* mawk's input block */
+#define SHOWN_KEY	40		/* key bytes a warning shows */
+
+/* Monotonic time in ms, for the silence warning. */
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 int
 ds_exec_escape(struct ds_buf *b, const void *v, size_t n)
@@ -314,6 +329,7 @@ receive(struct ds_exec *x)
 	n = read(x->rfd, x->rbuf.p + x->rbuf.len, x->rbuf.cap - x->rbuf.len);
 	if (n > 0) {
 		x->rbuf.len += (size_t)n;
+		x->since = mono_ms();	/* it is answering */
 		return parse(x);
 	}
 	if (n == -1 && (errno == EAGAIN || errno == EINTR))
@@ -384,17 +400,55 @@ unread(int fd)
 }
 
 /*
+ * A program that has written nothing for DS_EXEC_SILENT_MS while a
+ * request waits for its answer most likely keeps its output in a buffer:
+ * name the request and the likely fix, once (ds-op keeps waiting).
+ * Returns the ms until that is due, or -1 (done, or nothing waits).
+ */
+static int
+silence(struct ds_exec *x)
+{
+	const struct ds_exec_req *q = &x->req[x->head];
+	char key[4 * SHOWN_KEY + 8], what[64];
+	uint64_t now;
+
+	if (x->warned || x->nreq == 0)
+		return -1;
+	now = mono_ms();
+	if (now - x->since < DS_EXEC_SILENT_MS)
+		return (int)(x->since + DS_EXEC_SILENT_MS - now);
+	x->warned = 1;
+	shown((const char *)q->rec->key, q->rec->klen < SHOWN_KEY ?
+	    q->rec->klen : SHOWN_KEY, key, sizeof(key));
+	if (q->kind == 'T')
+		snprintf(what, sizeof(what), "T for input tuple seq %llu",
+		    (unsigned long long)q->seq);
+	else
+		snprintf(what, sizeof(what), "F at the end of input");
+	ds_oprun_log(x->r, DS_OPRUN_WARN, "operator program: no answer for "
+	    "%d s to request %llu (%s, key '%s%s')%s: does it flush its "
+	    "output after each D? (Python: print(..., flush=True) or "
+	    "sys.stdout.flush(); awk: fflush(); C: fflush(stdout)); "
+	    "still waiting", DS_EXEC_SILENT_MS / 1000,
+	    (unsigned long long)q->num, what, key,
+	    q->rec->klen > SHOWN_KEY ? "..." : "",
+	    x->partial ? ", answered in part" : "");
+	return -1;
+}
+
+/*
  * Wait until something moves on either pipe, and move it.  A program
  * that stays silent for STALL_MS with every request written *and read*
  * is waiting for a full input block: from then on each wait is padded.
- * (One that has not read them yet is just slow.)
+ * (One that has not read them yet is just slow.)  No wait outlasts the
+ * silence warning's deadline.
  */
 static int
 pump(struct ds_exec *x)
 {
 	struct pollfd pf[2];
 	nfds_t n = 0;
-	int wi = -1, ri = -1, timeout = -1, rc;
+	int wi = -1, ri = -1, timeout = -1, stall, quiet, rc;
 
 	if (x->nreq > 0 && x->fresh && x->wfd >= 0 && x->wpos == x->wbuf.len) {
 		if (x->padding && pad(x) == -1)
@@ -402,6 +456,9 @@ pump(struct ds_exec *x)
 		if (!x->padding)
 			timeout = STALL_MS;
 	}
+	stall = timeout;
+	if ((quiet = silence(x)) >= 0 && (timeout < 0 || quiet < timeout))
+		timeout = quiet;
 	if (x->wfd >= 0 && x->wpos < x->wbuf.len) {
 		pf[n].fd = x->wfd;
 		pf[n].events = POLLOUT;
@@ -430,7 +487,7 @@ polled:
 	if (rc == -1)
 		return errno == EINTR ? 0 : oserr(x, "poll");
 	if (rc == 0) {
-		if (unread(x->wfd) > 0)
+		if (timeout != stall || unread(x->wfd) > 0)
 			return 0;
 		x->padding = 1;
 		ds_oprun_log(x->r, DS_OPRUN_INFO, "operator program reads its "
@@ -562,7 +619,11 @@ ds_exec_start(struct ds_exec *x, struct ds_oprun *r, const char *command,
 	return 0;
 }
 
-/* Queue one T line; rec is pinned for the request. */
+/*
+ * Queue one request line for rec's key: "T key state payload" for an
+ * input tuple t, or "F key state" at the end (t NULL).  rec is pinned for
+ * the request.  0 or -1.
+ */
 static int
 request(struct ds_exec *x, const struct ds_tuple *t, struct ds_state_rec *rec)
 {
@@ -570,22 +631,41 @@ request(struct ds_exec *x, const struct ds_tuple *t, struct ds_state_rec *rec)
 	struct ds_buf *b = &x->wbuf;
 	size_t start = b->len;
 
-	if (ds_buf_addstr(b, "T\t") == -1 ||
-	    ds_exec_escape(b, t->key, t->keylen) == -1 ||
+	if (ds_buf_addstr(b, t != NULL ? "T\t" : "F\t") == -1 ||
+	    ds_exec_escape(b, rec->key, rec->klen) == -1 ||
 	    ds_buf_addc(b, '\t') == -1 ||
 	    ds_exec_escape(b, rec->val, rec->hasval ? rec->vlen : 0) == -1 ||
-	    ds_buf_addc(b, '\t') == -1 ||
-	    ds_exec_escape(b, t->payload, t->paylen) == -1 ||
+	    (t != NULL && (ds_buf_addc(b, '\t') == -1 ||
+	    ds_exec_escape(b, t->payload, t->paylen) == -1)) ||
 	    ds_buf_addc(b, '\n') == -1)
 		return oserr(x, "allocate memory");
 	if (b->len - start > x->longest)
 		x->longest = b->len - start;
 	x->fresh = 1;
+	if (x->nreq == 0)
+		x->since = mono_ms();
 	q = &x->req[(x->head + x->nreq++) % DS_EXEC_WINDOW];
 	q->rec = rec;
-	q->time = t->time;
-	q->flags = t->flags & DS_TUPLE_TRACE;
-	q->trace = t->trace;
+	q->kind = t != NULL ? 'T' : 'F';
+	q->num = ++x->nsent;
+	q->time = t != NULL ? t->time : x->r->maxtime;
+	q->flags = t != NULL ? t->flags & DS_TUPLE_TRACE : 0;
+	q->trace = t != NULL ? t->trace : 0;
+	q->seq = t != NULL ? t->seq : 0;
+	return 0;
+}
+
+/* Wait for room for one more request; keep the buffer compact. */
+static int
+room(struct ds_exec *x)
+{
+	while (x->nreq == DS_EXEC_WINDOW || x->wbuf.len - x->wpos > WBUF_HIGH)
+		if (pump(x) == -1)
+			return -1;
+	if (x->wpos >= WBUF_HIGH / 4) {
+		ds_buf_consume(&x->wbuf, x->wpos);
+		x->wpos = 0;
+	}
 	return 0;
 }
 
@@ -613,22 +693,44 @@ ds_exec_bundle(struct ds_exec *x, const struct ds_bundle *b)
 		 * holds the record (the state log's dirty list holds a pin
 		 * of its own until the commit after this bundle: not one).
 		 */
-		while (rec->pins - (rec->dirty ? 1 : 0) > 1 ||
-		    x->nreq == DS_EXEC_WINDOW ||
-		    x->wbuf.len - x->wpos > WBUF_HIGH)
+		while (rec->pins - (rec->dirty ? 1 : 0) > 1)
 			if (pump(x) == -1)
 				return -1;
-		if (x->wpos >= WBUF_HIGH / 4) {
-			ds_buf_consume(&x->wbuf, x->wpos);
-			x->wpos = 0;
-		}
-		if (request(x, t, rec) == -1)
+		if (room(x) == -1 || request(x, t, rec) == -1)
 			return -1;
 	}
 	while (x->nreq > 0)
 		if (pump(x) == -1)
 			return -1;
 	return ds_oprun_close(r);
+}
+
+/*
+ * --exec-end: an F request for every key with state, in key order (no
+ * request is in flight: each bundle waits for all its answers), and
+ * every answer.
+ */
+static int
+end_requests(struct ds_exec *x)
+{
+	struct ds_oprun *r = x->r;
+	struct ds_state_rec *rec;
+	size_t i;
+	int rc = 0;
+
+	if (ds_oprun_keys(r) == -1)
+		return -1;
+	for (i = 0; i < r->nkeys && rc == 0; i++) {
+		rec = r->keys[i];
+		if ((rc = room(x)) == 0) {
+			rec->pins++;	/* the request's */
+			rc = request(x, NULL, rec);
+		}
+	}
+	while (rc == 0 && x->nreq > 0)
+		rc = pump(x);
+	ds_oprun_keys_free(r);
+	return rc == 0 ? ds_oprun_close(r) : -1;
 }
 
 int
@@ -639,6 +741,9 @@ ds_exec_end(struct ds_exec *x)
 	if (r->code != 0)
 		return -1;
 	r->time = r->maxtime;
+	r->emitted = 0;
+	if (x->endreq && end_requests(x) == -1)
+		return -1;
 	r->emitted = 0;		/* what it writes after the end */
 	x->ended = 1;
 	close_fd(&x->wfd);

@@ -6,8 +6,12 @@
  * answer that may change it is pending.  Both pipes are non-blocking and
  * polled together, so neither side can deadlock however much either one
  * writes; a program that reads its input in blocks (mawk) is fed empty
- * padding lines once it is seen waiting for one.  Failures go to the
- * runtime's code and msg (65, 70, 71, 74, 76); never prints or exits.
+ * padding lines once it is seen waiting for one.  A program that leaves
+ * a request unanswered for DS_EXEC_SILENT_MS is named once, through the
+ * runtime's log hook: most likely it does not flush its output.  With
+ * endreq, the end of input first sends an F request for every key with
+ * state.  Failures go to the runtime's code and msg (65, 70, 71, 74,
+ * 76); never prints or exits.
  */
 #ifndef DS_EXEC_H
 #define DS_EXEC_H
@@ -24,12 +28,16 @@
 #include "core/tuple.h"
 
 #define DS_EXEC_WINDOW	256		/* requests in flight */
+#define DS_EXEC_SILENT_MS 5000		/* silence that earns a warning */
 
 struct ds_exec_req {
 	struct ds_state_rec	*rec;		/* the key's record, pinned */
 	uint64_t		 time;		/* event time of the tuple */
 	uint64_t		 trace;
 	unsigned		 flags;		/* DS_TUPLE_TRACE or 0 */
+	int			 kind;		/* 'T' or 'F' */
+	uint64_t		 seq;		/* T: the input tuple's seq */
+	uint64_t		 num;		/* requests sent so far, 1.. */
 };
 
 struct ds_exec {
@@ -53,6 +61,13 @@ struct ds_exec {
 	int			 padding;	/* pad every wait (see pump) */
 	size_t			 longest;	/* longest T line sent */
 	int			 ended;		/* input ended, stdin closed */
+	int			 endreq;	/* F requests at the end (set
+						 * after ds_exec_start) */
+	uint64_t		 nsent;		/* requests queued so far */
+	uint64_t		 since;		/* monotonic ms: progress was
+						 * last seen, or the first
+						 * request sent */
+	int			 warned;	/* of a silent program, once */
 	uint64_t		 line;		/* answer lines read */
 	size_t			 maxline;
 	/* Called at least every 100 ms while waiting for the program. */
@@ -71,7 +86,11 @@ int	ds_exec_start(struct ds_exec *, struct ds_oprun *, const char *command,
 	    struct ev_loop *loop);
 /* Run every tuple of b through the program; returns once all are answered. */
 int	ds_exec_bundle(struct ds_exec *, const struct ds_bundle *);
-/* Close its stdin, take its last E lines, wait for it: status 0 or 70. */
+/*
+ * The end of input: with endreq an F request for every key with state,
+ * in key order, each answered like a T request; then close its stdin,
+ * take its last E lines, wait for it: status 0 or 70.
+ */
 int	ds_exec_end(struct ds_exec *);
 /*
  * Kill (SIGKILL: its process group) and reap a program still running;

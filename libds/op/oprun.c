@@ -54,6 +54,9 @@ ds_oprun_term(struct ds_oprun *r)
 		free(r->argv[--r->argc]);
 	free(r->argv);
 	r->argv = NULL;
+	free(r->keys);		/* the records go with the table */
+	r->keys = NULL;
+	r->nkeys = r->keyscap = 0;
 	ds_timers_term(&r->tm);
 	ds_state_term(&r->st);
 	ds_buf_free(&r->out);
@@ -127,9 +130,9 @@ ds_oprun_load(struct ds_oprun *r, const char *file)
 		return ds_oprun_fail(r, DS_EX_CONFIG, "%s",
 		    e ? e : "ds_op_plugin is NULL");
 	}
-	if (op->abi != DS_OP_ABI)
+	if (op->abi < 1 || op->abi > DS_OP_ABI)
 		return ds_oprun_fail(r, DS_EX_CONFIG,
-		    "%s: plugin ABI %u, ds-op supports ABI %u", file,
+		    "%s: plugin ABI %u, ds-op supports ABI 1 to %u", file,
 		    (unsigned)op->abi, DS_OP_ABI);
 	if (op->on_tuple == NULL)
 		return ds_oprun_fail(r, DS_EX_CONFIG,
@@ -438,19 +441,79 @@ ds_oprun_next_timer(const struct ds_oprun *r, uint64_t *when)
 	return 1;
 }
 
+/* Keys in ascending order of their bytes, a prefix first. */
+static int
+key_cmp(const void *a, const void *b)
+{
+	const struct ds_state_rec *ra = *(struct ds_state_rec *const *)a;
+	const struct ds_state_rec *rb = *(struct ds_state_rec *const *)b;
+	int c;
+
+	c = memcmp(ra->key, rb->key, ra->klen < rb->klen ? ra->klen :
+	    rb->klen);
+	if (c != 0)
+		return c;
+	return (ra->klen > rb->klen) - (ra->klen < rb->klen);
+}
+
+void
+ds_oprun_keys_free(struct ds_oprun *r)
+{
+	struct ds_state_rec *rec;
+
+	while (r->nkeys > 0) {
+		rec = r->keys[--r->nkeys];
+		rec->pins--;
+		ds_state_release(&r->st, rec);
+	}
+}
+
 int
-ds_oprun_end(struct ds_oprun *r)
+ds_oprun_keys(struct ds_oprun *r)
+{
+	struct ds_state_rec *rec, **p;
+	size_t it = 0;
+
+	ds_oprun_keys_free(r);
+	if (r->st.nval > r->keyscap) {
+		if ((p = realloc(r->keys, r->st.nval * sizeof(*p))) == NULL)
+			return nomem(r);
+		r->keys = p;
+		r->keyscap = r->st.nval;
+	}
+	while ((rec = ds_state_next(&r->st, &it)) != NULL &&
+	    r->nkeys < r->keyscap) {
+		if (!rec->hasval)
+			continue;
+		rec->pins++;
+		r->keys[r->nkeys++] = rec;
+	}
+	if (r->nkeys > 1)
+		qsort(r->keys, r->nkeys, sizeof(*r->keys), key_cmp);
+	return 0;
+}
+
+int
+ds_oprun_end(struct ds_oprun *r, enum ds_oprun_why why)
 {
 	int rc = 0;
 
-	if (r->exec != NULL)
-		return ds_exec_end(r->exec);
 	if (r->code != 0)
 		return -1;
+	if (why == DS_OPRUN_STOP && r->final != DS_OPRUN_FINAL_STOP)
+		return ds_oprun_close(r);
+	if (r->exec != NULL)
+		return ds_exec_end(r->exec);
 	r->time = r->maxtime;
 	r->emitted = 0;
-	if (r->op->on_end != NULL && ((rc = r->op->on_end(&r->ctx)) != 0 ||
-	    r->code != 0))
+	r->ending = 1;
+	if (r->op->on_end != NULL)
+		rc = r->op->on_end(&r->ctx);
+	r->ending = 0;
+	if (r->haskey)
+		key_end(r);
+	ds_oprun_keys_free(r);
+	if (rc != 0 || r->code != 0)
 		return cbfail(r, "on_end", rc);
 	return ds_oprun_close(r);
 }
@@ -561,7 +624,33 @@ api_now(struct ds_op_ctx *c)
 	return ds_oprun_now();
 }
 
+/* The next key of on_end's iteration becomes the current key. */
+static int
+api_next_key(struct ds_op_ctx *c, size_t *it, const void **key,
+    size_t *klen)
+{
+	struct ds_oprun *r = (struct ds_oprun *)c;
+	struct ds_state_rec *rec;
+
+	if (!r->ending)
+		return nokey();
+	if (r->haskey)
+		key_end(r);
+	if (*it == 0 && ds_oprun_keys(r) == -1) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (*it >= r->nkeys)
+		return 0;
+	rec = r->keys[(*it)++];
+	/* Pinned by the list: key_end's release keeps it. */
+	key_begin(r, rec->key, rec->klen, rec, r->maxtime);
+	*key = rec->key;
+	*klen = rec->klen;
+	return 1;
+}
+
 static const struct ds_op_api api = {
 	api_emit, api_state_get, api_state_put, api_state_del,
-	api_timer_set, api_timer_cancel, api_now
+	api_timer_set, api_timer_cancel, api_now, api_next_key
 };

@@ -55,6 +55,8 @@ struct ds_oprun {
 	/* Options only built-ins use (set by the caller, borrowed). */
 	const char		*match;		/* --match REGEX */
 	uint64_t		 every;		/* --every, in ns; 0: unset */
+	int			 final;		/* --final: DS_OPRUN_FINAL_*;
+						 * 0: unset */
 	/* The current key (during on_tuple and on_timer only). */
 	int			 haskey;
 	const void		*key;
@@ -64,6 +66,14 @@ struct ds_oprun {
 	struct ds_state_rec	*rec;		/* its record, once looked up */
 	const struct ds_tuple	*in;		/* the input tuple, or NULL */
 	uint64_t		 time;		/* emit's default event time */
+	/*
+	 * The keys with a value, in key order, each pinned: for on_end's
+	 * iteration (ds_next_key) and an operator program's end requests.
+	 */
+	struct ds_state_rec	**keys;
+	size_t			 nkeys;
+	size_t			 keyscap;
+	int			 ending;	/* in on_end: ds_next_key works */
 	/* Called with a DS_OPRUN_* level and one line; may be NULL. */
 	void			(*log)(int, const char *);
 	int			 code;		/* DS_EX_* after a failure */
@@ -122,8 +132,33 @@ int	ds_oprun_dirty(struct ds_oprun *, struct ds_buf *recs, int timers,
 	    uint32_t *n);
 int	ds_oprun_each(const struct ds_oprun *, size_t *iter, const void **key,
 	    size_t *klen, const void **val, size_t *vlen);
-/* Input ended: call on_end, close the output bundle.  0 or -1. */
-int	ds_oprun_end(struct ds_oprun *);
+/*
+ * Why the input ended: at its real end (a pipe's END, every producer of
+ * a topology node finished), or because the job is being stopped in
+ * order, to be resumed later (ds_node_stopped).
+ */
+enum ds_oprun_why {
+	DS_OPRUN_END,
+	DS_OPRUN_STOP
+};
+/* --final: the built-in emits its final values at the end, or at a stop too. */
+#define DS_OPRUN_FINAL_END	1
+#define DS_OPRUN_FINAL_STOP	2
+/*
+ * Input ended: call on_end (or end the operator program: its end
+ * requests, its last E lines, its exit), close the output bundle.  At a
+ * stop nothing of this runs, the program is left running (ds_exec_term
+ * kills it), unless final is DS_OPRUN_FINAL_STOP: then a built-in's
+ * on_end runs at a stop too.  0 or -1.
+ */
+int	ds_oprun_end(struct ds_oprun *, enum ds_oprun_why);
+/*
+ * List every key with a value in keys, in ascending order of key bytes
+ * (then length), each record pinned; the list taken before is let go
+ * first.  0, or -1 (71).  ds_oprun_keys_free lets the list go.
+ */
+int	ds_oprun_keys(struct ds_oprun *);
+void	ds_oprun_keys_free(struct ds_oprun *);
 
 /*
  * Append a tuple to the output (its seq is assigned here, t->seq is
