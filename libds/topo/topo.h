@@ -7,8 +7,9 @@
  *	keepalive = 10s           ; ms, s suffixes; default 10s
  *	zombies = kill            ; kill | fence              (default kill)
  *	state = DIR               ; default: ./NAME.state (beside the file)
- *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME,
- *	                          ;   else /tmp/dstream-UID/NAME
+ *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME-H,
+ *	                          ;   else /tmp/dstream-UID/NAME-H (H: a hash
+ *	                          ;   of the state directory's real path)
  *	bundle = 64               ; default tuples per bundle for every node
  *	linger = 5ms              ; default linger
  *	max-emit = 16M            ; default --max-emit of every ds-op (unset)
@@ -60,12 +61,17 @@ struct ds_topo_node {
 	enum ds_kind	 kind;		/* from argv[0]'s basename */
 	unsigned	 parallel;
 	int		 line;		/* line of its [node] header */
+	int		 run_line;	/* line of its run = */
+	int		 par_line;	/* line of its parallel =, or 0 */
 };
 
 struct ds_topo {
-	char			*file;
+	char			*file;		/* as given */
+	char			*path;		/* file, absolute */
+	char			*dir;		/* its directory, absolute */
 	char			*name;
 	enum ds_once		 once;
+	int			 once_line;	/* of once =, or 0 */
 	uint64_t		 keepalive_ms;
 	int			 fence_only;	/* zombies = fence */
 	enum ds_routers		 routers;
