@@ -124,7 +124,7 @@ argv_of() {
 
 @test "ds-master: --help prints the options and exits 0" {
 	run -0 --separate-stderr ds-master --help
-	[ "${lines[0]}" = "usage: ds-master run [-qv] [--check] [--notify-fd FD] FILE" ]
+	[ "${lines[0]}" = "usage: ds-master run [-qv] [--check] [--discard-state] [--notify-fd FD] FILE" ]
 	[[ $output == *"--check"* ]]
 	[ -z "$stderr" ]
 }
@@ -274,19 +274,48 @@ EOF
 	wait_for "! pgrep -f '$T/fake/ds-' > /dev/null"
 }
 
-@test "ds-master: status and stop with no master exit 69" {
+@test "ds-master: status and stop of a job never run: one line naming the file, exit 3" {
 	fake_chain "" ""
+	run -3 --separate-stderr ds-master status "$T/f.topo"
+	[ "$output" = "job f $T/f.topo never run" ]
+	[ -z "$stderr" ]
+	run -3 --separate-stderr ds-master stop "$T/f.topo"
+	[ "$output" = "job f $T/f.topo never run" ]
+	# Only read: nothing was made.
+	[ ! -e "$T/state" ]
+	[ ! -e "$T/run" ]
+	mkdir "$T/empty"
+	run -3 --separate-stderr ds-master status "$T/empty"
+	[ "$output" = "run directory $T/empty: no ds-master runs there" ]
+	run -3 --separate-stderr ds-master stop "$T/empty"
+	[ "$output" = "run directory $T/empty: no ds-master runs there" ]
+}
+
+# Hold a write lock on $1 (python, in the background) until teardown.
+hold_lock() {
+	python3 -c 'import fcntl, sys, time
+f = open(sys.argv[1], "a"); fcntl.lockf(f, fcntl.LOCK_EX)
+open(sys.argv[1] + ".held", "w").close(); time.sleep(60)' "$1" 3>&- &
+	PIDS+=($!)
+	wait_for "[ -e '$1.held' ]"
+}
+
+@test "ds-master: status and stop of a job whose master does not answer exit 69" {
+	fake_chain "" ""
+	mkdir -m 700 "$T/state" "$T/run"
+	hold_lock "$T/state/lock"
 	run -69 --separate-stderr ds-master status "$T/f.topo"
 	[[ $stderr == "ds-master: fatal: no master answers at ipc://$T/run/master"* ]]
-	mkdir "$T/empty"
-	run -69 --separate-stderr ds-master status "$T/empty"
-	[[ $stderr == *"no master answers at ipc://$T/empty/master"* ]]
 	run -69 --separate-stderr ds-master stop "$T/f.topo"
+	[[ $stderr == "ds-master: fatal: no master answers at ipc://$T/run/master"* ]]
+	hold_lock "$T/run/lock"
 	# A socket file nobody listens on any more.
 	python3 -c 'import socket, sys
-s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/master"
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/run/master"
+	(umask 077 && head -c 32 /dev/urandom > "$T/run/key")
 	SECONDS=0
-	run -69 --separate-stderr ds-master status "$T/empty"
+	run -69 --separate-stderr ds-master status "$T/run"
+	[[ $stderr == *"no master answers at ipc://$T/run/master"* ]]
 	[ $SECONDS -lt 5 ]
 }
 
@@ -297,7 +326,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	start_master "$T/f.topo"
 	wait_up src.0 src.1 op.0 out.0
 	run -0 --separate-stderr ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=4 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=4 done=0 refused=0" ]
 	[ "${#lines[@]}" -eq 5 ]
 	[[ ${lines[1]} =~ ^src\.0\ pid=[1-9][0-9]*\ epoch=1\ state=starting\ restarts=0\ in=0\ out=0\ fenced=0\ dup=0\ refused=0$ ]]
 	[[ ${lines[2]} == "src.1 pid="*" epoch=1 state=starting "* ]]
@@ -308,7 +337,7 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "/bin/sh $(argv_of op.0) " ]
 	# RUNDIR works as well as FILE.
 	run -0 ds-master status "$T/run"
-	[ "${lines[0]}" = "job f once=least instances=4 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=4 done=0 refused=0" ]
 }
 
 @test "ds-master: stop ends the job with 75; the children are gone" {
@@ -316,8 +345,11 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.close()' "$T/empty/mas
 	start_master "$T/f.topo"
 	wait_up src.0 src.1 op.0 out.0
 	run -0 --separate-stderr ds-master stop "$T/f.topo"
-	[ "$output" = "stopping" ]
-	expect_exit 75
+	# It waited for the end, and says how the job ended.
+	[[ $output == "job f $T/f.topo stopped "*": by ds-master stop" ]]
+	[[ $output =~ \ stopped\ [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z:\  ]]
+	[ "$(cat "$T/state/stopped")" = "${output#job f $T/f.topo }" ]
+	expect_exit 75 1
 	grep -q '^ds-master: warning: stopped by ds-master stop; run again to resume$' "$T/m.log"
 	run ! pgrep -f "$T/fake/ds-"
 	[ ! -e "$T/run/master" ]
@@ -457,7 +489,7 @@ EOF
 	[[ $(argv_of op.2) == *" --pull least:65536,65537@ipc://$R/src-op" ]]
 	[[ $(argv_of out.0) == *" --pull most:131072,131073,131074@ipc://$R/op-out --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=8 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=8 done=0 refused=0" ]
 	[[ $output == *$'\nsrc-op pid='* ]]
 	pid=$(printf '%s\n' "$output" | sed -n 's/^op-out pid=\([0-9]*\) .*/\1/p')
 	[ "$(tr '\0' ' ' < /proc/$pid/cmdline)" = "ds-router --dist broadcast --listen ipc://$R/op-out --consumers 196608 --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --id $r2 --name op-out --epoch 1 --master ipc://$R/master --key $R/key --keepalive 60000 --once most " ]
@@ -496,7 +528,7 @@ direct_check() {
 	[[ $(argv_of out.0) == *" --pull most:131072@ipc://$R/op.0 --pull most:131073@ipc://$R/op.1 --pull most:131074@ipc://$R/op.2 --pull least:65536@ipc://$R/src.0 --pull least:65537@ipc://$R/src.1" ]]
 	[[ $(argv_of op.1) != *--part* ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=6 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=6 done=0 refused=0" ]
 	[[ $output != *"src-op"* ]]
 }
 
@@ -521,7 +553,7 @@ direct_check() {
 	[[ $(argv_of src.7) == *" --consumers $r1,196608" ]]
 	[[ $(argv_of op.8) == *" --pull least:65536,65537,65538,65539,65540,65541,65542,65543@ipc://$R/src-op" ]]
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=19 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=19 done=0 refused=0" ]
 }
 
 @test "ds-master: a failed instance is restarted with the next epoch" {
@@ -629,7 +661,7 @@ pid_of() {
 	wait_up src.0 src.1 op.0 out.0
 	R="$T/run" S="$T/state"
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=exactly instances=5 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=exactly instances=5 done=0 refused=0" ]
 	[[ ${lines[1]} =~ ^journal\ pid=[1-9][0-9]*\ epoch=1\ state=(starting|running)\ restarts=0\  ]]
 	[[ ${lines[2]} == "src.0 pid="* ]]
 	pid=$(pid_of journal)
@@ -664,7 +696,7 @@ EOF
 	wait_up src.0 out.0
 	R="$T/run" S="$T/state"
 	run -0 ds-master status "$T/f.topo"
-	[ "${lines[0]}" = "job f once=least instances=3 done=0 refused=0" ]
+	[ "${lines[0]}" = "job f $T/f.topo running once=least instances=3 done=0 refused=0" ]
 	[[ ${lines[1]} == "journal pid="* ]]
 	# --journal for the instances that are exactly-once: by their
 	# own mode or by an exactly-once input.
@@ -863,7 +895,7 @@ EOF
 	# Counters come with the next beats.
 	wait_for "ds-master status '$T/wc.topo' | grep -q '^out.0 pid=[0-9]* epoch=1 state=running restarts=0 in=3 '" 20
 	run -0 ds-master status "$T/wc.topo"
-	[ "${lines[0]}" = "job wc once=least instances=5 done=0 refused=0" ]
+	[ "${lines[0]}" = "job wc $T/wc.topo running once=least instances=5 done=0 refused=0" ]
 	[ "${#lines[@]}" -eq 6 ]
 	[[ $output == *$'\nwords.0 pid='*" epoch=1 state=running restarts=0 in="*" out=3 "* ]]
 	[[ $output == *$'\nwords-count pid='*" epoch=1 state=running "* ]]
@@ -883,8 +915,8 @@ EOF
 	printf 'a\nb\n' >&7
 	wait_for "[ \$(grep -c . '$T/counts.txt' 2>/dev/null || echo 0) -ge 2 ]" 20
 	run -0 ds-master stop "$T/wc.topo"
-	[ "$output" = "stopping" ]
-	expect_exit 75 20
+	[[ $output == "job wc $T/wc.topo stopped "*": by ds-master stop" ]]
+	expect_exit 75 1
 	exec 7>&-
 	[ ! -e "$T/state/done" ]
 	grep -qx 'words.0 1' "$T/state/epochs"

@@ -1,6 +1,7 @@
 /*
  * stop.c: stopping the job, for any reason (every process finished, a
- * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork).
+ * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork), and
+ * saying in STATE how it ended (STATE/done or STATE/stopped).
  * Children learn it from STOP in their BEATACK and from SIGTERM; those
  * still running KILL_AFTER_S later get SIGKILL.  The ds-journal goes
  * last, once every writer has made its last units durable or is gone.
@@ -97,8 +98,17 @@ journal_last(void)
 static void
 finish(void)
 {
+	char *why;
+
 	if (M.code == DS_EX_OK)
 		rundir_done();
+	else if (M.code == DS_EX_TEMPFAIL)
+		rundir_stopped(M.why);
+	else {
+		why = xprintf("%s (exit %d)", M.why, M.code);
+		rundir_stopped(why);
+		free(why);
+	}
 	ds_pull_srv_close(M.srv);
 	M.srv = NULL;
 	rundir_close();

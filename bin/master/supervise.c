@@ -290,6 +290,9 @@ sup_spawn(struct inst *in)
 		signal(SIGINT, SIG_DFL);
 		signal(SIGCHLD, SIG_DFL);
 		umask(mask);
+		/* Run lines are relative to the topology's directory. */
+		if (fchdir(M.topodirfd) == -1)
+			_exit(DS_EX_OSERR);
 		if (!in->stdin_ok && M.devnull != 0)
 			dup2(M.devnull, 0);
 		for (fd = 3; fd <= maxfd; fd++)

@@ -794,12 +794,15 @@ resolve(const char *dir, const char *path)
 	return s;
 }
 
-/* The absolute directory of the file, without resolving symlinks. */
+/*
+ * The real path of the file's directory (realpath(3): the file was just
+ * read, so it exists): "..", "." and links resolved, so that the state
+ * and run directories under it are named the one way ds_dir_open takes.
+ */
 static char *
 filedir(const char *file)
 {
-	char *copy, *slash, *cwd, *dir;
-	const char *rel;
+	char *copy, *slash, *dir;
 
 	if ((copy = strdup(file)) == NULL)
 		return NULL;
@@ -808,15 +811,7 @@ filedir(const char *file)
 		copy[1] = '\0';
 	else if (slash != NULL)
 		*slash = '\0';
-	if (slash != NULL && copy[0] == '/')
-		return copy;
-	rel = slash != NULL ? copy : ".";
-	if ((cwd = getcwd(NULL, 0)) == NULL) {
-		free(copy);
-		return NULL;
-	}
-	dir = resolve(cwd, rel);
-	free(cwd);
+	dir = realpath(slash != NULL ? copy : ".", NULL);
 	free(copy);
 	return dir;
 }
