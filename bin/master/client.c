@@ -189,21 +189,32 @@ on_signal(int sig)
 }
 
 /*
- * Wait until the master of j has released STATE/lock; 0, or -1 after
- * STOP_WAIT_S or on SIGINT or SIGTERM.
+ * SIGINT and SIGTERM only end the wait, even when they were ignored (a
+ * background job of a shell): the stop is asked already.  Set before
+ * asking, so that none comes too early to be caught.
  */
-static int
-wait_ended(const struct job *j)
+static void
+catch_signals(void)
 {
-	struct timespec ts = { 0, POLL_NS };
 	struct sigaction sa;
-	long n;
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGTERM, &sa, NULL);
+}
+
+/*
+ * Wait until the master of j has released STATE/lock; 0, or -1 after
+ * STOP_WAIT_S or on SIGINT or SIGTERM (catch_signals).
+ */
+static int
+wait_ended(const struct job *j)
+{
+	struct timespec ts = { 0, POLL_NS };
+	long n;
+
 	for (n = 0; locked(j->state); n++) {
 		if (interrupted || n >= STOP_WAIT_S * (1000000000L / POLL_NS))
 			return -1;
@@ -313,7 +324,12 @@ client_stop(const struct ds_common *co, const char *target, int nowait)
 			    "job", j.run);
 		ds_buf_free(&ans);
 	}
+	if (!nowait)
+		catch_signals();
 	if (ctl(j.run, "stop", &ans, err, sizeof(err)) == -1) {
+		if (interrupted)
+			ds_die(DS_EX_TEMPFAIL, "job %s %s: interrupted while "
+			    "asking it to stop", j.name, j.file);
 		if (!locked(j.state))
 			return flush_out(not_running(&j));
 		ds_die(DS_EX_UNAVAILABLE, "%s", err);

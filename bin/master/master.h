@@ -136,11 +136,11 @@ char	*argv_ids(const struct ds_plan_ids *);
  * rundir.c: create or check the private run and state directories into
  * M.runfd and M.statefd (dies 74 naming a directory that is not ours
  * alone), take the run and the state locks (dies 69 if another master
- * holds one), then, before anything in STATE changes: start over if the
- * last run finished (STATE/done) or discard is set, else die 78 if
- * STATE/plan differs from the topology's (naming each difference).  Then
- * remove STATE/stopped, write STATE/plan and read STATE/epochs.  Dies
- * 71/74 on errors, 74 on a symbolic link where a file should be.
+ * holds one), read STATE/epochs, then, before anything in STATE
+ * changes: start over if the last run finished (STATE/done) or discard
+ * is set, else die 78 if STATE/plan differs from the topology's (naming
+ * each difference).  Then remove STATE/stopped and write STATE/plan.
+ * Dies 71/74 on errors, 74 on a symbolic link where a file should be.
  */
 void	 rundir_open(int discard);
 /* Replace STATE/epochs (synced): 0, or -1 with errno set. */

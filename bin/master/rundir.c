@@ -379,13 +379,13 @@ rundir_open(int discard)
 	M.statefd = dir_open("state", M.topo.state);
 	lock_run();
 	lock_state();
+	epochs_load();		/* read before anything is written */
 	state_prepare(discard);
 	if (M.jn != NULL) {
 		jdir = xprintf("%s/journal", M.topo.state);
 		close(dir_open("journal", jdir));
 		free(jdir);
 	}
-	epochs_load();
 }
 
 /* Now as "2006-01-02T15:04:05Z" (UTC), in buf. */

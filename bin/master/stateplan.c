@@ -248,7 +248,8 @@ diff_inputs(const struct ds_topo *t, const struct oplan *o, size_t i)
 		if (strcmp(oe->once, once) != 0 && (o->once == NULL ||
 		    strcmp(oe->once, o->once) != 0 ||
 		    e->once != t->once)) {
-			differs(t, e->line, "node %s: once.%s: %s -> %s",
+			differs(t, e->once_line > 0 ? e->once_line : e->line,
+			    "node %s: once.%s: %s -> %s",
 			    n->name, oe->from, oe->once, once);
 			nd++;
 		}

@@ -963,6 +963,7 @@ edges(struct parse *p)
 		e->dist = r->dist;
 		e->once = t->once;
 		e->line = r->line;
+		e->once_line = 0;
 	}
 	for (i = 0; i < p->novr; i++) {
 		o = &p->ovr[i];
@@ -976,8 +977,10 @@ edges(struct parse *p)
 			ok = fail(p, o->line, "once.%s: %s is not an input "
 			    "of node %s", o->from, o->from,
 			    t->node[o->to].name);
-		else
+		else {
 			t->edge[j].once = o->once;
+			t->edge[j].once_line = o->line;
+		}
 	}
 	return ok;
 }

@@ -51,6 +51,7 @@ struct ds_topo_edge {
 	enum ds_dist	 dist;
 	enum ds_once	 once;		/* topology's, or the override */
 	int		 line;		/* line of its input = key */
+	int		 once_line;	/* of its once.NODE =, or 0 */
 };
 
 struct ds_topo_node {

@@ -179,6 +179,9 @@ good(void)
 	ok(t.once == DS_ONCE_MOST && t.once_line == 5, "once = most, line 5");
 	ok(t.node[1].run_line == 19 && t.node[1].par_line == 21,
 	    "run and parallel lines of count");
+	ok(t.edge[0].once_line == 22 && t.edge[1].once_line == 27 &&
+	    t.edge[2].once_line == 0, "the lines of once.src and once.count, "
+	    "none for src -> out");
 	ok(t.keepalive_ms == 2000, "keepalive = 2s, inline ; comment cut");
 	ok(t.fence_only == 1, "zombies = fence");
 	snprintf(want, sizeof(want), "%s/st/dir", dir);
