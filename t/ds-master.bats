@@ -1085,7 +1085,7 @@ check_refused() {
 		    { echo "got: ${stderr_lines[i]}" >&2; return 1; }
 		i=$((i + 1))
 	done
-	[[ ${stderr_lines[i]} == "$tail ("*" above): resuming would mix two plans; ds-master run --discard-state starts over (changing a job that has state is not supported yet)" ]]
+	[[ ${stderr_lines[i]} == "$tail ("*" above): resuming would mix two plans; ds-master run --discard-state starts over (rescaling or changing a job that has state is not supported yet)" ]]
 	state_sums | cmp - "$T/before"
 }
 

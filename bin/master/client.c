@@ -153,7 +153,7 @@ state_line(int sfd, const char *state, const char *name, char *buf,
 static void
 print_ended(const struct job *j)
 {
-	char buf[4096], err[1024];
+	char buf[16384], err[1024];
 	const char *how;
 	int sfd;
 

@@ -205,7 +205,7 @@ state_has(const char *name)
 }
 
 /* The longest STATE/plan read: far more than any topology makes. */
-#define PLAN_MAX	(4u << 20)
+#define PLAN_MAX	(1u << 20)
 
 /*
  * STATE/plan against the topology's: refuse (78) a run whose plan
@@ -239,7 +239,8 @@ plan_verify(const char *now)
 		ds_die(DS_EX_CONFIG, "%s: the job changed since its state in "
 		    "%s was made (%zu difference%s above): resuming would mix "
 		    "two plans; ds-master run --discard-state starts over "
-		    "(changing a job that has state is not supported yet)",
+		    "(rescaling or changing a job that has state is not "
+		    "supported yet)",
 		    M.topo.file, M.topo.state, nd, nd == 1 ? "" : "s");
 	free(what);
 	/* Only its spelling changed: rewrite it. */
