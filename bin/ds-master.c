@@ -28,18 +28,17 @@
 #include "master/master.h"
 
 #define USAGE \
-	"ds-master run [-qv] [--check] [--notify-fd FD] FILE\n" \
+	"ds-master run [-qv] [--check] [--discard-state] [--notify-fd FD] " \
+	"FILE\n" \
 	"ds-master status [-qv] FILE | RUNDIR\n" \
-	"ds-master stop [-qv] FILE | RUNDIR"
+	"ds-master stop [-qv] [--no-wait] FILE | RUNDIR"
 
-#define CTL_TIMEOUT_S	2.0	/* status/stop wait this long for an answer */
-
-enum { OPT_CHECK = 1 };
+enum { OPT_CHECK = 1, OPT_DISCARD, OPT_NOWAIT };
 
 struct master M;
 
-static void
-load(const struct ds_common *co, const char *file)
+void
+master_load(const struct ds_common *co, const char *file)
 {
 	char err[1024];
 	int fd;
@@ -68,13 +67,28 @@ make_key(void)
 	memset(key, 0, sizeof(key));
 }
 
+/*
+ * The directory of the topology file, which every process starts in
+ * (ds-topology(5)): opened now, so that a child only has to fchdir(2).
+ */
+static void
+open_topodir(void)
+{
+	if ((M.topodirfd = open(M.topo.dir, O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		ds_diesys(errno == ENOENT ? DS_EX_NOINPUT : DS_EX_IOERR,
+		    "unable to open %s", M.topo.dir);
+}
+
 static int
-cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
+cmd_run(struct ds_common *co, const char *file, int check, int discard,
+    const char *a0)
 {
 	struct sigaction sa;
 	size_t i;
 
-	load(co, file);
+	master_load(co, file);
+	open_topodir();
 	M.addr = xprintf("ipc://%s/master", M.topo.run);
 	argv_build(a0);
 	check_run();		/* a bad run line never starts the job */
@@ -82,7 +96,7 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 		return DS_EX_OK;
 
 	/* acquire */
-	rundir_open();
+	rundir_open(discard);
 	stop_last_run();
 	make_key();
 	if ((M.devnull = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1)
@@ -122,66 +136,20 @@ cmd_run(struct ds_common *co, const char *file, int check, const char *a0)
 	return DS_EX_SOFTWARE;	/* stop_progress() exits */
 }
 
-/* ds-master status|stop FILE|RUNDIR: one CTL command, print the answer. */
-static int
-cmd_ctl(const struct ds_common *co, const char *what, const char *target)
-{
-	struct ds_buf req = DS_BUF_INIT, rep = DS_BUF_INIT;
-	struct ds_frame f;
-	struct stat sb;
-	const char *why = "no frame";
-	unsigned char k[DS_KEY_LEN];
-	char *addr, *sock, *key;
-	size_t off = 0;
-
-	if (stat(target, &sb) == -1)
-		ds_die(DS_EX_NOINPUT, "%s: cannot open: %s", target,
-		    strerror(errno));
-	if (S_ISDIR(sb.st_mode)) {
-		sock = xprintf("%s/master", target);
-	} else {
-		load(co, target);
-		sock = xprintf("%s/master", M.topo.run);
-	}
-	addr = xprintf("ipc://%s", sock);
-	if (access(sock, F_OK) == -1)
-		ds_die(DS_EX_UNAVAILABLE, "no master answers at %s: %s", addr,
-		    strerror(errno));
-	key = xprintf("%.*s/key", (int)(strlen(sock) - 7), sock);
-	if (ds_key_load(key, 0, k, &why) == -1)
-		ds_die(errno == ENOENT ? DS_EX_UNAVAILABLE : DS_EX_IOERR,
-		    "%s: %s: %s", key, why, strerror(errno));
-	if (ds_pull_setkey(k) == -1)
-		ds_diesys(DS_EX_OSERR, "%s", key);
-	free(key);
-	if (ds_msg_text_put(&req, DS_FRAME_CTL, what, strlen(what)) == -1)
-		nomem();
-	if (ds_pull_call(addr, req.p, req.len, &rep, CTL_TIMEOUT_S) == -1)
-		ds_die(DS_EX_UNAVAILABLE, "no master answers at %s: %s", addr,
-		    errno == ETIMEDOUT ? "timed out" : ds_pull_strerror(errno));
-	if (ds_msg_next(rep.p, rep.len, &off, &f, &why) != 1 ||
-	    f.type != DS_FRAME_CTLREPLY)
-		ds_die(DS_EX_PROTOCOL, "bad answer from %s: %s", addr,
-		    f.type != DS_FRAME_CTLREPLY ? "not a CTLREPLY" : why);
-	if (ds_write_all(1, f.payload, f.len) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to write stdout");
-	ds_buf_free(&req);
-	ds_buf_free(&rep);
-	free(addr);
-	free(sock);
-	return DS_EX_OK;
-}
-
 int
 main(int argc, char *argv[])
 {
 	struct ds_common co = DS_COMMON_INIT;
 	const char *cmd, *file;
 	poptContext pc;
-	int rc, check = 0;
+	int rc, check = 0, discard = 0, nowait = 0;
 	struct poptOption opts[] = {
 		{ "check", 0, POPT_ARG_NONE, NULL, OPT_CHECK,
 		    "run: only check FILE and every process's options", NULL },
+		{ "discard-state", 0, POPT_ARG_NONE, NULL, OPT_DISCARD,
+		    "run: start over, removing the job's state", NULL },
+		{ "no-wait", 0, POPT_ARG_NONE, NULL, OPT_NOWAIT,
+		    "stop: do not wait for the job to end", NULL },
 		DS_POPT_COMMON,
 		POPT_TABLEEND
 	};
@@ -190,9 +158,14 @@ main(int argc, char *argv[])
 	(void)ds_dir_umask();	/* sockets and files: ours alone */
 	co.usage = USAGE;
 	pc = poptGetContext(ds_progname, argc, (void *)argv, opts, 0);
-	while ((rc = ds_opt_next(&co, pc)) != -1)
+	while ((rc = ds_opt_next(&co, pc)) != -1) {
 		if (rc == OPT_CHECK)
 			check = 1;
+		else if (rc == OPT_DISCARD)
+			discard = 1;
+		else if (rc == OPT_NOWAIT)
+			nowait = 1;
+	}
 	if ((cmd = poptGetArg(pc)) == NULL)
 		ds_dieusage(&co, "missing command");
 	if (strcmp(cmd, "run") != 0 && strcmp(cmd, "status") != 0 &&
@@ -207,10 +180,16 @@ main(int argc, char *argv[])
 		ds_dieusage(&co, "--check is for run only");
 	if (strcmp(cmd, "run") != 0 && co.notify_fd != -1)
 		ds_dieusage(&co, "--notify-fd is for run only");
+	if (strcmp(cmd, "run") != 0 && discard)
+		ds_dieusage(&co, "--discard-state is for run only");
+	if (strcmp(cmd, "stop") != 0 && nowait)
+		ds_dieusage(&co, "--no-wait is for stop only");
 	if (strcmp(cmd, "run") == 0)
-		rc = cmd_run(&co, file, check, argv[0]);
+		rc = cmd_run(&co, file, check, discard, argv[0]);
+	else if (strcmp(cmd, "status") == 0)
+		rc = client_status(&co, file);
 	else
-		rc = cmd_ctl(&co, cmd, file);
+		rc = client_stop(&co, file, nowait);
 	poptFreeContext(pc);
 	return rc;
 }

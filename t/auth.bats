@@ -55,7 +55,7 @@ stranger() {	# run a tool as a stranger: another key
 	[[ $output == *$'\nrefused 3'* ]]
 	wait_for "ds-master status '$T/wc.topo' | grep -q '^words.0 .* refused=2\$'" 10
 	run -0 ds-master status "$T/wc.topo"
-	[[ ${lines[0]} == "job wc once=exactly instances=6 done=0 refused=2" ]]
+	[[ ${lines[0]} == "job wc $T/wc.topo running once=exactly instances=6 done=0 refused=2" ]]
 	[[ $output == *$'\nwords-count pid='*' refused=1'* ]]
 	# The job goes on and ends with the exact counts.
 	printf 'b\nc\n' >&7

@@ -48,7 +48,8 @@ lines() { if [ -r "$T/out" ]; then wc -l < "$T/out"; else echo 0; fi; }
 	grep -q 'stopping the job in order (stopped by signal 2)' "$T/m.log"
 	grep -Eq 'job g stopped in order, stopped by signal 2: src.0 at line [0-9]+, offset [0-9]+; run again to resume' "$T/m.log"
 	run ! grep -E 'warning|fatal|restarting' "$T/m.log"
-	[ -f "$T/state/stopped" ]
+	[ -f "$T/state/stopped" ] && [ -f "$T/state/drained" ]
+	grep -Eq '^stopped [0-9TZ:-]+: by signal 2: src.0 at line [0-9]+, offset [0-9]+$' "$T/state/stopped"
 	# Every line read was processed: the sink has as many as were read.
 	at=$(sed -n 's/.*src.0 at line \([0-9]*\),.*/\1/p' "$T/m.log" | tail -1)
 	[ "$at" -eq "$n" ]
@@ -56,7 +57,7 @@ lines() { if [ -r "$T/out" ]; then wc -l < "$T/out"; else echo 0; fi; }
 	run -0 ds-verify -m exactly "$T/in.part" "$T/out"
 	start_master "$T/g.topo"
 	expect_exit 0 60
-	[ ! -e "$T/state/stopped" ]
+	[ ! -e "$T/state/stopped" ] && [ ! -e "$T/state/drained" ]
 	run -0 ds-verify -m exactly "$T/in" "$T/out"
 }
 
@@ -85,7 +86,7 @@ lines() { if [ -r "$T/out" ]; then wc -l < "$T/out"; else echo 0; fi; }
 	kill -INT "$MASTER"
 	expect_exit 75 20
 	grep -q 'stopped at once by signal 2 during the orderly stop; run again to resume' "$T/m.log"
-	[ ! -e "$T/state/stopped" ]
+	[ ! -e "$T/state/drained" ]
 }
 
 @test "stop: the job's processes run in a process group of their own (a ^C reaches ds-master alone)" {

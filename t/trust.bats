@@ -154,9 +154,9 @@ EOF
 		    --clear-groups env -u XDG_RUNTIME_DIR \
 		    ds-master run "$W/t.topo"
 		if [ "$m" = 700 ]; then
-			[ "$stderr" = "ds-master: fatal: unable to use run directory $d/t: $d: open: Permission denied" ]
+			[[ $stderr == "ds-master: fatal: unable to use run directory $d/t-"????????": $d: open: Permission denied" ]]
 		else
-			[ "$stderr" = "ds-master: fatal: unable to use run directory $d/t: $d: owned by another user" ]
+			[[ $stderr == "ds-master: fatal: unable to use run directory $d/t-"????????": $d: owned by another user" ]]
 		fi
 		[ -z "$(ls -A "$d")" ]
 		rmdir "$d"
@@ -166,14 +166,17 @@ EOF
 
 # --- files in dstream's directories -----------------------------------
 
-@test "trust: a symbolic link as RUN/lock, STATE/epochs or STATE/done is refused (74), nothing written through it" {
+@test "trust: a symbolic link as RUN/lock, STATE/lock, STATE/epochs, STATE/done or STATE/plan is refused (74), nothing written through it" {
 	topo
 	mkdir -m 700 "$T/run" "$T/state"
-	ln -s "$T/victim" "$T/run/lock"
-	run -74 --separate-stderr ds-master run "$T/t.topo"
-	[ "$stderr" = "ds-master: fatal: unable to open $T/run/lock: a symbolic link (not followed)" ]
-	rm "$T/run/lock"
-	for f in epochs done; do
+	local d
+	for d in run state; do
+		ln -s "$T/victim" "$T/$d/lock"
+		run -74 --separate-stderr ds-master run "$T/t.topo"
+		[ "$stderr" = "ds-master: fatal: unable to open $T/$d/lock: a symbolic link (not followed)" ]
+		rm "$T/$d/lock"
+	done
+	for f in epochs done plan; do
 		ln -s "$T/victim" "$T/state/$f"
 		run -74 --separate-stderr ds-master run "$T/t.topo"
 		[ "$stderr" = "ds-master: fatal: unable to read $T/state/$f: a symbolic link (not followed)" ]
@@ -193,7 +196,7 @@ EOF
 	[ ! -L "$T/state/done.tmp" ]
 	[ -f "$T/state/epochs" ] && [ ! -L "$T/state/epochs" ]
 	grep -qx 'src.0 1' "$T/state/epochs"
-	[ "$(cat "$T/state/done")" = t ]
+	[[ $(cat "$T/state/done") == "finished "* ]]
 }
 
 @test "trust: a link where the control socket goes (RUN/master) is left alone (74)" {

@@ -62,6 +62,25 @@ own_dir(const char *argv0)
 	return xstrdup(buf[0] ? buf : "/");
 }
 
+/*
+ * path made absolute (p is freed): every process starts in the
+ * topology's directory, not in ours.
+ */
+static char *
+absolute(char *p)
+{
+	char *cwd, *abs;
+
+	if (p == NULL || p[0] == '/')
+		return p;
+	if ((cwd = getcwd(NULL, 0)) == NULL)
+		ds_diesys(DS_EX_OSERR, "unable to find the current directory");
+	abs = xprintf("%s/%s", cwd, p);
+	free(cwd);
+	free(p);
+	return abs;
+}
+
 /* Find prog: own directory first, then $PATH.  NULL if not found. */
 static char *
 resolve(const char *prog, const char *topodir)
@@ -285,31 +304,29 @@ void
 argv_build(const char *argv0)
 {
 	const struct ds_topo *t = &M.topo;
-	char *topodir, *slash, *router = NULL, *journal = NULL, **path;
+	const char *topodir = t->dir;
+	char *router = NULL, *journal = NULL, **path;
 	char err[1024];
 	struct inst *in;
 	size_t n, e, k;
 
-	selfdir = own_dir(argv0);
-	topodir = xstrdup(t->file);
-	if ((slash = strrchr(topodir, '/')) != NULL)
-		*slash = '\0';
-	else
-		strcpy(topodir, ".");
+	selfdir = absolute(own_dir(argv0));
 	for (e = 0; e < t->nedge && router == NULL; e++)
 		if (ds_topo_routed(t, e) &&
-		    (router = resolve("ds-router", topodir)) == NULL)
+		    (router = absolute(resolve("ds-router", topodir))) ==
+		    NULL)
 			ds_die(DS_EX_UNAVAILABLE, "edge %s -> %s: ds-router: "
 			    "program not found", t->node[t->edge[e].from].name,
 			    t->node[t->edge[e].to].name);
 	if (ds_plan_uses_journal(t) &&
-	    (journal = resolve("ds-journal", topodir)) == NULL)
+	    (journal = absolute(resolve("ds-journal", topodir))) == NULL)
 		ds_die(DS_EX_UNAVAILABLE, "exactly-once: ds-journal: program "
 		    "not found");
 	if ((path = calloc(t->nnode, sizeof(*path))) == NULL)
 		nomem();
 	for (n = 0; n < t->nnode; n++)
-		if ((path[n] = resolve(t->node[n].argv[0], topodir)) == NULL)
+		if ((path[n] = absolute(resolve(t->node[n].argv[0],
+		    topodir))) == NULL)
 			ds_die(DS_EX_UNAVAILABLE, "node %s: %s: program not "
 			    "found", t->node[n].name, t->node[n].argv[0]);
 	if (ds_plan_build(&M.plan, t, err, sizeof(err)) == -1) {
@@ -337,5 +354,4 @@ argv_build(const char *argv0)
 	free(path);
 	free(journal);
 	free(router);
-	free(topodir);
 }

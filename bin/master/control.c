@@ -2,8 +2,9 @@
  * control.c: the server side of RUN/master.  Children send BEATs (id,
  * epoch, counters, DONE): a beat of the current epoch renews the lease,
  * any other is fenced, and while the job stops the answer says STOP.
- * `ds-master status` and `stop` send CTL text commands and get text
- * back; servers ask "epoch ID" before they believe a higher epoch.  A
+ * `ds-master status` and `stop` send CTL text commands ("status",
+ * "stop", "job") and get text back; servers ask "epoch ID" before they
+ * believe a higher epoch.  A
  * bad message is dropped with a warning; it never stops the job.
  */
 #include <errno.h>
@@ -66,11 +67,16 @@ status_text(struct ds_buf *t)
 
 	for (i = 0; i < M.nin; i++)
 		done += M.in[i].state == I_EXITED;
-	snprintf(line, sizeof(line), "job %s once=%s instances=%zu "
-	    "done=%zu refused=%llu%s\n", M.topo.name,
+	if (ds_buf_addstr(t, "job ") == -1 ||
+	    ds_buf_addstr(t, M.topo.name) == -1 ||
+	    ds_buf_addc(t, ' ') == -1 ||
+	    ds_buf_addstr(t, M.topo.path) == -1)
+		nomem();
+	snprintf(line, sizeof(line), " %s once=%s instances=%zu done=%zu "
+	    "refused=%llu\n",
+	    M.stopping || M.draining ? "stopping" : "running",
 	    ds_once_name(M.topo.once), M.nin, done,
-	    (unsigned long long)ds_pull_refused(),
-	    M.stopping ? " stopping" : M.draining ? " draining" : "");
+	    (unsigned long long)ds_pull_refused());
 	if (ds_buf_addstr(t, line) == -1)
 		nomem();
 	for (i = 0; i < M.nin; i++) {
@@ -134,7 +140,16 @@ on_ctl(const struct ds_frame *f, struct ds_buf *reply)
 		n--;
 	if (n == 6 && memcmp(cmd, "status", 6) == 0)
 		status_text(&t);
-	else if (n > 6 && memcmp(cmd, "epoch ", 6) == 0)
+	else if (n == 3 && memcmp(cmd, "job", 3) == 0) {
+		/* For `stop RUNDIR`, which must find STATE/stopped. */
+		if (ds_buf_addstr(&t, M.topo.name) == -1 ||
+		    ds_buf_addc(&t, '\n') == -1 ||
+		    ds_buf_addstr(&t, M.topo.path) == -1 ||
+		    ds_buf_addc(&t, '\n') == -1 ||
+		    ds_buf_addstr(&t, M.topo.state) == -1 ||
+		    ds_buf_addc(&t, '\n') == -1)
+			nomem();
+	} else if (n > 6 && memcmp(cmd, "epoch ", 6) == 0)
 		epoch_text(&t, cmd + 6, n - 6);
 	else if (n == 4 && memcmp(cmd, "stop", 4) == 0) {
 		if (ds_buf_addstr(&t, M.stopping || M.draining ?

@@ -4,10 +4,11 @@
  * of the topology's plan, the forked processes, the one global state M.
  * ds-master.c parses options and runs the subcommands; argv.c renders each
  * process's argv from the plan; rundir.c owns the run and state
- * directories; supervise.c starts, reaps and restarts; stop.c stops the
- * job; control.c serves BEATs and CTL commands; procs.c waits for an
- * earlier master's children; check.c runs each process's --check.  All
- * of it may print and exit: this is bin/.
+ * directories, stateplan.c the plan a state was made for; supervise.c
+ * starts, reaps and restarts; stop.c stops the job; control.c serves
+ * BEATs and CTL commands, client.c sends them (status, stop); procs.c
+ * waits for an earlier master's children; check.c runs each process's
+ * --check.  All of it may print and exit: this is bin/.
  */
 #ifndef DS_MASTER_H
 #define DS_MASTER_H
@@ -79,6 +80,8 @@ struct inst {
 struct master {
 	struct ds_topo		 topo;
 	int			 runfd, statefd;	/* RUN, STATE (rundir.c) */
+	int			 statelock;	/* STATE/lock, locked */
+	int			 topodirfd;	/* the file's directory */
 	struct ds_plan		 plan;		/* who pulls from whom */
 	char			*addr;		/* ipc://RUN/master */
 	struct inst		*in;		/* plan.proc[k] is in[k]'s */
@@ -107,6 +110,19 @@ struct master {
 /* The one ds-master of this process (ds-master.c). */
 extern struct master M;
 
+/* ds-master.c: load file into M.topo, or die 66 (missing) or 78. */
+void	 master_load(const struct ds_common *co, const char *file);
+
+/*
+ * client.c: `ds-master status` and `stop` of the job of a topology file
+ * or a run directory (target); the exit status.  A job that is not
+ * running gets one line from its state directory and 3.  stop waits for
+ * the job to end (not with nowait) and prints how it ended.
+ */
+int	 client_status(const struct ds_common *co, const char *target);
+int	 client_stop(const struct ds_common *co, const char *target,
+	    int nowait);
+
 /* xalloc.c: allocate or die with 71 ("out of memory"). */
 void	 nomem(void) __attribute__((noreturn));
 char	*xstrdup(const char *);
@@ -125,20 +141,41 @@ char	*argv_ids(const struct ds_plan_ids *);
 /*
  * rundir.c: create or check the private run and state directories into
  * M.runfd and M.statefd (dies 74 naming a directory that is not ours
- * alone), take the run lock (dies 69 if another master holds it), start
- * over if the last run finished (STATE/done), read STATE/epochs.  Dies
- * 71/74 on errors, 74 on a symbolic link where a file should be.
+ * alone), take the run and the state locks (dies 69 if another master
+ * holds one), read STATE/epochs, then, before anything in STATE
+ * changes: start over if the last run finished (STATE/done) or discard
+ * is set, else die 78 if STATE/plan differs from the topology's (naming
+ * each difference).  Then remove STATE/stopped and write STATE/plan.
+ * Dies 71/74 on errors, 74 on a symbolic link where a file should be.
  */
-void	 rundir_open(void);
+void	 rundir_open(int discard);
 /* Replace STATE/epochs (synced): 0, or -1 with errno set. */
 int	 rundir_epochs_save(void);
-/* Write STATE/done (the job finished; the next run starts over); dies 74. */
+/*
+ * Write STATE/done, "finished TIME" (the job finished; the next run
+ * starts over); dies 74.
+ */
 void	 rundir_done(void);
 /*
+ * Write STATE/stopped, "stopped TIME: why" (one line: why has no
+ * newline), how a run that did not finish ended; warns if it cannot.
+ */
+void	 rundir_stopped(const char *why);
+/*
  * Every child is gone: remove the sockets of the plan's processes and
- * ours from RUN, then the lock (last: call it just before exiting).
+ * ours from RUN, then the run lock, then release the state lock (last:
+ * call it just before exiting).
  */
 void	 rundir_close(void);
+
+/*
+ * stateplan.c: the plan of t as STATE/plan holds it (malloc'ed), and
+ * the differences between an old one (modified in place; what names it
+ * in messages) and t's, each printed as one fatal line naming t's
+ * FILE:LINE; their number.  Dies 65 if old is no plan.
+ */
+char	*plan_text(const struct ds_topo *t);
+size_t	 plan_diff(char *old, const struct ds_topo *t, const char *what);
 
 /*
  * supervise.c: start every process (the journal first), then signal
@@ -174,7 +211,7 @@ void	 job_drain(const char *fmt, ...)
 /* Every process exited 0: the job finished, or drained (no return). */
 void	 job_ended(void);
 /*
- * At the start of a run: did the last one stop in order (STATE/stopped)?
+ * At the start of a run: did the last one stop in order (STATE/drained)?
  * Sets M.after_stop and removes the file: positions are exact only until
  * this run changes them.  Dies 74.
  */

@@ -1,6 +1,7 @@
 /*
  * stop.c: stopping the job, for any reason (every process finished, a
- * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork).
+ * signal, `ds-master stop` or SIGHUP, a crash loop, a failed fork), and
+ * saying in STATE how it ended (STATE/done or STATE/stopped).
  * Children learn it from STOP in their BEATACK and from SIGTERM; those
  * still running KILL_AFTER_S later get SIGKILL.  The ds-journal goes
  * last, once every writer has made its last units durable or is gone.
@@ -185,14 +186,14 @@ stop_last_run(void)
 {
 	struct stat st;
 
-	if (fstatat(M.statefd, "stopped", &st, AT_SYMLINK_NOFOLLOW) == -1) {
+	if (fstatat(M.statefd, "drained", &st, AT_SYMLINK_NOFOLLOW) == -1) {
 		if (errno != ENOENT)
-			ds_diesys(DS_EX_IOERR, "%s/stopped", M.topo.state);
+			ds_diesys(DS_EX_IOERR, "%s/drained", M.topo.state);
 		return;
 	}
 	M.after_stop = S_ISREG(st.st_mode);
-	if (unlinkat(M.statefd, "stopped", 0) == -1)
-		ds_diesys(DS_EX_IOERR, "unable to remove %s/stopped",
+	if (unlinkat(M.statefd, "drained", 0) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to remove %s/drained",
 		    M.topo.state);
 }
 
@@ -200,18 +201,21 @@ stop_last_run(void)
 static void
 finish(void)
 {
-	char line[sizeof(M.why) + 2];
-	int len;
+	char *why;
 
 	if (M.code == DS_EX_OK)
 		rundir_done();
-	if (M.drained) {
-		len = snprintf(line, sizeof(line), "%s\n", M.why);
-		if (ds_dir_replace(M.statefd, "stopped", line,
-		    (size_t)len) == -1)
-			ds_diesys(DS_EX_IOERR, "unable to write %s/stopped",
-			    M.topo.state);
+	else if (M.code == DS_EX_TEMPFAIL)
+		rundir_stopped(M.why);
+	else {
+		why = xprintf("%s (exit %d)", M.why, M.code);
+		rundir_stopped(why);
+		free(why);
 	}
+	/* Every position is exact: the next run's consumers may say so. */
+	if (M.drained && ds_dir_replace(M.statefd, "drained", "", 0) == -1)
+		ds_diesys(DS_EX_IOERR, "unable to write %s/drained",
+		    M.topo.state);
 	ds_pull_srv_close(M.srv);
 	M.srv = NULL;
 	rundir_close();

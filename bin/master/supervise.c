@@ -312,6 +312,9 @@ sup_spawn(struct inst *in)
 		umask(mask);
 		if (own)
 			(void)setpgid(0, 0);
+		/* Run lines are relative to the topology's directory. */
+		if (fchdir(M.topodirfd) == -1)
+			_exit(DS_EX_OSERR);
 		if (!in->stdin_ok && M.devnull != 0)
 			dup2(M.devnull, 0);
 		for (fd = 3; fd <= maxfd; fd++)

@@ -8,6 +8,7 @@
 
 #define DS_EX_OK		0	/* success */
 #define DS_EX_FALSE		1	/* a predicate answered "no" */
+#define DS_EX_NOTRUNNING	3	/* status of a job not running (LSB) */
 #define DS_EX_USAGE		64	/* bad options or operands */
 #define DS_EX_DATAERR		65	/* malformed frame, tuple or journal */
 #define DS_EX_NOINPUT		66	/* input file missing or unreadable */

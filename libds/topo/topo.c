@@ -8,6 +8,7 @@
  * whole file is read.  The first error (lowest line, graph errors after
  * line errors) is the one reported; nothing is ever printed.
  */
+#define _XOPEN_SOURCE 700	/* realpath */
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
@@ -795,12 +796,15 @@ resolve(const char *dir, const char *path)
 	return s;
 }
 
-/* The absolute directory of the file, without resolving symlinks. */
+/*
+ * The real path of the file's directory (realpath(3): the file was just
+ * read, so it exists): "..", "." and links resolved, so that the state
+ * and run directories under it are named the one way ds_dir_open takes.
+ */
 static char *
 filedir(const char *file)
 {
-	char *copy, *slash, *cwd, *dir;
-	const char *rel;
+	char *copy, *slash, *dir;
 
 	if ((copy = strdup(file)) == NULL)
 		return NULL;
@@ -809,71 +813,109 @@ filedir(const char *file)
 		copy[1] = '\0';
 	else if (slash != NULL)
 		*slash = '\0';
-	if (slash != NULL && copy[0] == '/')
-		return copy;
-	rel = slash != NULL ? copy : ".";
-	if ((cwd = getcwd(NULL, 0)) == NULL) {
-		free(copy);
-		return NULL;
-	}
-	dir = resolve(cwd, rel);
-	free(cwd);
+	dir = realpath(slash != NULL ? copy : ".", NULL);
 	free(copy);
 	return dir;
+}
+
+/*
+ * The state directory's real path (symbolic links and dot-dots resolved,
+ * as far as it exists: it need not yet), malloc'ed, or NULL (ENOMEM).
+ */
+static char *
+real_state(const char *state)
+{
+	char *r, *parent, *slash, *s;
+
+	if ((r = realpath(state, NULL)) != NULL || errno == ENOMEM)
+		return r;
+	if ((parent = strdup(state)) == NULL)
+		return NULL;
+	slash = strrchr(parent, '/');
+	*slash = '\0';
+	r = realpath(parent[0] ? parent : "/", NULL);
+	if (r == NULL) {
+		free(parent);
+		return errno == ENOMEM ? NULL : strdup(state);
+	}
+	if ((s = malloc(strlen(r) + strlen(slash + 1) + 2)) != NULL)
+		sprintf(s, "%s%s%s", r, strcmp(r, "/") == 0 ? "" : "/",
+		    slash + 1);
+	free(r);
+	free(parent);
+	return s;
+}
+
+/*
+ * The default run directory, BASE/NAME-H: H is 8 hex digits of the
+ * FNV-1a hash of the state directory's real path, so that two jobs with
+ * one name (ex.topo in two directories) never share one, and one job
+ * named by two paths does.  NULL on ENOMEM.
+ */
+static char *
+default_run(const struct ds_topo *t)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	const char *xdg = getenv("XDG_RUNTIME_DIR");
+	const unsigned char *c;
+	char *real, *s;
+	size_t n;
+
+	if ((real = real_state(t->state)) == NULL)
+		return NULL;
+	for (c = (const unsigned char *)real; *c != '\0'; c++)
+		h = (h ^ *c) * 0x100000001b3ull;
+	free(real);
+	n = strlen(t->name) + 64 + (xdg != NULL ? strlen(xdg) : 0);
+	if ((s = malloc(n)) == NULL)
+		return NULL;
+	if (xdg != NULL && xdg[0] == '/')
+		snprintf(s, n, "%s/dstream/%s-%08lx", xdg, t->name,
+		    (unsigned long)((h ^ h >> 32) & 0xffffffffu));
+	else
+		snprintf(s, n, "/tmp/dstream-%lu/%s-%08lx",
+		    (unsigned long)getuid(), t->name,
+		    (unsigned long)((h ^ h >> 32) & 0xffffffffu));
+	return s;
 }
 
 static int
 dirs(struct parse *p)
 {
 	struct ds_topo *t = p->t;
-	char *dir, *old, *s;
-	const char *xdg;
-	int ok = 0;
+	const char *base;
+	char *old, *s;
 
-	if ((dir = filedir(t->file)) == NULL) {
+	if ((t->dir = filedir(t->file)) == NULL) {
 		if (errno == ENOMEM)
 			return nomem(p);
 		return fail(p, 0, "cannot find its directory: %s",
 		    strerror(errno));
 	}
+	base = strrchr(t->file, '/');
+	if ((t->path = resolve(t->dir, base != NULL ? base + 1 : t->file)) ==
+	    NULL)
+		return nomem(p);
 	if (t->state == NULL) {
 		if ((s = malloc(strlen(t->name) + 9)) == NULL)
-			goto out;
+			return nomem(p);
 		sprintf(s, "%s.state", t->name);
 		t->state = s;
 	}
 	old = t->state;
-	if ((t->state = resolve(dir, old)) == NULL) {
+	if ((t->state = resolve(t->dir, old)) == NULL) {
 		t->state = old;
-		goto out;
+		return nomem(p);
 	}
 	free(old);
+	old = t->run;
+	t->run = old == NULL ? default_run(t) : resolve(t->dir, old);
 	if (t->run == NULL) {
-		xdg = getenv("XDG_RUNTIME_DIR");
-		if (xdg != NULL && xdg[0] == '/') {
-			if ((s = malloc(strlen(xdg) + strlen(t->name) +
-			    11)) == NULL)
-				goto out;
-			sprintf(s, "%s/dstream/%s", xdg, t->name);
-		} else {
-			if ((s = malloc(strlen(t->name) + 40)) == NULL)
-				goto out;
-			sprintf(s, "/tmp/dstream-%lu/%s",
-			    (unsigned long)getuid(), t->name);
-		}
-		t->run = s;
-	} else {
-		old = t->run;
-		if ((t->run = resolve(dir, old)) == NULL) {
-			t->run = old;
-			goto out;
-		}
-		free(old);
+		t->run = old;
+		return nomem(p);
 	}
-	ok = 1;
-out:
-	free(dir);
-	return ok ? 1 : nomem(p);
+	free(old);
+	return 1;
 }
 
 static int
@@ -923,6 +965,7 @@ edges(struct parse *p)
 		e->dist = r->dist;
 		e->once = t->once;
 		e->line = r->line;
+		e->once_line = 0;
 	}
 	for (i = 0; i < p->novr; i++) {
 		o = &p->ovr[i];
@@ -936,8 +979,10 @@ edges(struct parse *p)
 			ok = fail(p, o->line, "once.%s: %s is not an input "
 			    "of node %s", o->from, o->from,
 			    t->node[o->to].name);
-		else
+		else {
 			t->edge[j].once = o->once;
+			t->edge[j].once_line = o->line;
+		}
 	}
 	return ok;
 }
@@ -1115,8 +1160,11 @@ ds_topo_load(struct ds_topo *t, const char *file, char *err, size_t errlen)
 		fail(&p, 0, "out of memory");
 	if (p.errline == 0)
 		check(&p);
-	for (i = 0; p.errline == 0 && i < t->nnode; i++)
+	for (i = 0; p.errline == 0 && i < t->nnode; i++) {
 		t->node[i].run_line = p.run_line[i];
+		t->node[i].par_line = p.par_line[i];
+	}
+	t->once_line = p.seen[1];	/* topokeys[1] */
 	parse_free(&p);
 	if (p.errline != 0) {
 		ds_topo_free(t);
@@ -1139,6 +1187,8 @@ ds_topo_free(struct ds_topo *t)
 	free(t->node);
 	free(t->edge);
 	free(t->file);
+	free(t->path);
+	free(t->dir);
 	free(t->name);
 	free(t->state);
 	free(t->run);

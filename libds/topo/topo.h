@@ -8,8 +8,9 @@
  *	drain = 60s               ; an orderly stop's limit; 0: stop at once
  *	zombies = kill            ; kill | fence              (default kill)
  *	state = DIR               ; default: ./NAME.state (beside the file)
- *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME,
- *	                          ;   else /tmp/dstream-UID/NAME
+ *	run = DIR                 ; default: $XDG_RUNTIME_DIR/dstream/NAME-H,
+ *	                          ;   else /tmp/dstream-UID/NAME-H (H: a hash
+ *	                          ;   of the state directory's real path)
  *	bundle = 64               ; default tuples per bundle for every node
  *	linger = 5ms              ; default linger
  *	max-emit = 16M            ; default --max-emit of every ds-op (unset)
@@ -51,6 +52,7 @@ struct ds_topo_edge {
 	enum ds_dist	 dist;
 	enum ds_once	 once;		/* topology's, or the override */
 	int		 line;		/* line of its input = key */
+	int		 once_line;	/* of its once.NODE =, or 0 */
 };
 
 struct ds_topo_node {
@@ -62,12 +64,16 @@ struct ds_topo_node {
 	unsigned	 parallel;
 	int		 line;		/* line of its [node] header */
 	int		 run_line;	/* line of its run = */
+	int		 par_line;	/* line of its parallel =, or 0 */
 };
 
 struct ds_topo {
-	char			*file;
+	char			*file;		/* as given */
+	char			*path;		/* file, absolute */
+	char			*dir;		/* its directory, absolute */
 	char			*name;
 	enum ds_once		 once;
+	int			 once_line;	/* of once =, or 0 */
 	uint64_t		 keepalive_ms;
 	uint64_t		 drain_ms;	/* orderly stop's limit, 0: none */
 	int			 fence_only;	/* zombies = fence */

@@ -71,7 +71,7 @@ static void
 good(void)
 {
 	struct ds_topo t;
-	char want[256], cwd[256];
+	char want[512], cwd[256], run1[256], text[512];
 	int r;
 
 	/* Minimal file: every default. */
@@ -89,8 +89,14 @@ good(void)
 	snprintf(want, sizeof(want), "%s/job.state", dir);
 	ok(strcmp(t.state, want) == 0, "state defaults to the file's "
 	    "dir/NAME.state: %s", t.state);
-	ok(strcmp(t.run, "/xdg/dstream/job") == 0,
-	    "run defaults to $XDG_RUNTIME_DIR/dstream/NAME: %s", t.run);
+	ok(strncmp(t.run, "/xdg/dstream/job-", 17) == 0 &&
+	    strlen(t.run) == 25 && strspn(t.run + 17, "0123456789abcdef") ==
+	    8, "run defaults to $XDG_RUNTIME_DIR/dstream/NAME-HASH: %s", t.run);
+	ok(strcmp(t.path, path) == 0 && strcmp(t.dir, dir) == 0,
+	    "path and dir absolute: %s %s", t.path, t.dir);
+	ok(t.node[0].run_line == 2 && t.node[0].par_line == 0 &&
+	    t.once_line == 0, "run line kept, parallel and once unset");
+	snprintf(run1, sizeof(run1), "%s", t.run);
 	ok(t.bundle == 64, "bundle defaults to 64");
 	ok(t.linger_ms == 5, "linger defaults to 5ms");
 	ok(t.max_emit == 0 && t.max_keys == 0, "max-emit, max-keys unset");
@@ -109,12 +115,28 @@ good(void)
 	ds_topo_free(&t);
 	ok(1, "free twice is harmless");
 
+	/* The same state by another path: the same run directory. */
+	snprintf(text, sizeof(text), "[topology]\nstate = ../%s/./job.state"
+	    "\n" SRCSINK, strrchr(dir, '/') + 1);
+	r = load(text, &t);
+	ok(r == 0 && strcmp(t.run, run1) == 0, "state named another way: the "
+	    "same run directory: %s", r == 0 ? t.run : err);
+	if (r == 0)
+		ds_topo_free(&t);
+	/* Another state: another run directory, though the name is one. */
+	r = load("[topology]\nstate = other\n" SRCSINK, &t);
+	ok(r == 0 && strncmp(t.run, "/xdg/dstream/job-", 17) == 0 &&
+	    strcmp(t.run, run1) != 0, "another state: another run directory: "
+	    "%s", r == 0 ? t.run : err);
+	if (r == 0)
+		ds_topo_free(&t);
+
 	unsetenv("XDG_RUNTIME_DIR");
 	r = load(SRCSINK, &t);
-	snprintf(want, sizeof(want), "/tmp/dstream-%lu/job",
-	    (unsigned long)getuid());
+	snprintf(want, sizeof(want), "/tmp/dstream-%lu/job%s",
+	    (unsigned long)getuid(), run1 + 16);
 	ok(r == 0 && strcmp(t.run, want) == 0, "run without XDG_RUNTIME_DIR:"
-	    " /tmp/dstream-UID/NAME");
+	    " /tmp/dstream-UID/NAME-HASH");
 	ds_topo_free(&t);
 	setenv("XDG_RUNTIME_DIR", "relative", 1);
 	r = load(SRCSINK, &t);
@@ -154,7 +176,12 @@ good(void)
 	if (r != 0)
 		return;
 	ok(strcmp(t.name, "wc-1.x") == 0, "name");
-	ok(t.once == DS_ONCE_MOST, "once = most");
+	ok(t.once == DS_ONCE_MOST && t.once_line == 5, "once = most, line 5");
+	ok(t.node[1].run_line == 19 && t.node[1].par_line == 21,
+	    "run and parallel lines of count");
+	ok(t.edge[0].once_line == 22 && t.edge[1].once_line == 27 &&
+	    t.edge[2].once_line == 0, "the lines of once.src and once.count, "
+	    "none for src -> out");
 	ok(t.keepalive_ms == 2000, "keepalive = 2s, inline ; comment cut");
 	ok(t.fence_only == 1, "zombies = fence");
 	snprintf(want, sizeof(want), "%s/st/dir", dir);
