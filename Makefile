@@ -46,7 +46,9 @@ PLUGINS  = $(patsubst %.c,%.so,$(sort $(wildcard examples/plugins/*.c))) \
 	   $(patsubst %.cc,%.so,$(sort $(wildcard examples/plugins/*.cc)))
 # What `make install` puts in $(DOCDIR)/examples: the sources, not what
 # make built from them, nor demo.sh (it runs the source tree's programs).
-EXAMPLES = $(filter-out %.so %.d,$(sort $(wildcard examples/*/*)))
+# Files only: running an example leaves its state directory beside it.
+EXAMPLES = $(shell find examples -mindepth 2 -maxdepth 2 -type f \
+	   ! -name '*.so' ! -name '*.d' ! -name '*.o' | LC_ALL=C sort)
 MAN1     = $(sort $(wildcard man/*.1))
 MAN5     = $(sort $(wildcard man/*.5))
 MAN7     = $(sort $(wildcard man/*.7))

@@ -199,7 +199,7 @@ plugin() {
 	# A built-in's operands go through its init.
 	run -0 ds-op --check --builtin topk 3
 	run -64 --separate-stderr ds-op --check --builtin topk x
-	[[ $stderr == "ds-op: topk needs one operand N"* ]]
+	[[ $stderr == "ds-op: topk: N must be a number 1..1000000, not 'x'"* ]]
 	run -64 ds-op --check --builtin count --id 1 --listen "ipc://$T/sock" \
 	    --consumers 2 --pull "exactly:3@ipc://$T/up"
 	run -0 ds-op --check --plugin "$TOP/examples/plugins/count.so"

@@ -113,3 +113,49 @@ lines() { if [ -r "$T/out" ]; then wc -l < "$T/out"; else echo 0; fi; }
 	run -64 --separate-stderr ds-op --drain --builtin count
 	[[ $stderr == *"--drain"* ]]
 }
+
+# The count node's totals of the first $1 lines of in, sorted.
+totals() {
+	head -n "$1" "$T/in" | awk '{ n[$1]++ } END { for (k in n) print k "\t" n[k] }' | sort
+}
+
+@test "stop: count --final gives nothing at an orderly stop, and each key's total once at the real end (relative paths, exactly once)" {
+	cat > "$T/f.topo" <<EOF
+[topology]
+once = exactly
+keepalive = 2s
+[node src]
+run = ds-source --rate 8000 --file in --key-field 1
+[node count]
+run = ds-op --builtin count --final
+input = src:hash
+parallel = 3
+[node sink]
+run = ds-sink --append --file out
+input = count
+EOF
+	cd /
+	start_master "$T/f.topo"
+	wait_for "ds-master status '$T/f.topo' 2>/dev/null | grep -Eq '^src.0 .* out=[1-9][0-9]{3}'" 30
+	run -0 ds-master stop "$T/f.topo"
+	[[ $output == "job f $T/f.topo stopped "*": by ds-master stop: src.0 at line "* ]]
+	expect_exit 75 5
+	[ ! -s "$T/out" ]
+	start_master "$T/f.topo"
+	expect_exit 0 60
+	[ "$(sort "$T/out")" = "$(totals 40000)" ]
+}
+
+@test "stop: count --final=stop gives each key's total so far at an orderly stop, and again at the end" {
+	golden "ds-op --builtin count --final=stop"
+	start_master "$T/g.topo"
+	wait_for "ds-master status '$T/g.topo' 2>/dev/null | grep -Eq '^src.0 .* out=[1-9][0-9]{3}'" 30
+	run -0 ds-master stop "$T/g.topo"
+	expect_exit 75 5
+	n=$(sed -n 's/.*src.0 at line \([0-9]*\),.*/\1/p' "$T/state/stopped")
+	[ "$n" -gt 0 ] && [ "$n" -lt 40000 ]
+	[ "$(sort "$T/out")" = "$(totals "$n")" ]
+	start_master "$T/g.topo"
+	expect_exit 0 60
+	[ "$(tail -n +$(($(totals "$n" | wc -l) + 1)) "$T/out" | sort)" = "$(totals 40000)" ]
+}
