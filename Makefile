@@ -180,6 +180,8 @@ install: all
 	for f in $(EXAMPLES); do \
 		install -m 0644 $$f $(DESTDIR)$(DOCDIR)/$$f || exit 1; \
 	done
+	@# Its cookbook runs on the examples; dstream(7) points to it.
+	install -m 0644 README.md $(DESTDIR)$(DOCDIR)
 	@# A plugin needs the header only: ds-op hands it every function it
 	@# calls, so it links nothing of dstream.
 	printf '%s\n' 'prefix=$(PREFIX)' \
@@ -195,7 +197,8 @@ uninstall:
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man1/,$(notdir $(MAN1)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(MAN5)))
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man7/,$(notdir $(MAN7)))
-	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES))
+	rm -f $(addprefix $(DESTDIR)$(DOCDIR)/,$(EXAMPLES)) \
+	    $(DESTDIR)$(DOCDIR)/README.md
 	-rmdir $(addprefix $(DESTDIR)$(DOCDIR)/,$(sort $(dir $(EXAMPLES)))) \
 	    $(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(DOCDIR) 2>/dev/null
 

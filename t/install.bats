@@ -38,7 +38,11 @@ frames() {
 	    share/doc/dstream/examples/plugins/count.c \
 	    share/doc/dstream/examples/plugins/cxxcount.cc \
 	    share/doc/dstream/examples/exec/count.awk \
-	    share/doc/dstream/examples/wordcount/wordcount.topo; do
+	    share/doc/dstream/examples/wordcount/wordcount.topo \
+	    share/doc/dstream/README.md \
+	    share/doc/dstream/examples/cookbook/access.log \
+	    share/doc/dstream/examples/exec/movavg.py \
+	    share/doc/dstream/examples/plugins/window.c; do
 		[ -f "$P/$f" ] || { echo "missing $P/$f"; return 1; }
 	done
 	# Sources only: nothing make built, no demo of the source tree.
@@ -135,6 +139,8 @@ EOF
 		[ -z "$output" ]
 	done
 	grep -q "$PREFIX/include/ds_op.h" "$P/share/man/man1/ds-op.1"
+	grep -q "$PREFIX/share/doc/dstream/README.md" \
+	    "$P/share/man/man7/dstream.7"
 	grep -q "$PREFIX/share/pkgconfig/dstream.pc" "$P/share/man/man1/ds-op.1"
 }
 
