@@ -15,6 +15,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "core/path.h"
 #include "master.h"
 
 static char	*selfdir;	/* ds-master's own directory, or NULL */
@@ -85,7 +86,6 @@ absolute(char *p)
 static char *
 resolve(const char *prog, const char *topodir)
 {
-	const char *path, *p, *e;
 	char *cand;
 
 	if (strchr(prog, '/') != NULL) {
@@ -102,22 +102,9 @@ resolve(const char *prog, const char *topodir)
 			return cand;
 		free(cand);
 	}
-	if ((path = getenv("PATH")) == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path;; p = e + 1) {
-		e = strchr(p, ':');
-		if (e == NULL)
-			e = p + strlen(p);
-		if (e == p)
-			cand = xprintf("./%s", prog);
-		else
-			cand = xprintf("%.*s/%s", (int)(e - p), p, prog);
-		if (access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (*e == '\0')
-			return NULL;
-	}
+	if ((cand = ds_path_search(prog)) == NULL && errno == ENOMEM)
+		nomem();
+	return cand;
 }
 
 /* "ID,ID,..." (malloc'ed). */

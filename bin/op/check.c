@@ -6,11 +6,13 @@
  * a plain name sh(1) would look up in PATH.  Nothing is started: a
  * plugin's init is the plugin author's code, and may open files.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "core/path.h"
 #include "op.h"
 
 /* Words sh(1) runs itself: looked up nowhere. */
@@ -27,33 +29,17 @@ static const char *const sh_words[] = {
 static int
 found(const char *name)
 {
-	const char *path, *p, *e;
-	size_t n;
 	char *cand;
-	int ok;
 
 	if (strchr(name, '/') != NULL)
 		return access(name, X_OK) == 0;
-	if ((path = getenv("PATH")) == NULL)
-		path = "/usr/local/bin:/usr/bin:/bin";
-	for (p = path;; p = e + 1) {
-		e = strchr(p, ':');
-		if (e == NULL)
-			e = p + strlen(p);
-		n = (size_t)(e - p) + strlen(name) + 3;
-		if ((cand = malloc(n)) == NULL)
+	if ((cand = ds_path_search(name)) == NULL) {
+		if (errno == ENOMEM)
 			ds_die(DS_EX_OSERR, "out of memory");
-		if (e == p)
-			snprintf(cand, n, "./%s", name);
-		else
-			snprintf(cand, n, "%.*s/%s", (int)(e - p), p, name);
-		ok = access(cand, X_OK) == 0;
-		free(cand);
-		if (ok)
-			return 1;
-		if (*e == '\0')
-			return 0;
+		return 0;
 	}
+	free(cand);
+	return 1;
 }
 
 /*
