@@ -4,8 +4,8 @@
  * any other is fenced, and while the job stops the answer says STOP.
  * `ds-master status` and `stop` send CTL text commands ("status",
  * "stop", "job") and get text back; servers ask "epoch ID" before they
- * believe a higher epoch.  A
- * bad message is dropped with a warning; it never stops the job.
+ * believe a higher epoch.  A bad message is dropped with a warning; it
+ * never stops the job.
  */
 #include <errno.h>
 #include <stdint.h>

@@ -107,6 +107,13 @@ struct master {
 	ev_signal		 sigterm, sigint, sighup;
 };
 
+/* A source: an instance without inputs (a ds-source). */
+static inline int
+inst_source(const struct inst *in)
+{
+	return in->pp->kind == DS_PLAN_INSTANCE && in->pp->npull == 0;
+}
+
 /* The one ds-master of this process (ds-master.c). */
 extern struct master M;
 

@@ -62,6 +62,7 @@ job_stop(int code, const char *fmt, ...)
 	if (M.stopping)
 		return;
 	M.stopping = 1;
+	M.draining = 0;		/* an orderly stop ends here, if one ran */
 	M.code = code;
 	va_start(ap, fmt);
 	vsnprintf(M.why, sizeof(M.why), fmt, ap);
@@ -108,18 +109,16 @@ job_drain(const char *fmt, ...)
 
 	if (M.stopping || M.draining)
 		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
 	if (M.topo.drain_ms == 0) {	/* drain = 0: at once */
-		va_start(ap, fmt);
-		vsnprintf(why, sizeof(why), fmt, ap);
-		va_end(ap);
 		job_stop(DS_EX_TEMPFAIL, "%s", why);
 		return;
 	}
+	memcpy(M.why, why, sizeof(why));
 	M.draining = 1;
 	M.drain_at = ev_now(EV_DEFAULT);
-	va_start(ap, fmt);
-	vsnprintf(M.why, sizeof(M.why), fmt, ap);
-	va_end(ap);
 	ds_info("stopping the job in order (%s): sources stop reading, the "
 	    "rest finish what was read", M.why);
 }
@@ -134,7 +133,6 @@ drain_progress(ev_tstamp now)
 	ds_warn("the orderly stop did not end within drain = %.3g s: "
 	    "stopping at once (at least once, outputs may repeat after the "
 	    "rerun)", lim);
-	M.draining = 0;
 	job_stop(DS_EX_TEMPFAIL, "stopped at once: the orderly stop took "
 	    "over %.3g s", lim);
 }
@@ -150,7 +148,7 @@ where(char *buf, size_t n)
 	buf[0] = '\0';
 	for (i = 0; i < M.nin && len < n; i++) {
 		in = &M.in[i];
-		if (in->pp->kind != DS_PLAN_INSTANCE || in->pp->npull > 0)
+		if (!inst_source(in))
 			continue;
 		w = snprintf(buf + len, n - len, "%s%s at line %llu, offset "
 		    "%llu", len > 0 ? "; " : "", in->name,
@@ -176,7 +174,6 @@ job_ended(void)
 		return;
 	}
 	where(at, sizeof(at));
-	M.draining = 0;
 	memcpy(why, M.why, sizeof(why));	/* job_stop writes M.why */
 	job_stop(DS_EX_TEMPFAIL, "%s: %s", why, at);
 }
@@ -269,7 +266,6 @@ stop_sig_cb(EV_P_ ev_signal *w, int revents)
 		return;
 	}
 	if (M.draining) {
-		M.draining = 0;
 		job_stop(DS_EX_TEMPFAIL, "stopped at once by signal %d "
 		    "during the orderly stop", w->signum);
 		return;

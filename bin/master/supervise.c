@@ -246,7 +246,7 @@ sup_spawn(struct inst *in)
 	pid_t pid;
 	char **av, *ended;
 	mode_t mask;
-	size_t n;
+	size_t n, k;
 	int fd, maxfd, own;
 
 	if (in->epoch >= UINT32_MAX - 1) {
@@ -272,17 +272,18 @@ sup_spawn(struct inst *in)
 	if ((av = calloc(n + 4, sizeof(*av))) == NULL)
 		nomem();
 	memcpy(av, in->argv.v, n * sizeof(*av));
+	k = n;
 	if ((ended = ended_ids(in)) != NULL) {
-		av[n] = (char *)(uintptr_t)"--ended";
-		av[n + 1] = ended;
+		av[k++] = (char *)(uintptr_t)"--ended";
+		av[k++] = ended;
 		ds_info("%s: producers %s finished: passing --ended",
 		    in->name, ended);
-	} else if (M.draining && in->pp->kind == DS_PLAN_INSTANCE &&
-	    in->pp->npull == 0)
-		av[n] = (char *)(uintptr_t)"--drain";	/* read nothing */
+	}
+	if (M.draining && inst_source(in))
+		av[k++] = (char *)(uintptr_t)"--drain";	/* read nothing */
 	/* The first life after an orderly stop: positions are exact. */
 	if (M.after_stop && in->lives == 0 && in->pp->npull > 0)
-		av[av[n] == NULL ? n : n + 2] = (char *)(uintptr_t)"--resumed";
+		av[k++] = (char *)(uintptr_t)"--resumed";
 	in->lives++;
 	/*
 	 * Children get a process group of their own, so a ^C at the

@@ -259,8 +259,10 @@ restarted(struct ds_inlet *in, struct ds_inlet_prod *p, uint32_t epoch)
 	p->epoch = epoch;
 	if (in->cfg.once == DS_ONCE_LEAST)
 		p->recv = p->ack = 0;
-	if (p->stopped)		/* it goes on: its new end is to come */
-		p->ended = p->stopped = 0, p->end = 0;
+	if (p->stopped) {	/* it goes on: its new end is to come */
+		p->ended = p->stopped = 0;
+		p->end = 0;
+	}
 }
 
 /* Deliver one checked bundle.  0, or -1 when the owner failed. */

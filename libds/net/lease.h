@@ -8,7 +8,8 @@
  * once without touching its outputs or state (exit 75 for lost/fenced, 0
  * for a stop).  The first BEATACK DRAIN calls it with DS_LEASE_DRAIN,
  * which is not a loss: the job stops in order, the lease goes on (and
- * on_lost may still be called once for a real loss later).  ds_lease_valid() is for checking before externally visible
+ * on_lost may still be called once for a real loss later).
+ * ds_lease_valid() is for checking before externally visible
  * actions (answering a pull, committing): it looks at the clock itself,
  * so a process resumed from SIGSTOP sees its lease expired before its
  * timers run.

@@ -979,7 +979,6 @@ inputs_stopped(const struct ds_node *n)
 static void
 drain(struct ds_node *n)
 {
-	n->draining = 1;
 	if (n->cfg.npull > 0 || n->cfg.kind == DS_NODE_ROUTER) {
 		ds_debug("the job stops in order: finishing what comes");
 		return;
@@ -1068,8 +1067,10 @@ prepare_cb(struct ev_loop *loop, ev_prepare *w, int revents)
 		return;
 	if (!n->going && n->nwriting == 0)
 		go(n);
-	if (n->drain_due && !n->draining)
+	if (n->drain_due) {
+		n->drain_due = 0;	/* the lease says DRAIN once */
 		drain(n);
+	}
 	if (n->prog->tick != NULL)
 		n->prog->tick(n->arg);
 	if (n->cfg.kind == DS_NODE_ROUTER)

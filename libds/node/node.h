@@ -175,8 +175,7 @@ struct ds_node {
 	int			 paused;	/* inputs stopped: full */
 	int			 inputs_ended;	/* prog->ended ran */
 	int			 stopped;	/* ... by an orderly stop */
-	int			 drain_due;	/* the master said DRAIN */
-	int			 draining;	/* ... and we acted on it */
+	int			 drain_due;	/* DRAIN came: act in prepare_cb */
 	uint64_t		 aux;		/* of the last unit */
 	int			 ending;	/* the output ends */
 	int			 finishing;
